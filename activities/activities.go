@@ -1,0 +1,317 @@
+// Package activities holds the side effects of delivery: finding the
+// webhooks an event matches and sending one signed HTTP POST to one
+// webhook. Workflows call them; they own the HTTP client and reach storage
+// only through the small interfaces declared here. It imports models,
+// signing and netguard; never workflows, api or store.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/netguard"
+	"github.com/tidysupport/tidyhooks/signing"
+)
+
+// Matcher finds the webhooks an event goes to.
+type Matcher interface {
+	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
+}
+
+// DeliveryStore is what one delivery reads and writes.
+type DeliveryStore interface {
+	Event(ctx context.Context, id string) (models.Event, error)
+	DeliveryTarget(ctx context.Context, webhookID string, now time.Time) (models.Webhook, []string, error)
+	PauseWebhook(ctx context.Context, id, reason string) error
+	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string) error
+}
+
+// Store is both.
+type Store interface {
+	Matcher
+	DeliveryStore
+}
+
+// DefaultSchedule is SPEC §4's wait before each retry after the first attempt.
+var DefaultSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+	10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
+}
+
+// Defaults of Config.
+const (
+	DefaultTimeout       = 15 * time.Second
+	DefaultRetryAfterCap = time.Hour
+	MaxTimeout           = 50 * time.Second // the workflow gives an attempt a minute
+	responseBodyCap      = 4 << 10
+	jitterFraction       = 0.2
+)
+
+// Error types of the delivery activity's application errors.
+const (
+	ErrTypeHTTP      = "DeliveryFailed"         // retried on the schedule
+	ErrTypeGone      = "EndpointGone"           // 410: webhook paused, not retried
+	ErrTypeBlocked   = "DestinationBlocked"     // SSRF guard: not retried
+	ErrTypeExhausted = "RetryScheduleExhausted" // the last attempt failed
+	ErrTypeNoEvent   = "EventMissing"           // the stored event is gone
+)
+
+// Config is the deployment's delivery settings.
+type Config struct {
+	Schedule      []time.Duration // nil means DefaultSchedule
+	Timeout       time.Duration   // per attempt; 0 means DefaultTimeout
+	RetryAfterCap time.Duration   // 0 means DefaultRetryAfterCap
+	Network       netguard.Policy
+	UserAgent     string
+}
+
+// Activities holds the long-lived dependencies of delivery. Register one
+// value per worker.
+type Activities struct {
+	store  Store
+	client *http.Client
+	cfg    Config
+	now    func() time.Time
+	jitter func() float64 // uniform in [0, 1)
+}
+
+// New returns the activities with an HTTP client that never follows
+// redirects and refuses addresses cfg.Network blocks.
+func New(store Store, cfg Config) *Activities {
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryAfterCap <= 0 {
+		cfg.RetryAfterCap = DefaultRetryAfterCap
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "TidySupport-Webhooks/dev"
+	}
+	transport := &http.Transport{
+		DialContext:           cfg.Network.DialContext(cfg.Timeout),
+		Proxy:                 nil, // a proxy would connect on our behalf and defeat the guard
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	return &Activities{
+		store: store,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		cfg:    cfg,
+		now:    time.Now,
+		jitter: rand.Float64,
+	}
+}
+
+// MatchInput names an event for MatchWebhooks.
+type MatchInput struct {
+	WorkspaceID string
+	EventType   string // enum name
+}
+
+// MatchResult lists the webhooks to deliver to.
+type MatchResult struct {
+	WebhookIDs []string
+}
+
+// MatchWebhooks returns the workspace's ACTIVE webhooks subscribed to the
+// event now: a webhook created later does not receive it.
+func (a *Activities) MatchWebhooks(ctx context.Context, in MatchInput) (MatchResult, error) {
+	typ, ok := models.LookupEvent(in.EventType)
+	if !ok {
+		return MatchResult{}, temporal.NewNonRetryableApplicationError("unknown event type "+in.EventType, "UnknownEvent", nil)
+	}
+	ids, err := a.store.MatchWebhooks(ctx, in.WorkspaceID, typ)
+	if err != nil {
+		return MatchResult{}, err
+	}
+	return MatchResult{WebhookIDs: ids}, nil
+}
+
+// DeliverInput names one (event, webhook) pair. Secrets and the payload are
+// loaded by the activity and never enter workflow history.
+type DeliverInput struct {
+	EventID   string
+	WebhookID string
+}
+
+// Outcomes of a delivery.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeSkipped   = "skipped" // the webhook was paused or deleted
+)
+
+// DeliverResult is a successful or skipped delivery.
+type DeliverResult struct {
+	Outcome    string
+	Attempt    int32
+	StatusCode int
+	Reason     string `json:",omitempty"`
+}
+
+// Deliver sends one signed POST of the event to the webhook. A 2xx
+// completes it; a 410 pauses the webhook; any other failure returns an
+// error whose NextRetryDelay follows the schedule (or a capped
+// Retry-After), until the schedule runs out.
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	attempt := activity.GetInfo(ctx).Attempt
+	logger := activity.GetLogger(ctx)
+	now := a.now()
+	webhook, secrets, err := a.store.DeliveryTarget(ctx, in.WebhookID, now)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook deleted"}, nil
+	case err != nil:
+		return DeliverResult{}, err
+	case webhook.Status != models.WebhookActive:
+		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
+	}
+	event, err := a.store.Event(ctx, in.EventID)
+	if errors.Is(err, models.ErrNotFound) {
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("event "+in.EventID+" is no longer stored", ErrTypeNoEvent, err)
+	} else if err != nil {
+		return DeliverResult{}, err
+	}
+
+	status, retryAfter, sendErr := a.send(ctx, webhook, secrets, event, attempt)
+	errMsg := ""
+	if sendErr != nil {
+		errMsg = sendErr.Error()
+	}
+	// The record is best effort: failing to write it must not fail, or
+	// repeat, a delivery that happened.
+	if err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg); err != nil {
+		logger.Warn("record attempt", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+	}
+	if sendErr == nil {
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: status}, nil
+	}
+
+	switch {
+	case status == http.StatusGone:
+		reason := "endpoint answered 410 Gone"
+		if err := a.store.PauseWebhook(ctx, webhook.ID, reason); err != nil {
+			return DeliverResult{}, err // retried: the pause must not be lost
+		}
+		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(reason+"; webhook paused", ErrTypeGone,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+	case errors.Is(sendErr, netguard.ErrBlocked):
+		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeBlocked,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+	case int(attempt) > len(a.cfg.Schedule):
+		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("%s; gave up after %d attempts", errMsg, attempt), ErrTypeExhausted,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+	}
+	delay := RetryDelay(a.cfg.Schedule, attempt, a.jitter())
+	if retryAfter > 0 {
+		delay = min(retryAfter, a.cfg.RetryAfterCap)
+	}
+	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeHTTP,
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: []any{attempt}})
+}
+
+// RetryDelay is the wait after failed attempt number attempt (1-based):
+// schedule[attempt-1] scaled by a factor in [0.8, 1.2) picked by u in [0, 1).
+func RetryDelay(schedule []time.Duration, attempt int32, u float64) time.Duration {
+	i := min(max(int(attempt)-1, 0), len(schedule)-1)
+	factor := 1 - jitterFraction + 2*jitterFraction*u
+	return time.Duration(float64(schedule[i]) * factor)
+}
+
+// send makes the HTTP attempt. It returns the status code (0 without a
+// response), a Retry-After wait when a 429 or 503 carries one, and an
+// error for anything but a 2xx.
+func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int32) (int, time.Duration, error) {
+	body := e.Body()
+	sentAt := a.now()
+	signature, err := signing.Header(secrets, e.ID, sentAt, body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sign: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("build request: %w", err)
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", a.cfg.UserAgent)
+	h.Set("webhook-id", e.ID)
+	h.Set("webhook-timestamp", strconv.FormatInt(sentAt.Unix(), 10))
+	h.Set("webhook-signature", signature)
+	h.Set("X-TidySupport-Event", e.Type.Wire)
+	h.Set("X-TidySupport-Webhook-Id", w.ID)
+	h.Set("X-TidySupport-Attempt", strconv.Itoa(int(attempt)))
+
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, 0, describeTransportError(err, a.cfg.Timeout)
+	}
+	defer resp.Body.Close()
+	// Read a bounded amount so the connection can be reused, never more.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseBodyCap))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, nil
+	}
+	var retryAfter time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sentAt)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return resp.StatusCode, 0, fmt.Errorf("endpoint answered %d %s (redirects are not followed)", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	return resp.StatusCode, retryAfter, fmt.Errorf("endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func describeTransportError(err error, timeout time.Duration) error {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		return fmt.Errorf("refused to connect: %w", err)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("no response within %s: %w", timeout, err)
+	}
+	return fmt.Errorf("request failed: %w", err)
+}

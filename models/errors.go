@@ -1,0 +1,48 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors shared by every package. The HTTP layer maps each to one
+// status; storage translates driver errors into them.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("conflict")
+	ErrUnauthorized = errors.New("missing or invalid API key")
+	ErrForbidden    = errors.New("the API key lacks the required scope")
+	ErrTooLarge     = errors.New("too large")
+	ErrUnavailable  = errors.New("dependency unavailable")
+)
+
+// ValidationError says which input field is wrong and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Message)
+}
+
+// Invalid returns a *ValidationError for field.
+func Invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooLargeError says which input is over which limit.
+type TooLargeError struct {
+	Field string
+	Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than the limit of %d bytes", e.Field, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true for every *TooLargeError.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+// KeyPrefix starts every API key's value.
+const KeyPrefix = "tsk_"
+
+// NewKeyValue returns a fresh random API key value.
+func NewKeyValue() (string, error) {
+	b := make([]byte, 30)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hashKey(value string) []byte {
+	h := sha256.Sum256([]byte(value))
+	return h[:]
+}
+
+// CreateAPIKey stores the hash of value as a key with k's workspace and
+// scopes, and returns the key with its id.
+func (s *Store) CreateAPIKey(ctx context.Context, k models.APIKey, value, name string) (models.APIKey, error) {
+	k.ID = models.NewID("key", s.now())
+	row := apiKeyRow{
+		ID:          k.ID,
+		Hash:        hashKey(value),
+		Prefix:      value[:min(len(value), len(KeyPrefix)+6)],
+		WorkspaceID: k.WorkspaceID,
+		Scopes:      strings.Join(k.Scopes, " "),
+		Name:        name,
+		CreatedAt:   s.now(),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return models.APIKey{}, fmt.Errorf("create API key: %w", translate(err))
+	}
+	return k, nil
+}
+
+// APIKeyByValue returns the unrevoked key whose value is value.
+func (s *Store) APIKeyByValue(ctx context.Context, value string) (models.APIKey, error) {
+	var row apiKeyRow
+	err := s.db.WithContext(ctx).Take(&row, "hash = ? AND revoked_at IS NULL", hashKey(value)).Error
+	if err != nil {
+		return models.APIKey{}, fmt.Errorf("look up API key: %w", translate(err))
+	}
+	return models.APIKey{ID: row.ID, WorkspaceID: row.WorkspaceID, Scopes: strings.Fields(row.Scopes)}, nil
+}

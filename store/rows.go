@@ -1,0 +1,146 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+var (
+	errNotFound = models.ErrNotFound
+	errConflict = models.ErrConflict
+)
+
+type eventRow struct {
+	ID          string `gorm:"primaryKey"`
+	WorkspaceID string
+	Type        string
+	OccurredAt  time.Time
+	ReceivedAt  time.Time
+	Payload     string
+}
+
+func (eventRow) TableName() string { return "events" }
+
+func eventToRow(e models.Event) eventRow {
+	return eventRow{
+		ID:          e.ID,
+		WorkspaceID: e.WorkspaceID,
+		Type:        e.Type.Name,
+		OccurredAt:  e.OccurredAt.UTC(),
+		ReceivedAt:  e.ReceivedAt.UTC(),
+		Payload:     string(e.Payload),
+	}
+}
+
+func (r eventRow) model() (models.Event, error) {
+	typ, ok := models.LookupEvent(r.Type)
+	if !ok {
+		return models.Event{}, fmt.Errorf("event %s has unknown type %q", r.ID, r.Type)
+	}
+	return models.Event{
+		ID:          r.ID,
+		WorkspaceID: r.WorkspaceID,
+		Type:        typ,
+		OccurredAt:  r.OccurredAt.UTC(),
+		ReceivedAt:  r.ReceivedAt.UTC(),
+		Payload:     json.RawMessage(r.Payload),
+	}, nil
+}
+
+type webhookRow struct {
+	ID               string `gorm:"primaryKey"`
+	WorkspaceID      string
+	URL              string `gorm:"column:url"`
+	DisplayName      string
+	Status           string
+	Events           string
+	PausedReason     string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastAttemptedAt  *time.Time
+	LastErrorAt      *time.Time
+	LastErrorMessage string
+}
+
+func (webhookRow) TableName() string { return "webhooks" }
+
+func webhookToRow(w models.Webhook) webhookRow {
+	return webhookRow{
+		ID:               w.ID,
+		WorkspaceID:      w.WorkspaceID,
+		URL:              w.URL,
+		DisplayName:      w.DisplayName,
+		Status:           string(w.Status),
+		Events:           strings.Join(w.Events, ","),
+		PausedReason:     w.PausedReason,
+		CreatedAt:        w.CreatedAt.UTC(),
+		UpdatedAt:        w.UpdatedAt.UTC(),
+		LastAttemptedAt:  utcPtr(w.LastAttemptedAt),
+		LastErrorAt:      utcPtr(w.LastErrorAt),
+		LastErrorMessage: w.LastErrorMessage,
+	}
+}
+
+func (r webhookRow) model() models.Webhook {
+	var events []string
+	if r.Events != "" {
+		events = strings.Split(r.Events, ",")
+	}
+	return models.Webhook{
+		ID:               r.ID,
+		WorkspaceID:      r.WorkspaceID,
+		URL:              r.URL,
+		DisplayName:      r.DisplayName,
+		Status:           models.WebhookStatus(r.Status),
+		Events:           events,
+		PausedReason:     r.PausedReason,
+		CreatedAt:        r.CreatedAt.UTC(),
+		UpdatedAt:        r.UpdatedAt.UTC(),
+		LastAttemptedAt:  utcPtr(r.LastAttemptedAt),
+		LastErrorAt:      utcPtr(r.LastErrorAt),
+		LastErrorMessage: r.LastErrorMessage,
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type subscriptionRow struct {
+	WebhookID   string `gorm:"primaryKey"`
+	WorkspaceID string
+	Pattern     string `gorm:"primaryKey"`
+}
+
+func (subscriptionRow) TableName() string { return "webhook_subscriptions" }
+
+type secretRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	WebhookID string
+	Secret    string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+}
+
+func (secretRow) TableName() string { return "webhook_secrets" }
+
+type apiKeyRow struct {
+	ID          string `gorm:"primaryKey"`
+	Hash        []byte
+	Prefix      string
+	WorkspaceID string
+	Scopes      string
+	Name        string
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+func (apiKeyRow) TableName() string { return "api_keys" }

@@ -1,0 +1,233 @@
+// Package store is the only package that talks to the database. It persists
+// events, webhooks, their secrets and API keys with GORM over PostgreSQL or,
+// as the embedded default, SQLite through a pure-Go driver. Every exported
+// method is one unit of work taking ctx first; driver errors are translated
+// into models' sentinel errors here. It imports models and nothing else of
+// this module.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/libtnb/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect string // "postgres" or "sqlite"
+	now     func() time.Time
+}
+
+// Open connects to the database named by url and applies pending
+// migrations. url is postgres://… (or postgresql://…) for PostgreSQL, or
+// sqlite:<path> for an SQLite file.
+func Open(ctx context.Context, url string) (*Store, error) {
+	var (
+		dialector gorm.Dialector
+		dialect   string
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		dialector, dialect = postgres.Open(url), "postgres"
+	case strings.HasPrefix(url, "sqlite:"):
+		file := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if file == "" {
+			return nil, errors.New("open database: sqlite: URL names no file")
+		}
+		// WAL lets readers run beside the one writer; busy_timeout makes a
+		// writer wait for the lock instead of failing.
+		dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+		dialector, dialect = sqlite.Open(dsn), "sqlite"
+	default:
+		return nil, fmt.Errorf("open database: unsupported URL %q: want postgres://… or sqlite:<path>", redact(url))
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if dialect == "sqlite" {
+		// One writer at a time is all SQLite allows; a small pool of readers
+		// on WAL is plenty for one process.
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+	}
+	s := &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact hides the password of a database URL in error messages.
+func redact(url string) string {
+	if at := strings.LastIndex(url, "@"); at > 0 {
+		if scheme := strings.Index(url, "://"); scheme > 0 && scheme < at {
+			return url[:scheme+3] + "…@" + url[at+1:]
+		}
+	}
+	return url
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.dialect }
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (s *Store) pendingMigrations() ([]migration, error) {
+	dir := path.Join("migrations", s.dialect)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations, each in its own transaction. On PostgreSQL an advisory
+// lock keeps processes starting together from racing.
+func (s *Store) migrate(ctx context.Context) error {
+	all, err := s.pendingMigrations()
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if s.dialect == "postgres" {
+			if err := conn.Exec("SELECT pg_advisory_lock(7262019)").Error; err != nil {
+				return fmt.Errorf("lock migrations: %w", err)
+			}
+			defer conn.Exec("SELECT pg_advisory_unlock(7262019)")
+		}
+		if err := conn.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`).Error; err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var applied []int
+		if err := conn.Raw("SELECT version FROM schema_migrations").Scan(&applied).Error; err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		done := map[int]bool{}
+		for _, v := range applied {
+			done[v] = true
+		}
+		for _, m := range all {
+			if done[m.version] {
+				continue
+			}
+			err := conn.Transaction(func(tx *gorm.DB) error {
+				for _, stmt := range splitStatements(m.sql) {
+					if err := tx.Exec(stmt).Error; err != nil {
+						return err
+					}
+				}
+				return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+					m.version, m.name, time.Now().UTC().Format(time.RFC3339)).Error
+			})
+			if err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// splitStatements splits a migration on semicolons that end a line, after
+// dropping -- comments. Migrations are plain DDL; none needs a semicolon
+// inside a statement.
+func splitStatements(sql string) []string {
+	var lines []string
+	for _, l := range strings.Split(sql, "\n") {
+		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	var out []string
+	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";\n") {
+		stmt = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(stmt), ";"))
+		if stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// translate maps driver errors to models' sentinel errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return errNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return errConflict
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return err
+}

@@ -1,0 +1,296 @@
+// Package temporalserver runs a Temporal server, and optionally its Web UI,
+// inside this process: the all-in-one dev mode and the tests use it. All
+// wiring against go.temporal.io/server and the UI server lives here, so that
+// upgrading them touches this package only. Nothing else in the module may
+// import go.temporal.io/server.
+package temporalserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives/timestamp"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Config describes the embedded server.
+type Config struct {
+	// DataDir holds the SQLite files; "" keeps everything in memory.
+	DataDir string
+	// IP the frontend and UI listen on; default 127.0.0.1.
+	IP string
+	// FrontendPort is the gRPC port clients dial; 0 picks a free one.
+	FrontendPort int
+	// UIPort serves the Temporal Web UI; 0 picks a free one, -1 disables it.
+	UIPort int
+	// Namespace is created on start, with SearchAttributes registered.
+	Namespace        string
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// Retention of closed workflows; default 7 days.
+	Retention time.Duration
+	// Logger receives the server's warnings and errors.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	server   temporal.Server
+	ui       *uiserver.Server
+	hostPort string
+	uiURL    string
+}
+
+// Start starts the server and returns once its frontend accepts clients.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 7 * 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ports, err := freePorts(cfg.IP, 8)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.FrontendPort == 0 {
+		cfg.FrontendPort = ports[7]
+	} else if err := checkPortFree(cfg.IP, cfg.FrontendPort); err != nil {
+		return nil, fmt.Errorf("temporal port: %w", err)
+	}
+
+	primary, visibility := sqliteStore(cfg.DataDir, "temporal.db"), sqliteStore(cfg.DataDir, "temporal-visibility.db")
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create temporal data dir: %w", err)
+		}
+		for _, s := range []*config.SQL{primary, visibility} {
+			if _, err := os.Stat(s.DatabaseName); errors.Is(err, os.ErrNotExist) {
+				if err := sqliteschema.SetupSchema(s); err != nil {
+					return nil, fmt.Errorf("set up temporal schema in %s: %w", s.DatabaseName, err)
+				}
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", cfg.Namespace, false, cfg.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("namespace config: %w", err)
+	}
+	ns.Detail.Config.Retention = timestamp.DurationPtr(cfg.Retention)
+	if err := sqliteschema.CreateNamespaces(primary, ns); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
+	}
+
+	hostPort := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.FrontendPort))
+	service := func(grpc, membership int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: cfg.IP}}
+	}
+	serverCfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
+			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+				ListenAddress: net.JoinHostPort(cfg.IP, strconv.Itoa(ports[0])), HandlerPath: "/metrics",
+			}},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     "primary",
+			VisibilityStore:  "visibility",
+			NumHistoryShards: 1,
+			DataStores: map[string]config.DataStore{
+				"primary":    {SQL: primary},
+				"visibility": {SQL: visibility},
+			},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        "active",
+			CurrentClusterName:       "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: hostPort},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services: map[string]config.Service{
+			"frontend": service(cfg.FrontendPort, ports[1]),
+			"history":  service(ports[2], ports[3]),
+			"matching": service(ports[4], ports[5]),
+			"worker":   service(ports[6], 0),
+		},
+		PublicClient: config.PublicClient{HostPort: hostPort},
+	}
+	// The worker service needs its own membership port too.
+	wp, err := freePorts(cfg.IP, 1)
+	if err != nil {
+		return nil, err
+	}
+	w := serverCfg.Services["worker"]
+	w.RPC.MembershipPort = wp[0]
+	serverCfg.Services["worker"] = w
+
+	dc := dynamicconfig.StaticClient{
+		// Reading search attributes from the cache is what a single
+		// in-process server wants; a forced refresh costs a query per call.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(serverCfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(newLogger(cfg.Logger)),
+		temporal.WithDynamicConfigClient(dc),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	s := &Server{server: srv, hostPort: hostPort}
+	if err := waitForPort(ctx, hostPort); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	if cfg.UIPort >= 0 {
+		if err := s.startUI(cfg); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func sqliteStore(dir, file string) *config.SQL {
+	if dir == "" {
+		return &config.SQL{
+			PluginName:        sqliteplugin.PluginName,
+			DatabaseName:      fmt.Sprintf("%s-%d", file, time.Now().UnixNano()),
+			ConnectAttributes: map[string]string{"mode": "memory", "cache": "shared"},
+		}
+	}
+	// WAL with synchronous=normal: durable across a process crash, and
+	// several times faster than the default rollback journal.
+	return &config.SQL{
+		PluginName:        sqliteplugin.PluginName,
+		DatabaseName:      filepath.Join(dir, file),
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"},
+	}
+}
+
+func (s *Server) startUI(cfg Config) error {
+	port := cfg.UIPort
+	if port == 0 {
+		p, err := freePorts(cfg.IP, 1)
+		if err != nil {
+			return err
+		}
+		port = p[0]
+	} else if err := checkPortFree(cfg.IP, port); err != nil {
+		// The UI server exits the process when it cannot listen; check first.
+		return fmt.Errorf("temporal UI port: %w", err)
+	}
+	uiCfg := &uiconfig.Config{
+		Host:                cfg.IP,
+		Port:                port,
+		TemporalGRPCAddress: s.hostPort,
+		EnableUI:            true,
+		DefaultNamespace:    cfg.Namespace,
+		HideLogs:            true,
+		DisableNewsFetch:    true,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}
+	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(staticUIConfig{uiCfg}))
+	go func() { _ = s.ui.Start() }() // returns when Stop closes it
+	s.uiURL = "http://" + net.JoinHostPort(cfg.IP, strconv.Itoa(port))
+	return waitForPort(context.Background(), net.JoinHostPort(cfg.IP, strconv.Itoa(port)))
+}
+
+type staticUIConfig struct{ cfg *uiconfig.Config }
+
+func (c staticUIConfig) GetConfig() (*uiconfig.Config, error) { return c.cfg, nil }
+
+// HostPort is the frontend address clients dial.
+func (s *Server) HostPort() string { return s.hostPort }
+
+// UIURL is the Web UI's base URL, "" when it is disabled.
+func (s *Server) UIURL() string { return s.uiURL }
+
+// Stop stops the UI and the server.
+func (s *Server) Stop() error {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	return s.server.Stop()
+}
+
+// freePorts returns n distinct ports free on ip, all below 32768: Temporal's
+// SQL cluster-membership table stores ports as SMALLINT.
+func freePorts(ip string, n int) ([]int, error) {
+	var (
+		out       []int
+		listeners []net.Listener
+	)
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	for port := 20000 + int(time.Now().UnixNano()%10000); len(out) < n && port < 32768; port++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		listeners = append(listeners, l)
+		out = append(out, port)
+	}
+	if len(out) < n {
+		return nil, errors.New("no free ports below 32768")
+	}
+	return out, nil
+}
+
+func checkPortFree(ip string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%s:%d is not free: %w", ip, port, err)
+	}
+	return l.Close()
+}
+
+func waitForPort(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

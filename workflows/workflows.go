@@ -1,0 +1,126 @@
+// Package workflows holds the durable delivery logic: one DeliverEvent
+// workflow per emitted event, and the constants every process shares (task
+// queue, search attributes). It imports activities and models; never api,
+// worker or store. Workflow code here must stay deterministic.
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tidysupport/tidyhooks/activities"
+)
+
+// TaskQueue is the task queue of every tidyhooks worker.
+const TaskQueue = "tidyhooks-deliveries"
+
+// Search attributes set on every DeliverEvent workflow, so that an operator
+// can find deliveries in the Temporal UI by workspace, event and webhook.
+var (
+	WorkspaceAttr = temporal.NewSearchAttributeKeyKeyword("TidyWorkspace")
+	EventAttr     = temporal.NewSearchAttributeKeyKeyword("TidyEvent")
+	WebhooksAttr  = temporal.NewSearchAttributeKeyKeywordList("TidyWebhooks")
+)
+
+// AttemptTimeout bounds one delivery attempt, HTTP and bookkeeping; the
+// HTTP timeout is capped below it.
+const AttemptTimeout = time.Minute
+
+// DeliverEventInput names the event. The payload stays in the database,
+// out of history, so retries long after the workflow closed still find it.
+type DeliverEventInput struct {
+	EventID     string
+	WorkspaceID string
+	EventType   string // enum name
+}
+
+// Outcomes of one webhook's delivery in DeliverEventResult.
+const (
+	OutcomeDelivered = activities.OutcomeDelivered
+	OutcomeSkipped   = activities.OutcomeSkipped
+	OutcomeFailed    = "failed"
+	OutcomePaused    = "paused" // 410 Gone paused the webhook
+)
+
+// WebhookOutcome is what happened to the event at one webhook.
+type WebhookOutcome struct {
+	WebhookID string
+	Outcome   string
+	Attempts  int32
+	Error     string `json:",omitempty"`
+}
+
+// DeliverEventResult lists every matched webhook's outcome.
+type DeliverEventResult struct {
+	Webhooks []WebhookOutcome
+}
+
+// DeliverEvent matches the event against the workspace's webhooks as they
+// are now and delivers it to each concurrently, each with its own retries.
+// One webhook's failure does not fail the workflow or hold up the others.
+func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResult, error) {
+	var a *activities.Activities
+	matchCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	deliverCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: AttemptTimeout,
+		// The activity sets NextRetryDelay from the deployment's schedule and
+		// ends retries itself; this policy only covers crashes and timeouts.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Hour,
+		},
+	})
+
+	var match activities.MatchResult
+	err := workflow.ExecuteLocalActivity(matchCtx, a.MatchWebhooks, activities.MatchInput{
+		WorkspaceID: in.WorkspaceID, EventType: in.EventType,
+	}).Get(ctx, &match)
+	if err != nil {
+		return DeliverEventResult{}, err
+	}
+	if len(match.WebhookIDs) == 0 {
+		return DeliverEventResult{}, nil
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
+		return DeliverEventResult{}, err
+	}
+
+	futures := make([]workflow.Future, len(match.WebhookIDs))
+	for i, id := range match.WebhookIDs {
+		futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: id})
+	}
+	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, len(futures))}
+	for i, f := range futures {
+		result.Webhooks[i] = outcome(ctx, match.WebhookIDs[i], f)
+	}
+	workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(result.Webhooks))
+	return result, nil
+}
+
+func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookOutcome {
+	var res activities.DeliverResult
+	err := f.Get(ctx, &res)
+	if err == nil {
+		return WebhookOutcome{WebhookID: webhookID, Outcome: res.Outcome, Attempts: res.Attempt, Error: res.Reason}
+	}
+	o := WebhookOutcome{WebhookID: webhookID, Outcome: OutcomeFailed, Error: err.Error()}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		o.Error = appErr.Error()
+		var attempt int32
+		if appErr.HasDetails() && appErr.Details(&attempt) == nil {
+			o.Attempts = attempt
+		}
+		if appErr.Type() == activities.ErrTypeGone {
+			o.Outcome = OutcomePaused
+		}
+	}
+	return o
+}
