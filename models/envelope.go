@@ -34,7 +34,7 @@ type EmitRequest struct {
 	ID          string          `json:"id,omitempty"`
 	Event       string          `json:"event"`
 	WorkspaceID string          `json:"workspaceId,omitempty"`
-	Timestamp   *time.Time      `json:"timestamp,omitempty"`
+	Timestamp   string          `json:"timestamp,omitempty"` // RFC 3339; default: now
 	Payload     json.RawMessage `json:"payload"`
 }
 
@@ -100,11 +100,12 @@ func NewEvent(r EmitRequest, keyWorkspace string, limits EmitLimits, newID func(
 		return Event{}, Invalid("payload", "must be a JSON object")
 	}
 	occurred := now
-	if r.Timestamp != nil {
-		if r.Timestamp.IsZero() {
-			return Event{}, Invalid("timestamp", "must be an RFC 3339 time")
+	if r.Timestamp != "" {
+		t, err := time.Parse(time.RFC3339Nano, r.Timestamp)
+		if err != nil {
+			return Event{}, Invalid("timestamp", "must be an RFC 3339 time such as 2024-01-15T10:30:00.000Z")
 		}
-		occurred = *r.Timestamp
+		occurred = t
 	}
 	return Event{
 		ID:          id,

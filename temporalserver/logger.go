@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -11,12 +12,19 @@ import (
 
 // slogLogger adapts an *slog.Logger to the server's logger interface. The
 // server is chatty at info; only warnings and errors pass.
-type slogLogger struct{ l *slog.Logger }
+// While the server stops, its services report each other's departure as
+// errors; quiet silences that expected noise.
+type slogLogger struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
-func newLogger(l *slog.Logger) log.Logger { return slogLogger{l: l.With("component", "temporal")} }
+func newLogger(l *slog.Logger, quiet *atomic.Bool) log.Logger {
+	return slogLogger{l: l.With("component", "temporal"), quiet: quiet}
+}
 
 func (s slogLogger) log(level slog.Level, msg string, tags []tag.Tag) {
-	if !s.l.Enabled(context.Background(), level) {
+	if s.quiet.Load() || !s.l.Enabled(context.Background(), level) {
 		return
 	}
 	args := make([]any, 0, 2*len(tags))
@@ -38,5 +46,5 @@ func (s slogLogger) With(tags ...tag.Tag) log.Logger {
 	for _, t := range tags {
 		args = append(args, t.Key(), fmt.Sprint(t.Value()))
 	}
-	return slogLogger{l: s.l.With(args...)}
+	return slogLogger{l: s.l.With(args...), quiet: s.quiet}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -55,6 +56,7 @@ type Server struct {
 	ui       *uiserver.Server
 	hostPort string
 	uiURL    string
+	quiet    *atomic.Bool
 }
 
 // Start starts the server and returns once its frontend accepts clients.
@@ -155,10 +157,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// in-process server wants; a forced refresh costs a query per call.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
 	}
+	quiet := new(atomic.Bool)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(newLogger(cfg.Logger)),
+		temporal.WithLogger(newLogger(cfg.Logger, quiet)),
 		temporal.WithDynamicConfigClient(dc),
 	)
 	if err != nil {
@@ -167,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{server: srv, hostPort: hostPort}
+	s := &Server{server: srv, hostPort: hostPort, quiet: quiet}
 	if err := waitForPort(ctx, hostPort); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -238,6 +241,7 @@ func (s *Server) UIURL() string { return s.uiURL }
 
 // Stop stops the UI and the server.
 func (s *Server) Stop() error {
+	s.quiet.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

@@ -1,0 +1,138 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+var (
+	errNoRoute  = errors.New("no such route")
+	errNoMethod = errors.New("method not allowed")
+)
+
+// badRequest is a request this API cannot parse (400).
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// fail is the one place errors become HTTP statuses. Internal errors are
+// logged here, once, and the client sees a generic message.
+func (s *Server) fail(c *gin.Context, err error) {
+	status, code, msg := classify(err)
+	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err)
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, msg
+	c.AbortWithStatusJSON(status, body)
+}
+
+func classify(err error) (int, string, string) {
+	var (
+		ve *models.ValidationError
+		tl *models.TooLargeError
+		br *badRequest
+		mb *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mb):
+		return http.StatusRequestEntityTooLarge, "too_large", "the request body is larger than the limit"
+	case errors.As(err, &tl):
+		return http.StatusRequestEntityTooLarge, "too_large", tl.Error()
+	case errors.As(err, &ve):
+		return http.StatusUnprocessableEntity, "invalid_field", ve.Error()
+	case errors.As(err, &br):
+		return http.StatusBadRequest, "malformed_request", br.msg
+	case errors.Is(err, errNoRoute):
+		return http.StatusNotFound, "not_found", "no such route"
+	case errors.Is(err, errNoMethod):
+		return http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"
+	case errors.Is(err, models.ErrUnauthorized):
+		return http.StatusUnauthorized, "unauthorized", models.ErrUnauthorized.Error()
+	case errors.Is(err, models.ErrForbidden):
+		return http.StatusForbidden, "forbidden", err.Error()
+	case errors.Is(err, models.ErrNotFound):
+		return http.StatusNotFound, "not_found", "not found"
+	case errors.Is(err, models.ErrConflict):
+		return http.StatusConflict, "conflict", "conflicts with the current state"
+	case errors.Is(err, models.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable; retry later"
+	}
+	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+// decode reads a JSON body into v strictly: one value, no unknown fields.
+// Syntax errors are 400; wrong types and unknown fields are 422 naming the
+// field; an oversized body is 413.
+func decode(c *gin.Context, limit int64, v any) error {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return err
+		}
+		return &badRequest{msg: "the body must hold exactly one JSON value"}
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		mb  *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mb):
+		return err
+	case errors.Is(err, io.EOF):
+		return &badRequest{msg: "the body is empty; it must be a JSON object"}
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return &badRequest{msg: "the body is not valid JSON"}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return &badRequest{msg: "the body must be a JSON object"}
+		}
+		return models.Invalid(field, "must be %s", jsonType(typ.Type.Kind().String()))
+	// encoding/json reports an unknown field with an untyped error whose
+	// text is its documented form; there is nothing else to match on.
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return models.Invalid(name, "is not a known field")
+	}
+	return &badRequest{msg: "the body could not be read as JSON"}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}

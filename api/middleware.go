@@ -1,0 +1,119 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+const keyContext = "tidyhooks.key"
+
+// authenticate resolves the bearer key; a missing, unknown or revoked key
+// is 401.
+func (s *Server) authenticate(c *gin.Context) {
+	value, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	value = strings.TrimSpace(value)
+	if !ok || value == "" {
+		s.fail(c, models.ErrUnauthorized)
+		return
+	}
+	key, err := s.store.APIKeyByValue(c.Request.Context(), value)
+	if err != nil {
+		if isNotFound(err) {
+			err = models.ErrUnauthorized
+		}
+		s.fail(c, err)
+		return
+	}
+	c.Set(keyContext, key)
+	c.Next()
+}
+
+// require lets through keys holding scope; management scope also needs a
+// key bound to a workspace.
+func (s *Server) require(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := apiKey(c)
+		if !key.Has(scope) {
+			s.fail(c, fmt.Errorf("%w: this route needs %s", models.ErrForbidden, scope))
+			return
+		}
+		if scope == models.ScopeAPIUser && key.WorkspaceID == "" {
+			s.fail(c, fmt.Errorf("%w: this route needs a key bound to a workspace", models.ErrForbidden))
+			return
+		}
+		c.Next()
+	}
+}
+
+func apiKey(c *gin.Context) models.APIKey {
+	k, _ := c.Get(keyContext)
+	key, _ := k.(models.APIKey)
+	return key
+}
+
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.fail(c, fmt.Errorf("panic: %v", r))
+		}
+	}()
+	c.Next()
+}
+
+type metrics struct {
+	requests *prometheus.HistogramVec
+	events   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tidyhooks_http_request_duration_seconds",
+			Help:    "HTTP requests served by the API, by route, method and status.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "status"}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tidyhooks_events_accepted_total",
+			Help: "Events accepted for delivery.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.events)
+	}
+	return m
+}
+
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx := c.Request.Context()
+	if err := s.store.Ping(ctx); err != nil {
+		s.fail(c, fmt.Errorf("%w: database: %w", models.ErrUnavailable, err))
+		return
+	}
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.fail(c, fmt.Errorf("%w: temporal: %w", models.ErrUnavailable, err))
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+// Handler returns the whole API surface.
+func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recoverer, s.observe)
+	r.NoRoute(func(c *gin.Context) { s.fail(c, errNoRoute) })
+	r.NoMethod(func(c *gin.Context) { s.fail(c, errNoMethod) })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+
+	v1 := r.Group("/v1", s.authenticate)
+
+	ingest := v1.Group("", s.require(models.ScopeEventsWrite))
+	ingest.POST("/events", s.emitEvent)
+	ingest.POST("/events/batch", s.emitBatch)
+
+	manage := v1.Group("", s.require(models.ScopeAPIUser))
+	manage.GET("/webhooks", s.listWebhooks)
+	manage.POST("/webhooks", s.createWebhook)
+	manage.GET("/webhooks/:id", s.getWebhook)
+	return r
+}

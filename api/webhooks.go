@@ -1,0 +1,130 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/signing"
+)
+
+// webhookJSON is SPEC §5's webhook object.
+type webhookJSON struct {
+	ID               string     `json:"id"`
+	URL              string     `json:"url"`
+	DisplayName      string     `json:"displayName"`
+	Status           string     `json:"status"`
+	Events           []string   `json:"events"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	LastAttemptedAt  *time.Time `json:"lastAttemptedAt"`
+	LastErrorAt      *time.Time `json:"lastErrorAt"`
+	LastErrorMessage *string    `json:"lastErrorMessage"`
+	PausedReason     *string    `json:"pausedReason,omitempty"`
+	Secret           string     `json:"secret,omitempty"`
+}
+
+func toJSON(w models.Webhook) webhookJSON {
+	out := webhookJSON{
+		ID: w.ID, URL: w.URL, DisplayName: w.DisplayName, Status: string(w.Status), Events: w.Events,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, LastAttemptedAt: w.LastAttemptedAt, LastErrorAt: w.LastErrorAt,
+	}
+	if w.LastErrorMessage != "" {
+		out.LastErrorMessage = &w.LastErrorMessage
+	}
+	if w.Status == models.WebhookPaused {
+		out.PausedReason = &w.PausedReason
+	}
+	return out
+}
+
+type createWebhookRequest struct {
+	URL         string   `json:"url"`
+	DisplayName string   `json:"displayName"`
+	Events      []string `json:"events"`
+	Status      string   `json:"status"`
+}
+
+// createWebhook is POST /v1/webhooks.
+func (s *Server) createWebhook(c *gin.Context) {
+	var req createWebhookRequest
+	if err := decode(c, 64<<10, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	w, err := models.NewWebhook(req).Validate(apiKey(c).WorkspaceID, s.cfg.URLPolicy)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	secret, err := signing.NewSecret()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	created, err := s.store.CreateWebhook(c.Request.Context(), w, secret)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := toJSON(created)
+	out.Secret = secret
+	c.JSON(http.StatusCreated, out)
+}
+
+// Listing limits.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+// listWebhooks is GET /v1/webhooks.
+func (s *Server) listWebhooks(c *gin.Context) {
+	limit, err := pageSize(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	page, err := s.store.ListWebhooks(c.Request.Context(), apiKey(c).WorkspaceID, c.Query("cursor"), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	items := make([]webhookJSON, len(page.Items))
+	for i, w := range page.Items {
+		items[i] = toJSON(w)
+	}
+	var next *string
+	if page.NextCursor != "" {
+		next = &page.NextCursor
+	}
+	c.JSON(http.StatusOK, gin.H{"webhooks": gin.H{"items": items, "nextCursor": next}})
+}
+
+func pageSize(c *gin.Context) (int, error) {
+	raw, ok := c.GetQuery("limit")
+	if !ok {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, models.Invalid("limit", "must be a whole number from 1 to %d", maxPageSize)
+	}
+	return n, nil
+}
+
+// getWebhook is GET /v1/webhooks/{id}.
+func (s *Server) getWebhook(c *gin.Context) {
+	w, err := s.store.Webhook(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(w))
+}
+
+func isNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }

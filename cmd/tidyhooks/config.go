@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+// Config is every setting, read from the environment in loadConfig and
+// validated there before anything starts. The README's configuration table
+// documents each variable.
+type Config struct {
+	DatabaseURL       string          // DATABASE_URL
+	HTTPAddr          string          // TIDYHOOKS_HTTP_ADDR
+	TemporalAddress   string          // TEMPORAL_ADDRESS
+	TemporalNamespace string          // TEMPORAL_NAMESPACE
+	TemporalUIURL     string          // TIDYHOOKS_TEMPORAL_UI_URL
+	RetrySchedule     []time.Duration // TIDYHOOKS_RETRY_SCHEDULE
+	DeliveryTimeout   time.Duration   // TIDYHOOKS_DELIVERY_TIMEOUT
+	RetryAfterMax     time.Duration   // TIDYHOOKS_RETRY_AFTER_MAX
+	MaxPayloadBytes   int             // TIDYHOOKS_MAX_PAYLOAD_BYTES
+	AllowHTTP         bool            // TIDYHOOKS_ALLOW_HTTP
+	AllowedCIDRs      []netip.Prefix  // TIDYHOOKS_ALLOWED_CIDRS
+	AllowLoopback     bool            // TIDYHOOKS_ALLOW_LOOPBACK
+	WorkerActivities  int             // TIDYHOOKS_WORKER_ACTIVITIES
+	MetricsAddr       string          // TIDYHOOKS_METRICS_ADDR (worker)
+	LogLevel          slog.Level      // TIDYHOOKS_LOG_LEVEL
+	LogFormat         string          // TIDYHOOKS_LOG_FORMAT
+
+	// dev mode only.
+	DataDir      string // TIDYHOOKS_DATA_DIR, --data-dir
+	TemporalPort int    // TIDYHOOKS_TEMPORAL_PORT, --temporal-port
+	UIPort       int    // TIDYHOOKS_UI_PORT, --ui-port
+	DevKey       string // TIDYHOOKS_DEV_KEY
+}
+
+// mode is the subcommand the configuration is for.
+type mode string
+
+const (
+	modeDev    mode = "dev"
+	modeAPI    mode = "api"
+	modeWorker mode = "worker"
+)
+
+// loadConfig reads the environment for mode. Every bad value is reported
+// together, naming its variable.
+func loadConfig(m mode, getenv func(string) string) (Config, error) {
+	var errs []error
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		raw := env(name, "")
+		if raw == "" {
+			return def
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 15s", name, raw))
+			return def
+		}
+		return d
+	}
+	integer := func(name string, def, lo, hi int) int {
+		raw := env(name, "")
+		if raw == "" {
+			return def
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, raw, lo, hi))
+			return def
+		}
+		return n
+	}
+	boolean := func(name string, def bool) bool {
+		raw := env(name, "")
+		if raw == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, raw))
+			return def
+		}
+		return b
+	}
+
+	dev := m == modeDev
+	c := Config{
+		DatabaseURL:       env("DATABASE_URL", ""),
+		HTTPAddr:          env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TemporalUIURL:     env("TIDYHOOKS_TEMPORAL_UI_URL", ""),
+		DeliveryTimeout:   duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
+		RetryAfterMax:     duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
+		MaxPayloadBytes:   integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
+		AllowHTTP:         boolean("TIDYHOOKS_ALLOW_HTTP", dev),
+		AllowLoopback:     boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),
+		WorkerActivities:  integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
+		MetricsAddr:       env("TIDYHOOKS_METRICS_ADDR", ":9090"),
+		LogFormat:         env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
+		DataDir:           env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
+		TemporalPort:      integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32767),
+		UIPort:            integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
+		DevKey:            env("TIDYHOOKS_DEV_KEY", ""),
+	}
+	if c.DeliveryTimeout > activities.MaxTimeout {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_DELIVERY_TIMEOUT=%s: at most %s", c.DeliveryTimeout, activities.MaxTimeout))
+	}
+	if raw := env("TIDYHOOKS_RETRY_SCHEDULE", ""); raw != "" {
+		s, err := parseSchedule(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_SCHEDULE=%q: %w", raw, err))
+		}
+		c.RetrySchedule = s
+	} else {
+		c.RetrySchedule = activities.DefaultSchedule
+	}
+	if raw := env("TIDYHOOKS_ALLOWED_CIDRS", ""); raw != "" {
+		for _, part := range strings.Split(raw, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(part))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("TIDYHOOKS_ALLOWED_CIDRS: %q is not a CIDR such as 10.0.0.0/8", part))
+				continue
+			}
+			c.AllowedCIDRs = append(c.AllowedCIDRs, p.Masked())
+		}
+	}
+	switch lvl := strings.ToLower(env("TIDYHOOKS_LOG_LEVEL", "info")); lvl {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_LEVEL=%q: want debug, info, warn or error", lvl))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
+	for name, addr := range map[string]string{"TIDYHOOKS_HTTP_ADDR": c.HTTPAddr, "TEMPORAL_ADDRESS": c.TemporalAddress, "TIDYHOOKS_METRICS_ADDR": c.MetricsAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", name, addr))
+		}
+	}
+	if c.DevKey != "" && (!strings.HasPrefix(c.DevKey, "tsk_") || len(c.DevKey) < 20) {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_DEV_KEY: want tsk_ followed by at least 16 characters"))
+	}
+	if !dev && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:<path>)"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// parseSchedule reads comma-separated Go durations.
+func parseSchedule(raw string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(raw, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive Go duration such as 5s or 30m", strings.TrimSpace(part))
+		}
+		out = append(out, d)
+	}
+	if len(out) > 50 {
+		return nil, errors.New("at most 50 retries")
+	}
+	return out, nil
+}

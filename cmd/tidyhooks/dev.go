@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/api"
+	"github.com/tidysupport/tidyhooks/emitter"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/temporalserver"
+	"github.com/tidysupport/tidyhooks/worker"
+)
+
+// devFlags applies dev's flags over the environment's values.
+func devFlags(cfg *Config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tidyhooks dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the API and dashboard")
+	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server (at most 32767)")
+	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "port of the Temporal Web UI")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all data")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dev: unexpected arguments %q", fs.Args())
+	}
+	if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("--http-addr %q: want host:port", cfg.HTTPAddr)
+	}
+	if cfg.TemporalPort < 1 || cfg.TemporalPort > 32767 {
+		return fmt.Errorf("--temporal-port %d: want 1 to 32767", cfg.TemporalPort)
+	}
+	if cfg.UIPort < 1 || cfg.UIPort > 65535 {
+		return fmt.Errorf("--ui-port %d: want 1 to 65535", cfg.UIPort)
+	}
+	if cfg.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	return nil
+}
+
+// devIdentity is the demo workspace and its key, kept in the data dir so a
+// restart prints the same ones.
+type devIdentity struct {
+	Workspace string `json:"workspace"`
+	APIKey    string `json:"apiKey"`
+}
+
+func ensureDevIdentity(ctx context.Context, st *store.Store, dir, fixedKey string) (devIdentity, error) {
+	path := filepath.Join(dir, "dev.json")
+	var id devIdentity
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &id); err != nil {
+			return id, fmt.Errorf("read %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return id, err
+	}
+	if id.Workspace == "" {
+		id.Workspace = "wrk_demo"
+	}
+	if fixedKey != "" {
+		id.APIKey = fixedKey
+	}
+	if id.APIKey == "" {
+		v, err := store.NewKeyValue()
+		if err != nil {
+			return id, err
+		}
+		id.APIKey = v
+	}
+	if _, err := st.APIKeyByValue(ctx, id.APIKey); errors.Is(err, models.ErrNotFound) {
+		key := models.APIKey{WorkspaceID: id.Workspace, Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}
+		if _, err := st.CreateAPIKey(ctx, key, id.APIKey, "dev"); err != nil {
+			return id, err
+		}
+	} else if err != nil {
+		return id, err
+	}
+	b, _ := json.MarshalIndent(id, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return id, fmt.Errorf("write %s: %w", path, err)
+	}
+	return id, nil
+}
+
+// runDev runs everything in one process.
+func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr: %w", err)
+	}
+	defer l.Close()
+
+	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{
+		DataDir:          filepath.Join(dir, "temporal"),
+		FrontendPort:     cfg.TemporalPort,
+		UIPort:           cfg.UIPort,
+		Namespace:        cfg.TemporalNamespace,
+		SearchAttributes: worker.SearchAttributes(),
+		Logger:           logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer tsrv.Stop()
+
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(dir, "tidyhooks.db")
+	}
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := ensureDevIdentity(ctx, st, dir, cfg.DevKey)
+	if err != nil {
+		return err
+	}
+
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: tsrv.HostPort(), Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to embedded temporal: %w", err)
+	}
+	defer c.Close()
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	reg := newRegistry()
+	// The worker shares this client, so new workflows start eagerly on it.
+	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true})
+	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
+
+	apiURL := "http://" + l.Addr().String()
+	fmt.Fprintf(stdout, `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.
+
+  API and dashboard: %s
+  Temporal:          %s
+  Temporal UI:       %s
+  Data:              %s
+
+Workspace: %s
+API key: %s
+
+Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
+  curl -s -X POST %s/v1/webhooks -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"url": "http://127.0.0.1:9000/hook", "events": ["conversation.*"]}'
+  curl -s -X POST %s/v1/events -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_abc123"}}}'
+`, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
+	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL(), "ui_port", strconv.Itoa(cfg.UIPort))
+	return serveHTTP(ctx, srv, l)
+}

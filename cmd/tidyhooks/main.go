@@ -1,0 +1,98 @@
+// Command tidyhooks runs TidySupport Webhooks: `dev` (everything in one
+// process), `api` and `worker` (the production processes), and `receive`
+// (a local endpoint that prints and verifies what it gets). main only
+// wires; run can be called end to end by a test.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "tidyhooks:", err)
+	}
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: tidyhooks <command> [flags]
+
+commands:
+  dev       run everything in one process: embedded Temporal and its UI,
+            SQLite, the API and a worker
+  api       run the HTTP API (production; needs DATABASE_URL and Temporal)
+  worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
+  receive   run a local endpoint that prints and verifies deliveries
+  version   print the version
+
+Configuration is read from the environment; see README.md.
+`
+
+// run executes one command until ctx is done or it fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tidyhooks", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "receive":
+		return runReceive(ctx, rest, stdout, stderr)
+	case "dev", "api", "worker":
+	default:
+		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+	m := mode(cmd)
+	cfg, err := loadConfig(m, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if m == modeDev {
+		if err := devFlags(&cfg, rest, stderr); err != nil {
+			return err
+		}
+	} else if len(rest) > 0 {
+		return fmt.Errorf("%s takes no arguments (configure it with environment variables): %q", cmd, rest)
+	}
+	logger := newLogger(cfg, stderr)
+	switch m {
+	case modeDev:
+		return runDev(ctx, cfg, logger, stdout)
+	case modeAPI:
+		return runAPI(ctx, cfg, logger)
+	default:
+		return runWorker(ctx, cfg, logger)
+	}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

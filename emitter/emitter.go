@@ -1,0 +1,151 @@
+// Package emitter accepts support events from the platform: it validates
+// them, stores them and starts one DeliverEvent workflow per event, whose id
+// is the event id. The HTTP ingest API uses it, and a platform service in Go
+// can use it directly to emit without HTTP. It imports workflows and models;
+// never api or store.
+package emitter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// Store keeps accepted events; an id already stored is left as it was.
+type Store interface {
+	SaveEvents(ctx context.Context, events []models.Event) error
+}
+
+// Options configure an Emitter.
+type Options struct {
+	// MaxPayloadBytes limits a payload; 0 means models.DefaultMaxPayloadBytes.
+	MaxPayloadBytes int
+	// EagerStart hands new workflows straight to a worker of the same client
+	// in this process, skipping a round trip through the task queue.
+	EagerStart bool
+	// TaskQueue to start workflows on; "" means workflows.TaskQueue.
+	TaskQueue string
+}
+
+// MaxBatch is the most events one batch may carry.
+const MaxBatch = 100
+
+// Emitter validates, stores and starts events.
+type Emitter struct {
+	store  Store
+	client client.Client
+	opts   Options
+	now    func() time.Time
+}
+
+// New returns an Emitter.
+func New(store Store, c client.Client, opts Options) *Emitter {
+	if opts.TaskQueue == "" {
+		opts.TaskQueue = workflows.TaskQueue
+	}
+	return &Emitter{store: store, client: c, opts: opts, now: time.Now}
+}
+
+// Prepare validates one request from a key bound to keyWorkspace ("" for a
+// platform key) and returns the event to publish. It has no side effects.
+func (e *Emitter) Prepare(r models.EmitRequest, keyWorkspace string) (models.Event, error) {
+	now := e.now()
+	return models.NewEvent(r, keyWorkspace, models.EmitLimits{MaxPayloadBytes: e.opts.MaxPayloadBytes},
+		func() string { return models.NewID("evt", now) }, now)
+}
+
+// PrepareBatch validates every request; the first bad one fails the whole
+// batch, with its index in the error's field.
+func (e *Emitter) PrepareBatch(rs []models.EmitRequest, keyWorkspace string) ([]models.Event, error) {
+	if len(rs) == 0 {
+		return nil, models.Invalid("events", "must hold at least one event")
+	}
+	if len(rs) > MaxBatch {
+		return nil, models.Invalid("events", "holds %d events; at most %d are allowed", len(rs), MaxBatch)
+	}
+	events := make([]models.Event, len(rs))
+	seen := make(map[string]bool, len(rs))
+	for i, r := range rs {
+		ev, err := e.Prepare(r, keyWorkspace)
+		var ve *models.ValidationError
+		var tl *models.TooLargeError
+		switch {
+		case errors.As(err, &ve):
+			return nil, models.Invalid(fmt.Sprintf("events[%d].%s", i, ve.Field), "%s", ve.Message)
+		case errors.As(err, &tl):
+			return nil, &models.TooLargeError{Field: fmt.Sprintf("events[%d].%s", i, tl.Field), Limit: tl.Limit}
+		case err != nil:
+			return nil, err
+		}
+		if seen[ev.ID] {
+			return nil, models.Invalid(fmt.Sprintf("events[%d].id", i), "repeats id %s of an earlier event in the batch", ev.ID)
+		}
+		seen[ev.ID] = true
+		events[i] = ev
+	}
+	return events, nil
+}
+
+// Publish stores the events and starts their workflows. It returns once
+// Temporal has accepted every start: the events are then durable. An event
+// already published is accepted again as a success and delivered once.
+func (e *Emitter) Publish(ctx context.Context, events []models.Event) error {
+	if err := e.store.SaveEvents(ctx, events); err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, ev := range events {
+		g.Go(func() error { return e.start(ctx, ev) })
+	}
+	return g.Wait()
+}
+
+// Emit validates and publishes one event from the platform (bound to no
+// workspace, so r must name one) and returns its id.
+func (e *Emitter) Emit(ctx context.Context, r models.EmitRequest) (string, error) {
+	ev, err := e.Prepare(r, "")
+	if err != nil {
+		return "", err
+	}
+	if err := e.Publish(ctx, []models.Event{ev}); err != nil {
+		return "", err
+	}
+	return ev.ID, nil
+}
+
+func (e *Emitter) start(ctx context.Context, ev models.Event) error {
+	opts := client.StartWorkflowOptions{
+		ID:                       ev.ID,
+		TaskQueue:                e.opts.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		EnableEagerStart:         e.opts.EagerStart,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.WorkspaceAttr.ValueSet(ev.WorkspaceID),
+			workflows.EventAttr.ValueSet(ev.Type.Wire),
+		),
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+	_, err := e.client.ExecuteWorkflow(ctx, opts, workflows.DeliverEvent, workflows.DeliverEventInput{
+		EventID: ev.ID, WorkspaceID: ev.WorkspaceID, EventType: ev.Type.Name,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // the id is the idempotency key: this event is already on its way
+	}
+	if err != nil {
+		return fmt.Errorf("start delivery of %s: %w: %w", ev.ID, models.ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package worker runs the Temporal worker that executes DeliverEvent
+// workflows and their activities, and registers the search attributes they
+// set. It imports workflows and activities; never api or store.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// Options size a worker.
+type Options struct {
+	// MaxConcurrentActivities bounds deliveries in flight; 0 means 200.
+	MaxConcurrentActivities int
+	// MaxConcurrentWorkflowTasks bounds workflow tasks in flight; 0 means 64.
+	MaxConcurrentWorkflowTasks int
+	// TaskQueue to poll; "" means workflows.TaskQueue.
+	TaskQueue string
+}
+
+// New returns a worker on the task queue with the workflow and acts
+// registered. Start it with Start or Run.
+func New(c client.Client, acts *activities.Activities, opts Options) worker.Worker {
+	if opts.MaxConcurrentActivities <= 0 {
+		opts.MaxConcurrentActivities = 200
+	}
+	if opts.MaxConcurrentWorkflowTasks <= 0 {
+		opts.MaxConcurrentWorkflowTasks = 64
+	}
+	if opts.TaskQueue == "" {
+		opts.TaskQueue = workflows.TaskQueue
+	}
+	w := worker.New(c, opts.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskExecutionSize:  opts.MaxConcurrentWorkflowTasks,
+		MaxConcurrentActivityTaskPollers:        4,
+		MaxConcurrentWorkflowTaskPollers:        4,
+	})
+	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
+	w.RegisterActivity(acts)
+	return w
+}
+
+// SearchAttributes are the custom search attributes DeliverEvent sets.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		workflows.WorkspaceAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.EventAttr.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.WebhooksAttr.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+	}
+}
+
+// EnsureSearchAttributes registers SearchAttributes on namespace if they are
+// missing, as on a fresh Temporal cluster.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	ops := c.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes() {
+		if _, ok := have.CustomAttributes[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
