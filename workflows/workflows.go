@@ -25,6 +25,12 @@ var (
 	WebhooksAttr  = temporal.NewSearchAttributeKeyKeywordList("TidyWebhooks")
 )
 
+// MaxRetryInterval is the longest wait between attempts the workflow lets
+// the delivery activity ask for. Temporal caps an activity's NextRetryDelay
+// at the retry policy's MaximumInterval, so every schedule entry (with its
+// jitter) and the Retry-After cap must stay below it.
+const MaxRetryInterval = 48 * time.Hour
+
 // AttemptTimeout bounds one delivery attempt, HTTP and bookkeeping; the
 // HTTP timeout is capped below it.
 const AttemptTimeout = time.Minute
@@ -74,7 +80,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
 			BackoffCoefficient: 2,
-			MaximumInterval:    time.Hour,
+			MaximumInterval:    MaxRetryInterval,
 		},
 	})
 

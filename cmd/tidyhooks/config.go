@@ -118,6 +118,9 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		UIPort:            integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
 		DevKey:            env("TIDYHOOKS_DEV_KEY", ""),
 	}
+	if c.RetryAfterMax > maxScheduleEntry {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, maxScheduleEntry))
+	}
 	if c.DeliveryTimeout > activities.MaxTimeout {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_DELIVERY_TIMEOUT=%s: at most %s", c.DeliveryTimeout, activities.MaxTimeout))
 	}
@@ -169,6 +172,10 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// maxScheduleEntry keeps a retry wait, jitter included, below
+// workflows.MaxRetryInterval.
+const maxScheduleEntry = 36 * time.Hour
+
 // parseSchedule reads comma-separated Go durations.
 func parseSchedule(raw string) ([]time.Duration, error) {
 	var out []time.Duration
@@ -178,6 +185,11 @@ func parseSchedule(raw string) ([]time.Duration, error) {
 			return nil, fmt.Errorf("%q is not a positive Go duration such as 5s or 30m", strings.TrimSpace(part))
 		}
 		out = append(out, d)
+	}
+	for _, d := range out {
+		if d > maxScheduleEntry {
+			return nil, fmt.Errorf("%s is longer than the longest allowed wait, %s", d, maxScheduleEntry)
+		}
 	}
 	if len(out) > 50 {
 		return nil, errors.New("at most 50 retries")

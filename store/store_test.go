@@ -1,0 +1,262 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+)
+
+// Every test here runs against both backends: the same conformance suite
+// for SQLite and the real PostgreSQL server.
+func eachBackend(t *testing.T, f func(t *testing.T, st *store.Store, url string)) {
+	for _, backend := range testenv.Backends {
+		t.Run(backend, func(t *testing.T) {
+			url := testenv.DatabaseURL(t, backend)
+			st, err := store.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			f(t, st, url)
+		})
+	}
+}
+
+func newWebhook(t *testing.T, st *store.Store, ws string, events ...string) models.Webhook {
+	t.Helper()
+	w, err := models.NewWebhook{URL: "https://example.com/" + ws, Events: events}.Validate(ws, models.URLPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := st.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+func TestMigrationsAreIdempotent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, _ *store.Store, url string) {
+		again, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("second open: %v", err)
+		}
+		_ = again.Close()
+	})
+}
+
+func TestEvents(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		typ, _ := models.LookupEvent("conversation.created")
+		occurred := time.Date(2024, 1, 15, 10, 30, 0, 123e6, time.UTC)
+		payload := `{"b": 1,  "a":"<x>", "n": 1.50}`
+		ev := models.Event{ID: "evt_1", WorkspaceID: "wrk_a", Type: typ, OccurredAt: occurred, ReceivedAt: occurred, Payload: []byte(payload)}
+		if err := st.SaveEvents(ctx, []models.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		dup := ev
+		dup.Payload = []byte(`{"other":true}`)
+		if err := st.SaveEvents(ctx, []models.Event{dup}); err != nil {
+			t.Fatalf("saving an existing id again: %v", err)
+		}
+		got, err := st.Event(ctx, "evt_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Payload) != payload {
+			t.Errorf("payload = %s, want the first emission byte for byte: %s", got.Payload, payload)
+		}
+		if !got.OccurredAt.Equal(occurred) || got.Type != typ || got.WorkspaceID != "wrk_a" {
+			t.Errorf("event = %+v, want %+v", got, ev)
+		}
+		if _, err := st.Event(ctx, "evt_missing"); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("missing event: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestWebhooksAreScopedToTheirWorkspace(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "CONVERSATION_CREATED")
+		got, err := st.Webhook(ctx, "wrk_a", w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.URL != w.URL || got.Status != models.WebhookActive || !slices.Equal(got.Events, w.Events) {
+			t.Errorf("webhook = %+v, want %+v", got, w)
+		}
+		if _, err := st.Webhook(ctx, "wrk_b", w.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("other workspace's webhook: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestListWebhooksPaginates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		var want []string
+		for range 5 {
+			want = append(want, newWebhook(t, st, "wrk_a", "*").ID)
+		}
+		newWebhook(t, st, "wrk_b", "*")
+		var got []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatal("pagination does not end")
+			}
+			page, err := st.ListWebhooks(ctx, "wrk_a", cursor, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range page.Items {
+				got = append(got, w.ID)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("listed %v, want %v in creation order", got, want)
+		}
+		var ve *models.ValidationError
+		if _, err := st.ListWebhooks(ctx, "wrk_a", "%%%", 2); !errors.As(err, &ve) {
+			t.Errorf("bad cursor: err = %v, want a validation error", err)
+		}
+	})
+}
+
+func TestMatchWebhooks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		exact := newWebhook(t, st, "wrk_a", "CONVERSATION_CREATED")
+		family := newWebhook(t, st, "wrk_a", "conversation.*", "CONVERSATION_CREATED")
+		all := newWebhook(t, st, "wrk_a", "*")
+		newWebhook(t, st, "wrk_a", "MESSAGE_CREATED")
+		paused := newWebhook(t, st, "wrk_a", "*")
+		if err := st.PauseWebhook(ctx, paused.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		newWebhook(t, st, "wrk_b", "*")
+		typ, _ := models.LookupEvent("CONVERSATION_CREATED")
+		got, err := st.MatchWebhooks(ctx, "wrk_a", typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{exact.ID, family.ID, all.ID}; !slices.Equal(got, want) {
+			t.Errorf("MatchWebhooks = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestDeliveryTargetPauseAndAttempts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		got, secrets, err := st.DeliveryTarget(ctx, w.ID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != w.ID || len(secrets) != 1 || !strings.HasPrefix(secrets[0], "whsec_") {
+			t.Errorf("DeliveryTarget = %+v, %v", got, secrets)
+		}
+		at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+		if err := st.RecordAttempt(ctx, w.ID, at, "endpoint answered 500"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PauseWebhook(ctx, w.ID, "endpoint answered 410 Gone"); err != nil {
+			t.Fatal(err)
+		}
+		got, err = st.Webhook(ctx, "wrk_a", w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != models.WebhookPaused || got.PausedReason != "endpoint answered 410 Gone" {
+			t.Errorf("after pause: status %s reason %q", got.Status, got.PausedReason)
+		}
+		if got.LastAttemptedAt == nil || !got.LastAttemptedAt.Equal(at) || got.LastErrorAt == nil || got.LastErrorMessage != "endpoint answered 500" {
+			t.Errorf("after attempt: %+v", got)
+		}
+		if _, _, err := st.DeliveryTarget(ctx, "wh_missing", time.Now()); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("missing webhook: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestAPIKeysAreStoredHashed(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, url string) {
+		ctx := context.Background()
+		value, err := store.NewKeyValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_a", Scopes: []string{models.ScopeAPIUser}}, value, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.APIKeyByValue(ctx, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != k.ID || got.WorkspaceID != "wrk_a" || !got.Has(models.ScopeAPIUser) || got.Has(models.ScopeEventsWrite) {
+			t.Errorf("APIKeyByValue = %+v", got)
+		}
+		if _, err := st.APIKeyByValue(ctx, value+"x"); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("unknown key: err = %v, want ErrNotFound", err)
+		}
+		if dump := dumpTable(t, url, "api_keys"); strings.Contains(dump, value[len(store.KeyPrefix)+6:]) {
+			t.Errorf("the raw key is stored: %s", dump)
+		}
+	})
+}
+
+// dumpTable returns every column of every row as text.
+func dumpTable(t *testing.T, url, table string) string {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if rest, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", rest
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT * FROM " + table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				b.Write(bs)
+			} else {
+				b.WriteString(strings.TrimSpace(strings.ReplaceAll(fmtAny(v), "\n", " ")))
+			}
+			b.WriteByte('|')
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,274 @@
+package workflows_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/netguard"
+	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// receiver is a real HTTP endpoint whose answers a test scripts.
+type receiver struct {
+	*httptest.Server
+	hits atomic.Int32
+	mu   sync.Mutex
+	ids  []string
+}
+
+func newReceiver(t *testing.T, answer func(n int32, w http.ResponseWriter)) *receiver {
+	t.Helper()
+	r := &receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n := r.hits.Add(1)
+		r.mu.Lock()
+		r.ids = append(r.ids, req.Header.Get("webhook-id"))
+		r.mu.Unlock()
+		answer(n, w)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func status(code int) func(int32, http.ResponseWriter) {
+	return func(_ int32, w http.ResponseWriter) { w.WriteHeader(code) }
+}
+
+// harness is a test workflow environment whose activities use a real
+// SQLite store and real HTTP.
+type harness struct {
+	env      *testsuite.TestWorkflowEnvironment
+	store    *store.Store
+	starts   map[string][]time.Time // activity start times (test clock) per webhook
+	mu       sync.Mutex
+	schedule []time.Duration
+}
+
+func newHarness(t *testing.T, cfg activities.Config) *harness {
+	t.Helper()
+	st, err := store.Open(context.Background(), testenv.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	cfg.Network = netguard.Policy{AllowLoopback: true}
+	env.RegisterWorkflow(workflows.DeliverEvent)
+	env.RegisterActivity(activities.New(st, cfg))
+	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, schedule: cfg.Schedule}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		var in activities.DeliverInput
+		if info.ActivityType.Name != "Deliver" || args.Get(&in) != nil {
+			return
+		}
+		h.mu.Lock()
+		h.starts[in.WebhookID] = append(h.starts[in.WebhookID], env.Now())
+		h.mu.Unlock()
+	})
+	return h
+}
+
+func (h *harness) webhook(t *testing.T, url string) models.Webhook {
+	t.Helper()
+	w, err := models.NewWebhook{URL: url, Events: []string{"conversation.*"}}.Validate("wrk_a", models.URLPolicy{AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := h.store.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+func (h *harness) run(t *testing.T) workflows.DeliverEventResult {
+	t.Helper()
+	typ, _ := models.LookupEvent("conversation.created")
+	ev := models.Event{ID: "evt_wf", WorkspaceID: "wrk_a", Type: typ, OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: []byte(`{"x":1}`)}
+	if err := h.store.SaveEvents(context.Background(), []models.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	h.env.ExecuteWorkflow(workflows.DeliverEvent, workflows.DeliverEventInput{EventID: ev.ID, WorkspaceID: "wrk_a", EventType: typ.Name})
+	if !h.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var res workflows.DeliverEventResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (h *harness) gaps(id string) []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []time.Duration
+	s := h.starts[id]
+	for i := 1; i < len(s); i++ {
+		out = append(out, s[i].Sub(s[i-1]))
+	}
+	return out
+}
+
+func TestScheduleAndJitterBounds(t *testing.T) {
+	schedule := []time.Duration{10 * time.Second, time.Minute, 30 * time.Minute, 5 * time.Hour}
+	h := newHarness(t, activities.Config{Schedule: schedule})
+	rcv := newReceiver(t, status(http.StatusInternalServerError))
+	w := h.webhook(t, rcv.URL)
+
+	res := h.run(t)
+	if len(res.Webhooks) != 1 {
+		t.Fatalf("result = %+v, want one webhook", res)
+	}
+	got := res.Webhooks[0]
+	if got.Outcome != workflows.OutcomeFailed || got.Attempts != int32(len(schedule)+1) {
+		t.Errorf("outcome = %+v, want failed after %d attempts", got, len(schedule)+1)
+	}
+	if n := rcv.hits.Load(); n != int32(len(schedule)+1) {
+		t.Errorf("receiver got %d attempts, want %d", n, len(schedule)+1)
+	}
+	gaps := h.gaps(w.ID)
+	if len(gaps) != len(schedule) {
+		t.Fatalf("gaps = %v, want %d", gaps, len(schedule))
+	}
+	for i, g := range gaps {
+		lo, hi := time.Duration(float64(schedule[i])*0.8), time.Duration(float64(schedule[i])*1.2)
+		if g < lo || g > hi {
+			t.Errorf("wait before attempt %d = %s, want within [%s, %s]", i+2, g, lo, hi)
+		}
+	}
+}
+
+func TestRetryDelayJitter(t *testing.T) {
+	schedule := []time.Duration{5 * time.Second, time.Minute}
+	tests := []struct {
+		attempt int32
+		u       float64
+		want    time.Duration
+	}{
+		{1, 0, 4 * time.Second},
+		{1, 0.5, 5 * time.Second},
+		{1, 0.999999, 5999999 * time.Microsecond},
+		{2, 0, 48 * time.Second},
+		{9, 0.5, time.Minute}, // past the end: the last entry
+	}
+	for _, tt := range tests {
+		got := activities.RetryDelay(schedule, tt.attempt, tt.u)
+		if d := got - tt.want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("RetryDelay(attempt %d, u %v) = %s, want %s", tt.attempt, tt.u, got, tt.want)
+		}
+	}
+}
+
+func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second, time.Second}, RetryAfterCap: 30 * time.Second})
+	rcv := newReceiver(t, func(n int32, w http.ResponseWriter) {
+		switch n {
+		case 1:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.Header().Set("Retry-After", "86400")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	w := h.webhook(t, rcv.URL)
+	res := h.run(t)
+	if got := res.Webhooks[0]; got.Outcome != workflows.OutcomeDelivered || got.Attempts != 3 {
+		t.Errorf("outcome = %+v, want delivered on attempt 3", got)
+	}
+	gaps := h.gaps(w.ID)
+	if len(gaps) != 2 || gaps[0] != 7*time.Second || gaps[1] != 30*time.Second {
+		t.Errorf("waits = %v, want [7s 30s] (Retry-After, then capped)", gaps)
+	}
+}
+
+func TestGonePausesAndStops(t *testing.T) {
+	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second}})
+	rcv := newReceiver(t, status(http.StatusGone))
+	w := h.webhook(t, rcv.URL)
+	res := h.run(t)
+	if got := res.Webhooks[0]; got.Outcome != workflows.OutcomePaused || got.Attempts != 1 {
+		t.Errorf("outcome = %+v, want paused after 1 attempt", got)
+	}
+	if n := rcv.hits.Load(); n != 1 {
+		t.Errorf("receiver got %d attempts, want 1", n)
+	}
+	got, err := h.store.Webhook(context.Background(), "wrk_a", w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != models.WebhookPaused || got.PausedReason == "" {
+		t.Errorf("webhook status %s reason %q, want PAUSED with a reason", got.Status, got.PausedReason)
+	}
+}
+
+func TestPartialSuccessAcrossWebhooks(t *testing.T) {
+	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, 2 * time.Second}})
+	ok := newReceiver(t, status(http.StatusOK))
+	failing := newReceiver(t, status(http.StatusBadGateway))
+	flaky := newReceiver(t, func(n int32, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusFound) // a redirect is a failure
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	gone := newReceiver(t, status(http.StatusGone))
+	hooks := []models.Webhook{h.webhook(t, ok.URL), h.webhook(t, failing.URL), h.webhook(t, flaky.URL), h.webhook(t, gone.URL)}
+
+	res := h.run(t)
+	want := map[string]struct {
+		outcome  string
+		attempts int32
+	}{
+		hooks[0].ID: {workflows.OutcomeDelivered, 1},
+		hooks[1].ID: {workflows.OutcomeFailed, 3},
+		hooks[2].ID: {workflows.OutcomeDelivered, 2},
+		hooks[3].ID: {workflows.OutcomePaused, 1},
+	}
+	if len(res.Webhooks) != len(want) {
+		t.Fatalf("result has %d webhooks, want %d: %+v", len(res.Webhooks), len(want), res)
+	}
+	for _, o := range res.Webhooks {
+		if w := want[o.WebhookID]; o.Outcome != w.outcome || o.Attempts != w.attempts {
+			t.Errorf("webhook %s: %s after %d attempts, want %s after %d (%s)", o.WebhookID, o.Outcome, o.Attempts, w.outcome, w.attempts, o.Error)
+		}
+	}
+	for _, r := range []*receiver{ok, failing, flaky, gone} {
+		r.mu.Lock()
+		for _, id := range r.ids {
+			if id != "evt_wf" {
+				t.Errorf("webhook-id = %q, want evt_wf on every attempt", id)
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+func TestNoMatchingWebhooks(t *testing.T) {
+	h := newHarness(t, activities.Config{})
+	res := h.run(t)
+	if len(res.Webhooks) != 0 {
+		t.Errorf("result = %+v, want no webhooks", res)
+	}
+}
