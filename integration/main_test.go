@@ -1,0 +1,256 @@
+package integration_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/api"
+	"github.com/tidysupport/tidyhooks/emitter"
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/netguard"
+	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/temporalserver"
+	tidyworker "github.com/tidysupport/tidyhooks/worker"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// One embedded Temporal server for the whole package; each test gets its
+// own database, task queue, worker and API.
+var temporalHostPort string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	srv, err := temporalserver.Start(context.Background(), temporalserver.Config{
+		UIPort:           -1,
+		Namespace:        "default",
+		SearchAttributes: tidyworker.SearchAttributes(),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start embedded temporal:", err)
+		os.Exit(1)
+	}
+	temporalHostPort = srv.HostPort()
+	code := m.Run()
+	_ = srv.Stop()
+	os.Exit(code)
+}
+
+type stackOptions struct {
+	schedule        []time.Duration
+	maxPayloadBytes int
+	eager           bool
+}
+
+// stack is one deployment under test.
+type stack struct {
+	t         *testing.T
+	store     *store.Store
+	client    client.Client
+	acts      *activities.Activities
+	taskQueue string
+	worker    worker.Worker
+	api       *httptest.Server
+	keyA      string // workspace wrk_a: manage and emit
+	keyB      string // workspace wrk_b: manage and emit
+	platform  string // no workspace: emit only
+	emitOnlyA string // wrk_a: emit only
+}
+
+func newStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: "default", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if opts.schedule == nil {
+		opts.schedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
+	}
+	s := &stack{t: t, store: st, client: c, taskQueue: "tq-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: netguard.Policy{AllowLoopback: true}, UserAgent: "TidySupport-Webhooks/test"})
+	s.startWorker()
+	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
+	reg := prometheus.NewRegistry()
+	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes}, slog.New(slog.DiscardHandler), reg)
+	s.api = httptest.NewServer(srv.Handler(reg))
+	t.Cleanup(s.api.Close)
+	s.keyA = s.newKey("wrk_a", models.ScopeAPIUser, models.ScopeEventsWrite)
+	s.keyB = s.newKey("wrk_b", models.ScopeAPIUser, models.ScopeEventsWrite)
+	s.platform = s.newKey("", models.ScopeEventsWrite)
+	s.emitOnlyA = s.newKey("wrk_a", models.ScopeEventsWrite)
+	return s
+}
+
+func (s *stack) startWorker() {
+	s.t.Helper()
+	s.worker = tidyworker.New(s.client, s.acts, tidyworker.Options{TaskQueue: s.taskQueue})
+	if err := s.worker.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	w := s.worker
+	s.t.Cleanup(w.Stop)
+}
+
+func (s *stack) newKey(ws string, scopes ...string) string {
+	s.t.Helper()
+	v, err := store.NewKeyValue()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.store.CreateAPIKey(context.Background(), models.APIKey{WorkspaceID: ws, Scopes: scopes}, v, "test"); err != nil {
+		s.t.Fatal(err)
+	}
+	return v
+}
+
+// do sends a request to the API and decodes the JSON answer.
+func (s *stack) do(method, path, key, body string) (int, map[string]any) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.api.URL+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			s.t.Fatalf("%s %s: answer is not JSON: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// webhook creates a webhook and returns its id and secret.
+func (s *stack) webhook(key, url string, events ...string) (string, string) {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]any{"url": url, "events": events})
+	code, out := s.do("POST", "/v1/webhooks", key, string(b))
+	if code != http.StatusCreated {
+		s.t.Fatalf("create webhook: %d %v", code, out)
+	}
+	return out["id"].(string), out["secret"].(string)
+}
+
+// emit emits an event and returns its id.
+func (s *stack) emit(key, body string) string {
+	s.t.Helper()
+	code, out := s.do("POST", "/v1/events", key, body)
+	if code != http.StatusAccepted {
+		s.t.Fatalf("emit: %d %v", code, out)
+	}
+	return out["id"].(string)
+}
+
+// wait blocks until the event's workflow completes and returns its result.
+func (s *stack) wait(eventID string) workflows.DeliverEventResult {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var res workflows.DeliverEventResult
+	if err := s.client.GetWorkflow(ctx, eventID, "").Get(ctx, &res); err != nil {
+		s.t.Fatalf("workflow %s: %v", eventID, err)
+	}
+	return res
+}
+
+// delivery is one request a receiver got.
+type delivery struct {
+	header http.Header
+	body   []byte
+}
+
+// receiver is a real HTTP endpoint recording what it gets; answer decides
+// the status of the nth request.
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []delivery
+	answer func(n int) int
+}
+
+func newReceiver(t *testing.T, answer func(n int) int) *receiver {
+	t.Helper()
+	r := &receiver{answer: answer}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, delivery{header: req.Header.Clone(), body: body})
+		n := len(r.got)
+		r.mu.Unlock()
+		w.WriteHeader(r.answer(n))
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func ok(int) int { return http.StatusOK }
+
+func (r *receiver) deliveries() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.got...)
+}
+
+// eventIDs counts requests per webhook-id.
+func (r *receiver) eventIDs() map[string]int {
+	out := map[string]int{}
+	for _, d := range r.deliveries() {
+		out[d.header.Get("webhook-id")]++
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+func quietLogger() *slogAdapter { return &slogAdapter{} }
+
+// slogAdapter silences the SDK's client logs in tests.
+type slogAdapter struct{}
+
+func (slogAdapter) Debug(string, ...any) {}
+func (slogAdapter) Info(string, ...any)  {}
+func (slogAdapter) Warn(string, ...any)  {}
+func (slogAdapter) Error(string, ...any) {}
+
