@@ -54,7 +54,7 @@ var DefaultSchedule = []time.Duration{
 const (
 	DefaultTimeout       = 15 * time.Second
 	DefaultRetryAfterCap = time.Hour
-	MaxTimeout           = 50 * time.Second // the workflow gives an attempt a minute
+	MaxTimeout           = 25 * time.Second // below workflows.AttemptTimeout
 	responseBodyCap      = 4 << 10
 	jitterFraction       = 0.2
 )

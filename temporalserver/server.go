@@ -73,15 +73,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ports, err := freePorts(cfg.IP, 8)
+	ports, err := servicePorts(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FrontendPort == 0 {
-		cfg.FrontendPort = ports[7]
-	} else if err := checkPortFree(cfg.IP, cfg.FrontendPort); err != nil {
-		return nil, fmt.Errorf("temporal port: %w", err)
-	}
+	cfg.FrontendPort = ports[0]
 
 	primary, visibility := sqliteStore(cfg.DataDir, "temporal.db"), sqliteStore(cfg.DataDir, "temporal-visibility.db")
 	if cfg.DataDir != "" {
@@ -113,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
 			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
-				ListenAddress: net.JoinHostPort(cfg.IP, strconv.Itoa(ports[0])), HandlerPath: "/metrics",
+				ListenAddress: net.JoinHostPort(cfg.IP, strconv.Itoa(ports[8])), HandlerPath: "/metrics",
 			}},
 		},
 		Persistence: config.Persistence{
@@ -136,21 +132,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": service(cfg.FrontendPort, ports[1]),
-			"history":  service(ports[2], ports[3]),
-			"matching": service(ports[4], ports[5]),
-			"worker":   service(ports[6], 0),
+			"frontend": service(ports[0], ports[4]),
+			"history":  service(ports[1], ports[5]),
+			"matching": service(ports[2], ports[6]),
+			"worker":   service(ports[3], ports[7]),
 		},
 		PublicClient: config.PublicClient{HostPort: hostPort},
 	}
-	// The worker service needs its own membership port too.
-	wp, err := freePorts(cfg.IP, 1)
-	if err != nil {
-		return nil, err
-	}
-	w := serverCfg.Services["worker"]
-	w.RPC.MembershipPort = wp[0]
-	serverCfg.Services["worker"] = w
 
 	dc := dynamicconfig.StaticClient{
 		// Reading search attributes from the cache is what a single
@@ -246,6 +234,40 @@ func (s *Server) Stop() error {
 		s.ui.Stop()
 	}
 	return s.server.Stop()
+}
+
+// servicePorts returns the gRPC ports of frontend, history, matching and
+// worker, their four membership ports, and the metrics port. A persistent
+// server uses the same ports on every start: its cluster-membership table
+// then names live hosts after a restart instead of routing to the dead
+// ones of the previous run until they expire. They are the frontend port
+// and the next three, and the four after those for membership.
+func servicePorts(cfg Config) ([]int, error) {
+	if cfg.DataDir == "" || cfg.FrontendPort == 0 {
+		ports, err := freePorts(cfg.IP, 9)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.FrontendPort != 0 {
+			ports[0] = cfg.FrontendPort
+		}
+		return ports, nil
+	}
+	if cfg.FrontendPort+7 > 32767 {
+		return nil, fmt.Errorf("temporal port %d: it and the seven ports after it must be at most 32767", cfg.FrontendPort)
+	}
+	ports := make([]int, 0, 9)
+	for p := cfg.FrontendPort; p < cfg.FrontendPort+8; p++ {
+		if err := checkPortFree(cfg.IP, p); err != nil {
+			return nil, fmt.Errorf("temporal needs ports %d-%d: %w", cfg.FrontendPort, cfg.FrontendPort+7, err)
+		}
+		ports = append(ports, p)
+	}
+	metricsPort, err := freePorts(cfg.IP, 1)
+	if err != nil {
+		return nil, err
+	}
+	return append(ports, metricsPort[0]), nil
 }
 
 // freePorts returns n distinct ports free on ip, all below 32768: Temporal's

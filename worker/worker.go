@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -27,6 +28,9 @@ type Options struct {
 	MaxConcurrentWorkflowTasks int
 	// TaskQueue to poll; "" means workflows.TaskQueue.
 	TaskQueue string
+	// StopTimeout is how long Stop lets deliveries in flight finish; 0
+	// means 30s, enough for any attempt.
+	StopTimeout time.Duration
 }
 
 // New returns a worker on the task queue with the workflow and acts
@@ -41,7 +45,11 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 	if opts.TaskQueue == "" {
 		opts.TaskQueue = workflows.TaskQueue
 	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = workflows.AttemptTimeout
+	}
 	w := worker.New(c, opts.TaskQueue, worker.Options{
+		WorkerStopTimeout:                       opts.StopTimeout,
 		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentActivities,
 		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskExecutionSize:  opts.MaxConcurrentWorkflowTasks,

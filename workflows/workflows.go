@@ -32,8 +32,9 @@ var (
 const MaxRetryInterval = 48 * time.Hour
 
 // AttemptTimeout bounds one delivery attempt, HTTP and bookkeeping; the
-// HTTP timeout is capped below it.
-const AttemptTimeout = time.Minute
+// HTTP timeout is capped below it. It is also how long an attempt lost
+// with a crashed worker waits before Temporal retries it.
+const AttemptTimeout = 30 * time.Second
 
 // DeliverEventInput names the event. The payload stays in the database,
 // out of history, so retries long after the workflow closed still find it.

@@ -22,7 +22,6 @@ type Config struct {
 	HTTPAddr          string          // TIDYHOOKS_HTTP_ADDR
 	TemporalAddress   string          // TEMPORAL_ADDRESS
 	TemporalNamespace string          // TEMPORAL_NAMESPACE
-	TemporalUIURL     string          // TIDYHOOKS_TEMPORAL_UI_URL
 	RetrySchedule     []time.Duration // TIDYHOOKS_RETRY_SCHEDULE
 	DeliveryTimeout   time.Duration   // TIDYHOOKS_DELIVERY_TIMEOUT
 	RetryAfterMax     time.Duration   // TIDYHOOKS_RETRY_AFTER_MAX
@@ -104,7 +103,6 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		HTTPAddr:          env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		TemporalUIURL:     env("TIDYHOOKS_TEMPORAL_UI_URL", ""),
 		DeliveryTimeout:   duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
 		RetryAfterMax:     duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
 		MaxPayloadBytes:   integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
@@ -114,7 +112,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		MetricsAddr:       env("TIDYHOOKS_METRICS_ADDR", ":9090"),
 		LogFormat:         env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
 		DataDir:           env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
-		TemporalPort:      integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32767),
+		TemporalPort:      integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
 		UIPort:            integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
 		DevKey:            env("TIDYHOOKS_DEV_KEY", ""),
 	}

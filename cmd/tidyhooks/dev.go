@@ -30,7 +30,7 @@ func devFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tidyhooks dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the API and dashboard")
-	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server (at most 32767)")
+	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server; it uses the seven after it too (at most 32760)")
 	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "port of the Temporal Web UI")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all data")
 	if err := fs.Parse(args); err != nil {
@@ -42,8 +42,8 @@ func devFlags(cfg *Config, args []string, stderr io.Writer) error {
 	if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("--http-addr %q: want host:port", cfg.HTTPAddr)
 	}
-	if cfg.TemporalPort < 1 || cfg.TemporalPort > 32767 {
-		return fmt.Errorf("--temporal-port %d: want 1 to 32767", cfg.TemporalPort)
+	if cfg.TemporalPort < 1 || cfg.TemporalPort > 32760 {
+		return fmt.Errorf("--temporal-port %d: want 1 to 32760 (Temporal also uses the seven ports after it)", cfg.TemporalPort)
 	}
 	if cfg.UIPort < 1 || cfg.UIPort > 65535 {
 		return fmt.Errorf("--ui-port %d: want 1 to 65535", cfg.UIPort)

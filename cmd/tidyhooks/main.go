@@ -40,6 +40,7 @@ commands:
   api       run the HTTP API (production; needs DATABASE_URL and Temporal)
   worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
   receive   run a local endpoint that prints and verifies deliveries
+  probe     GET a URL and exit 0 on a 2xx (container health checks)
   version   print the version
 
 Configuration is read from the environment; see README.md.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "receive":
 		return runReceive(ctx, rest, stdout, stderr)
+	case "probe":
+		return runProbe(ctx, rest)
 	case "dev", "api", "worker":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/activities"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(modeDev, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:8080" || cfg.TemporalPort != 7233 || cfg.UIPort != 8233 || cfg.DataDir != ".tidyhooks" {
+		t.Errorf("dev defaults = %+v", cfg)
+	}
+	if !cfg.AllowHTTP || !cfg.AllowLoopback {
+		t.Error("dev mode must allow plain http and loopback")
+	}
+	if !slices.Equal(cfg.RetrySchedule, activities.DefaultSchedule) || cfg.DeliveryTimeout != 15*time.Second {
+		t.Errorf("delivery defaults = %v, %s", cfg.RetrySchedule, cfg.DeliveryTimeout)
+	}
+	prod, err := loadConfig(modeAPI, envOf(map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_RETRY_SCHEDULE": "5s, 1m,30m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.AllowHTTP || prod.AllowLoopback {
+		t.Error("production must refuse plain http and loopback by default")
+	}
+	if want := []time.Duration{5 * time.Second, time.Minute, 30 * time.Minute}; !slices.Equal(prod.RetrySchedule, want) {
+		t.Errorf("schedule = %v, want %v", prod.RetrySchedule, want)
+	}
+}
+
+func TestLoadConfigRefusesBadValues(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		mode mode
+		want string
+	}{
+		{"missing database", nil, modeAPI, "DATABASE_URL"},
+		{"schedule not durations", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "5s,often"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
+		{"schedule negative", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "-5s"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
+		{"schedule too long a wait", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "5s,72h"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
+		{"timeout", map[string]string{"TIDYHOOKS_DELIVERY_TIMEOUT": "soon"}, modeDev, "TIDYHOOKS_DELIVERY_TIMEOUT"},
+		{"timeout too long", map[string]string{"TIDYHOOKS_DELIVERY_TIMEOUT": "5m"}, modeDev, "TIDYHOOKS_DELIVERY_TIMEOUT"},
+		{"retry-after cap", map[string]string{"TIDYHOOKS_RETRY_AFTER_MAX": "0s"}, modeDev, "TIDYHOOKS_RETRY_AFTER_MAX"},
+		{"payload limit", map[string]string{"TIDYHOOKS_MAX_PAYLOAD_BYTES": "12"}, modeDev, "TIDYHOOKS_MAX_PAYLOAD_BYTES"},
+		{"boolean", map[string]string{"TIDYHOOKS_ALLOW_HTTP": "perhaps"}, modeDev, "TIDYHOOKS_ALLOW_HTTP"},
+		{"cidr", map[string]string{"TIDYHOOKS_ALLOWED_CIDRS": "10.0.0.0/8,nonsense"}, modeDev, "TIDYHOOKS_ALLOWED_CIDRS"},
+		{"log level", map[string]string{"TIDYHOOKS_LOG_LEVEL": "loud"}, modeDev, "TIDYHOOKS_LOG_LEVEL"},
+		{"log format", map[string]string{"TIDYHOOKS_LOG_FORMAT": "xml"}, modeDev, "TIDYHOOKS_LOG_FORMAT"},
+		{"http addr", map[string]string{"TIDYHOOKS_HTTP_ADDR": "8080"}, modeDev, "TIDYHOOKS_HTTP_ADDR"},
+		{"temporal port", map[string]string{"TIDYHOOKS_TEMPORAL_PORT": "40000"}, modeDev, "TIDYHOOKS_TEMPORAL_PORT"},
+		{"worker activities", map[string]string{"TIDYHOOKS_WORKER_ACTIVITIES": "0"}, modeDev, "TIDYHOOKS_WORKER_ACTIVITIES"},
+		{"dev key", map[string]string{"TIDYHOOKS_DEV_KEY": "short"}, modeDev, "TIDYHOOKS_DEV_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(tt.mode, envOf(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunRefusesBadCommandsAndFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no command", nil, nil, "usage"},
+		{"unknown command", []string{"serve"}, nil, "unknown command"},
+		{"unknown flag", []string{"dev", "--port", "1"}, nil, "flag provided but not defined"},
+		{"temporal port out of range", []string{"dev", "--temporal-port", "40000"}, nil, "--temporal-port"},
+		{"ui port out of range", []string{"dev", "--ui-port", "70000"}, nil, "--ui-port"},
+		{"bad http addr", []string{"dev", "--http-addr", "nowhere"}, nil, "--http-addr"},
+		{"empty data dir", []string{"dev", "--data-dir", ""}, nil, "--data-dir"},
+		{"api with arguments", []string{"api", "extra"}, map[string]string{"DATABASE_URL": "postgres://x@y/z"}, "no arguments"},
+		{"api without database", []string{"api"}, nil, "DATABASE_URL"},
+		{"worker with bad database URL", []string{"worker"}, map[string]string{"DATABASE_URL": "mysql://x"}, "unsupported URL"},
+		{"receive with bad secret", []string{"receive", "--secret", "nope"}, nil, "--secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, envOf(tt.env), &stdout, &stderr)
+			if err == nil {
+				t.Fatal("run succeeded, want an error")
+			}
+			if got := err.Error() + stderr.String(); !strings.Contains(got, tt.want) && !(tt.want == "usage" && errors.Is(err, errUsage)) {
+				t.Errorf("error %q / stderr %q, want it to mention %q", err, stderr.String(), tt.want)
+			}
+		})
+	}
+}

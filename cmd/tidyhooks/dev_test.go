@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary builds tidyhooks once per test run.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tidyhooks-bin")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "tidyhooks")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+// process is a running tidyhooks command with its output collected.
+type process struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+func start(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	go func() { err := p.cmd.Wait(); pw.Close(); p.done <- err }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", args, p.output())
+		}
+	})
+	return p
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitFor polls the output until re matches, and returns the first group.
+func (p *process) waitFor(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if m := rx.FindStringSubmatch(p.output()); m != nil {
+			if len(m) > 1 {
+				return m[1]
+			}
+			return m[0]
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("process exited (%v) before printing %q:\n%s", err, re, p.output())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %q in:\n%s", re, p.output())
+		}
+	}
+}
+
+// stop interrupts the process as Ctrl-C does and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after Ctrl-C: %v\n%s", err, p.output())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("did not stop within a minute of Ctrl-C")
+	}
+}
+
+// taken are ports handed out by freePort in this test binary.
+var taken sync.Map
+
+// freePort returns a loopback port below 32768 that nothing listens on,
+// with the seven after it free too (the embedded Temporal server's).
+func freePort(t *testing.T) int {
+	t.Helper()
+	for port := 21000 + int(time.Now().UnixNano()%9000); port < 32760; port += 8 {
+		if _, dup := taken.LoadOrStore(port, true); dup {
+			continue
+		}
+		free := true
+		for p := port; p < port+8 && free; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// walkthrough returns the README's walkthrough commands.
+func walkthrough(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- walkthrough -->\n```sh\n")
+	if !ok {
+		t.Fatal("README has no walkthrough block")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(l, "export ") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestDevWalkthrough starts `tidyhooks dev` and `tidyhooks receive` as
+// processes and runs the README's curl walkthrough against them; then
+// stops dev with a delivery still being retried, starts it again, and
+// checks the webhook, the key and the delivery survived.
+func TestDevWalkthrough(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run the README walkthrough")
+	}
+	dataDir := t.TempDir()
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	tport, uport := freePort(t), freePort(t)
+	args := []string{"dev", "--http-addr", httpAddr, "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", dataDir}
+	env := []string{"TIDYHOOKS_RETRY_SCHEDULE=2s,2s,2s,2s,2s,2s,2s,2s,2s,2s"}
+
+	startedAt := time.Now()
+	dev := start(t, env, args...)
+	key := dev.waitFor(t, `API key: (tsk_\S+)`)
+	t.Logf("dev ready in %s", time.Since(startedAt))
+	if ws := dev.waitFor(t, `Workspace: (\S+)`); ws == "" {
+		t.Fatal("no workspace printed")
+	}
+	dev.waitFor(t, regexp.QuoteMeta("http://127.0.0.1:"+strconv.Itoa(uport)))
+
+	rport := freePort(t)
+	recv := start(t, nil, "receive", "--addr", "127.0.0.1:"+strconv.Itoa(rport))
+	recv.waitFor(t, "Receiving on")
+
+	script := walkthrough(t)
+	script = strings.ReplaceAll(script, "127.0.0.1:8080", httpAddr)
+	script = strings.ReplaceAll(script, "127.0.0.1:9000", "127.0.0.1:"+strconv.Itoa(rport))
+	sh := exec.Command("sh", "-ec", script)
+	sh.Env = append(os.Environ(), "TIDYHOOKS_API_KEY="+key)
+	emittedAt := time.Now()
+	out, err := sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"secret":"whsec_`, `"id":"evt_`, `"displayName":"My laptop"`, `"nextCursor":null`} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("walkthrough output lacks %s:\n%s", want, out)
+		}
+	}
+	recv.waitFor(t, `event=conversation\.created\s+webhook-id=evt_\S+\s+attempt=1`)
+	t.Logf("first delivery arrived %s after the walkthrough started", time.Since(emittedAt))
+
+	// A webhook whose endpoint is down; its event is still being retried
+	// when dev stops.
+	down := freePort(t)
+	curl := exec.Command("curl", "-sf", "-X", "POST", "http://"+httpAddr+"/v1/webhooks",
+		"-H", "Authorization: Bearer "+key, "-H", "Content-Type: application/json",
+		"-d", fmt.Sprintf(`{"url": "http://127.0.0.1:%d/later", "events": ["contact.created"]}`, down))
+	if out, err := curl.CombinedOutput(); err != nil {
+		t.Fatalf("create webhook: %v %s", err, out)
+	}
+	curl = exec.Command("curl", "-sf", "-X", "POST", "http://"+httpAddr+"/v1/events",
+		"-H", "Authorization: Bearer "+key, "-d", `{"id": "evt_survives_restart", "event": "contact.created", "payload": {"contact": {"id": "cnt_1"}}}`)
+	if out, err := curl.CombinedOutput(); err != nil {
+		t.Fatalf("emit: %v %s", err, out)
+	}
+	stopAt := time.Now()
+	dev.stop(t)
+	t.Logf("dev stopped in %s", time.Since(stopAt))
+
+	later := start(t, nil, "receive", "--addr", "127.0.0.1:"+strconv.Itoa(down))
+	later.waitFor(t, "Receiving on")
+	dev = start(t, env, args...)
+	if again := dev.waitFor(t, `API key: (tsk_\S+)`); again != key {
+		t.Errorf("API key after restart = %s, want %s", again, key)
+	}
+	t.Logf("dev restarted in %s", time.Since(stopAt))
+	later.waitFor(t, `event=contact\.created\s+webhook-id=evt_survives_restart`)
+	t.Logf("pending delivery arrived %s after the stop", time.Since(stopAt))
+	list, err := exec.Command("curl", "-sf", "http://"+httpAddr+"/v1/webhooks", "-H", "Authorization: Bearer "+key).Output()
+	if err != nil || bytes.Count(list, []byte(`"id":"wh_`)) != 2 {
+		t.Errorf("webhooks after restart: %v %s, want both", err, list)
+	}
+	dev.stop(t)
+
+}
