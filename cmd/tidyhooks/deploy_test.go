@@ -1,0 +1,123 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+		Ports       []string `yaml:"ports"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+		Deploy struct {
+			Replicas int `yaml:"replicas"`
+		} `yaml:"deploy"`
+	} `yaml:"services"`
+}
+
+// No Docker engine runs here, so docker-compose.yml is checked by parsing
+// it: the production topology, wired to what the binary actually reads.
+func TestDockerComposeDescribesTheProductionTopology(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("docker-compose.yml does not parse: %v", err)
+	}
+	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("service %s is missing", name)
+		}
+	}
+	documented := readmeVariables(t)
+	for _, name := range []string{"api", "worker"} {
+		s := c.Services[name]
+		if s.Build == nil || !slices.Equal(s.Command, []string{name}) {
+			t.Errorf("%s: build %v command %v, want the local image running %q", name, s.Build, s.Command, name)
+		}
+		for _, v := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS"} {
+			if s.Environment[v] == "" {
+				t.Errorf("%s: %s is not set", name, v)
+			}
+		}
+		for v := range s.Environment {
+			if !slices.Contains(documented, v) {
+				t.Errorf("%s sets %s, which the README's configuration table does not document", name, v)
+			}
+		}
+		if !strings.Contains(s.Environment["DATABASE_URL"], "@postgres:5432/") || !strings.HasPrefix(s.Environment["TEMPORAL_ADDRESS"], "temporal:") {
+			t.Errorf("%s does not point at the compose services: %v", name, s.Environment)
+		}
+		// Its configuration must load as the binary would read it.
+		env := s.Environment
+		if _, err := loadConfig(mode(name), func(k string) string { return env[k] }); err != nil {
+			t.Errorf("%s: configuration does not load: %v", name, err)
+		}
+	}
+	if c.Services["worker"].Deploy.Replicas < 2 {
+		t.Error("worker should run several replicas to show it scales")
+	}
+	if c.Services["api"].DependsOn["temporal"].Condition != "service_healthy" || c.Services["api"].DependsOn["postgres"].Condition != "service_healthy" {
+		t.Errorf("api must wait for healthy postgres and temporal: %+v", c.Services["api"].DependsOn)
+	}
+	if hc := c.Services["api"].Healthcheck; hc == nil || !slices.Contains(hc.Test, "probe") {
+		t.Error("api health check must use the binary's probe command (the image has no shell)")
+	}
+	if !slices.Contains(c.Services["api"].Ports, "8080:8080") {
+		t.Errorf("api ports = %v, want 8080 published", c.Services["api"].Ports)
+	}
+}
+
+// readmeVariables returns the variables of the README's configuration table.
+func readmeVariables(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(raw), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	var out []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\|").FindAllStringSubmatch(table, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// The README's table documents exactly the variables loadConfig reads.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	read := map[string]bool{}
+	for _, m := range []mode{modeDev, modeAPI, modeWorker} {
+		_, _ = loadConfig(m, func(k string) string { read[k] = true; return "" })
+	}
+	var got []string
+	for k := range read {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	want := readmeVariables(t)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("loadConfig reads %v\nREADME documents %v", got, want)
+	}
+}
