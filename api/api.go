@@ -1,7 +1,8 @@
 // Package api is the HTTP surface: the management API customers call, the
 // ingest API the platform calls, health, readiness and metrics. Routes are
 // listed in routes.go; errors become statuses in errors.go only. It imports
-// emitter, store and models; never workflows' internals or cmd.
+// models and signing; storage and the emitter reach it through the small
+// interfaces declared here. It never imports store, workflows or cmd.
 package api
 
 import (
@@ -13,16 +14,14 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
-	"github.com/tidysupport/tidyhooks/store"
 )
 
 // Store is what the API reads and writes directly.
 type Store interface {
 	APIKeyByValue(ctx context.Context, value string) (models.APIKey, error)
 	CreateWebhook(ctx context.Context, w models.Webhook, secret string) (models.Webhook, error)
-	ListWebhooks(ctx context.Context, workspaceID, cursor string, limit int) (store.Page[models.Webhook], error)
+	ListWebhooks(ctx context.Context, workspaceID, cursor string, limit int) (models.Page[models.Webhook], error)
 	Webhook(ctx context.Context, workspaceID, id string) (models.Webhook, error)
 	Ping(ctx context.Context) error
 }
@@ -51,8 +50,6 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 }
-
-var _ Emitter = (*emitter.Emitter)(nil)
 
 // New returns the API; Handler serves it.
 func New(s Store, e Emitter, cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Server {

@@ -98,4 +98,3 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		t.Errorf("readyz = %d %v", code, out)
 	}
 }
-

@@ -253,4 +253,3 @@ func (slogAdapter) Debug(string, ...any) {}
 func (slogAdapter) Info(string, ...any)  {}
 func (slogAdapter) Warn(string, ...any)  {}
 func (slogAdapter) Error(string, ...any) {}
-

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -41,45 +40,25 @@ func subscriptionRows(w models.Webhook) []subscriptionRow {
 	return rows
 }
 
-// Page is one page of a listing and the cursor of the next ("" at the end).
-type Page[T any] struct {
-	Items      []T
-	NextCursor string
-}
-
-// EncodeCursor and DecodeCursor make listing cursors opaque.
-func EncodeCursor(lastID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(lastID))
-}
-
-// DecodeCursor returns the id a cursor points after, or a validation error.
-func DecodeCursor(cursor string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(b) == 0 || len(b) > 128 {
-		return "", models.Invalid("cursor", "is not a cursor this API returned")
-	}
-	return string(b), nil
-}
-
 // ListWebhooks returns a workspace's webhooks in creation order, limit at a
 // time, starting after cursor ("" for the first page).
-func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, limit int) (Page[models.Webhook], error) {
+func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, limit int) (models.Page[models.Webhook], error) {
 	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("id").Limit(limit + 1)
 	if cursor != "" {
-		after, err := DecodeCursor(cursor)
+		after, err := models.DecodeCursor(cursor)
 		if err != nil {
-			return Page[models.Webhook]{}, err
+			return models.Page[models.Webhook]{}, err
 		}
 		q = q.Where("id > ?", after)
 	}
 	var rows []webhookRow
 	if err := q.Find(&rows).Error; err != nil {
-		return Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", translate(err))
+		return models.Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", translate(err))
 	}
-	page := Page[models.Webhook]{Items: make([]models.Webhook, 0, len(rows))}
+	page := models.Page[models.Webhook]{Items: make([]models.Webhook, 0, len(rows))}
 	for i, r := range rows {
 		if i == limit {
-			page.NextCursor = EncodeCursor(rows[i-1].ID)
+			page.NextCursor = models.EncodeCursor(rows[i-1].ID)
 			break
 		}
 		page.Items = append(page.Items, r.model())

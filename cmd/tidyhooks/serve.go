@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
@@ -23,6 +25,7 @@ import (
 	"github.com/tidysupport/tidyhooks/netguard"
 	"github.com/tidysupport/tidyhooks/store"
 	"github.com/tidysupport/tidyhooks/worker"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 func newRegistry() *prometheus.Registry {
@@ -41,14 +44,48 @@ func activitiesConfig(cfg Config) activities.Config {
 	}
 }
 
+// apiConfig is the API's configuration. It is ready once Temporal answers
+// and accepts queries on the search attributes workflow starts set: on a
+// fresh cluster that is some seconds after they are registered, when the
+// namespace cache has caught up.
 func apiConfig(cfg Config, c client.Client) api.Config {
+	var usable atomic.Bool
 	return api.Config{
 		URLPolicy:       models.URLPolicy{AllowHTTP: cfg.AllowHTTP},
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
 		Ready: func(ctx context.Context) error {
-			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
+			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+				return err
+			}
+			if usable.Load() {
+				return nil
+			}
+			query := workflows.WorkspaceAttr.GetName() + " = '-'"
+			if _, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query}); err != nil {
+				return fmt.Errorf("search attributes not usable yet: %w", err)
+			}
+			usable.Store(true)
+			return nil
 		},
+	}
+}
+
+// registerSearchAttributes registers the workflows' search attributes,
+// retrying while Temporal is unreachable. Workflow starts name them, so a
+// fresh cluster needs them before the first event, whichever process
+// starts first.
+func registerSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) {
+	for {
+		err := worker.EnsureSearchAttributes(ctx, c, namespace)
+		if err == nil {
+			return
+		}
+		logger.Warn("register search attributes; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
 	}
 }
 
@@ -93,7 +130,10 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
-	return serveHTTP(ctx, srv, l)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { registerSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); return nil })
+	g.Go(func() error { return serveHTTP(ctx, srv, l) })
+	return g.Wait()
 }
 
 // runWorker is the production worker process; it serves /metrics and

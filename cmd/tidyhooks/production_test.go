@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/temporalserver"
+)
+
+// TestAPIAndWorkersAsSeparateProcesses runs the production topology: one
+// `tidyhooks api` and two `tidyhooks worker` processes against a Temporal
+// server (with no search attributes registered yet, as a fresh cluster)
+// and a real PostgreSQL, configured only by environment variables.
+func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
+	ctx := context.Background()
+	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{UIPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tsrv.Stop() })
+	dbURL := testenv.PostgresURL(t)
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key, _ := store.NewKeyValue()
+	if _, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_prod", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, key, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	common := []string{"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TIDYHOOKS_RETRY_SCHEDULE=1s,1s,1s"}
+	apiAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	apiProc := start(t, append(common, "TIDYHOOKS_HTTP_ADDR="+apiAddr, "TIDYHOOKS_ALLOW_HTTP=true"), "api")
+	var workers []*process
+	for range 2 {
+		metrics := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		w := start(t, append(common, "TIDYHOOKS_METRICS_ADDR="+metrics, "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
+		w.waitFor(t, "worker running")
+		if resp, err := http.Get("http://" + metrics + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("worker /metrics: %v %v", err, resp)
+		} else {
+			resp.Body.Close()
+		}
+		workers = append(workers, w)
+	}
+	base := "http://" + apiAddr
+	waitReady(t, base+"/readyz")
+
+	var mu sync.Mutex
+	got := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("POST", "/v1/webhooks", `{"url": "`+rcv.URL+`", "events": ["*"]}`); code != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", code, body)
+	}
+	const n = 20
+	for i := range n {
+		if code, body := call("POST", "/v1/events", fmt.Sprintf(`{"id": "evt_prod_%d", "event": "message.updated", "payload": {"i": %d}}`, i, i)); code != http.StatusAccepted {
+			t.Fatalf("emit %d: %d %s", i, code, body)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		done := len(got)
+		mu.Unlock()
+		if done == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered", done, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := range n {
+		if c := got[fmt.Sprintf("evt_prod_%d", i)]; c != 1 {
+			t.Errorf("evt_prod_%d delivered %d times", i, c)
+		}
+	}
+	apiProc.stop(t)
+	for _, w := range workers {
+		w.stop(t)
+	}
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v %v", url, err, resp)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
