@@ -35,6 +35,13 @@ import (
 type Config struct {
 	// DataDir holds the SQLite files; "" keeps everything in memory.
 	DataDir string
+	// PostgresURL, when set, persists to PostgreSQL instead of SQLite: the
+	// database it names and one with the suffix _visibility, created and
+	// migrated as needed. For a one-box deployment that outgrows SQLite.
+	PostgresURL string
+	// HistoryShards is the number of history shards; default 1 on SQLite
+	// and 4 on PostgreSQL. It cannot change once a database is created.
+	HistoryShards int32
 	// IP the frontend and UI listen on; default 127.0.0.1.
 	IP string
 	// FrontendPort is the gRPC port clients dial; 0 picks a free one.
@@ -80,7 +87,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.FrontendPort = ports[0]
 
 	primary, visibility := sqliteStore(cfg.DataDir, "temporal.db"), sqliteStore(cfg.DataDir, "temporal-visibility.db")
-	if cfg.DataDir != "" {
+	shards := cfg.HistoryShards
+	if cfg.PostgresURL != "" {
+		if primary, visibility, err = postgresStores(cfg.PostgresURL); err != nil {
+			return nil, err
+		}
+		if shards == 0 {
+			shards = 4
+		}
+	} else if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create temporal data dir: %w", err)
 		}
@@ -115,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Persistence: config.Persistence{
 			DefaultStore:     "primary",
 			VisibilityStore:  "visibility",
-			NumHistoryShards: 1,
+			NumHistoryShards: max(shards, 1),
 			DataStores: map[string]config.DataStore{
 				"primary":    {SQL: primary},
 				"visibility": {SQL: visibility},
@@ -243,7 +258,7 @@ func (s *Server) Stop() error {
 // ones of the previous run until they expire. They are the frontend port
 // and the next three, and the four after those for membership.
 func servicePorts(cfg Config) ([]int, error) {
-	if cfg.DataDir == "" || cfg.FrontendPort == 0 {
+	if (cfg.DataDir == "" && cfg.PostgresURL == "") || cfg.FrontendPort == 0 {
 		ports, err := freePorts(cfg.IP, 9)
 		if err != nil {
 			return nil, err

@@ -39,6 +39,10 @@ type Config struct {
 	TemporalPort int    // TIDYHOOKS_TEMPORAL_PORT, --temporal-port
 	UIPort       int    // TIDYHOOKS_UI_PORT, --ui-port
 	DevKey       string // TIDYHOOKS_DEV_KEY
+	// TemporalDatabaseURL persists the embedded Temporal server to
+	// PostgreSQL instead of SQLite, with TemporalShards history shards.
+	TemporalDatabaseURL string // TIDYHOOKS_TEMPORAL_DATABASE_URL
+	TemporalShards      int    // TIDYHOOKS_TEMPORAL_SHARDS
 }
 
 // mode is the subcommand the configuration is for.
@@ -99,22 +103,27 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 
 	dev := m == modeDev
 	c := Config{
-		DatabaseURL:       env("DATABASE_URL", ""),
-		HTTPAddr:          env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
-		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		DeliveryTimeout:   duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
-		RetryAfterMax:     duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
-		MaxPayloadBytes:   integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
-		AllowHTTP:         boolean("TIDYHOOKS_ALLOW_HTTP", dev),
-		AllowLoopback:     boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),
-		WorkerActivities:  integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
-		MetricsAddr:       env("TIDYHOOKS_METRICS_ADDR", ":9090"),
-		LogFormat:         env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
-		DataDir:           env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
-		TemporalPort:      integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
-		UIPort:            integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
-		DevKey:            env("TIDYHOOKS_DEV_KEY", ""),
+		DatabaseURL:         env("DATABASE_URL", ""),
+		HTTPAddr:            env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
+		TemporalAddress:     env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
+		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
+		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
+		MaxPayloadBytes:     integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
+		AllowHTTP:           boolean("TIDYHOOKS_ALLOW_HTTP", dev),
+		AllowLoopback:       boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),
+		WorkerActivities:    integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
+		MetricsAddr:         env("TIDYHOOKS_METRICS_ADDR", ":9090"),
+		LogFormat:           env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
+		DataDir:             env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
+		TemporalPort:        integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
+		UIPort:              integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
+		DevKey:              env("TIDYHOOKS_DEV_KEY", ""),
+		TemporalDatabaseURL: env("TIDYHOOKS_TEMPORAL_DATABASE_URL", ""),
+		TemporalShards:      integer("TIDYHOOKS_TEMPORAL_SHARDS", 0, 1, 1024),
+	}
+	if u := c.TemporalDatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		errs = append(errs, errors.New("TIDYHOOKS_TEMPORAL_DATABASE_URL: want postgres://user@host:port/database"))
 	}
 	if c.RetryAfterMax > maxScheduleEntry {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, maxScheduleEntry))

@@ -116,6 +116,8 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 
 	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{
 		DataDir:          filepath.Join(dir, "temporal"),
+		PostgresURL:      cfg.TemporalDatabaseURL,
+		HistoryShards:    int32(cfg.TemporalShards),
 		FrontendPort:     cfg.TemporalPort,
 		UIPort:           cfg.UIPort,
 		Namespace:        cfg.TemporalNamespace,

@@ -46,8 +46,11 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("create test database on %s (is PostgreSQL running?): %v", base, err)
 	}
 	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		// Also the _visibility database an embedded Temporal server makes.
+		for _, db := range []string{name, name + "_visibility"} {
+			if _, err := admin.ExecContext(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", db)); err != nil {
+				t.Errorf("drop test database %s: %v", db, err)
+			}
 		}
 	})
 	u, err := url.Parse(base)
