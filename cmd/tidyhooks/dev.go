@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/api"
+	"github.com/tidysupport/tidyhooks/bench"
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
@@ -99,8 +101,15 @@ func ensureDevIdentity(ctx context.Context, st *store.Store, dir, fixedKey strin
 	return id, nil
 }
 
+// devOptions extend dev for benchmarking.
+type devOptions struct {
+	// floor also serves the bare-Temporal floor workflow and its ingest at
+	// /floor/events, on the same Temporal server and client.
+	floor bool
+}
+
 // runDev runs everything in one process.
-func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, opts devOptions) error {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
@@ -159,7 +168,19 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	reg := newRegistry()
 	// The worker shares this client, so new workflows start eagerly on it.
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true})
-	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
+	var handler http.Handler = api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg)
+	if opts.floor {
+		fw := bench.NewFloorWorker(c)
+		if err := fw.Start(); err != nil {
+			return fmt.Errorf("start floor worker: %w", err)
+		}
+		defer fw.Stop()
+		mux := http.NewServeMux()
+		mux.Handle("POST /floor/events", bench.FloorHandler(c))
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	srv := api.NewHTTPServer(cfg.HTTPAddr, handler)
 
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -243,4 +244,54 @@ func TestDevWalkthrough(t *testing.T) {
 	}
 	dev.stop(t)
 
+}
+
+// TestShortBench runs `tidyhooks bench` end to end as a correctness check:
+// every (event, webhook) pair must be reconciled. No timing is asserted.
+func TestShortBench(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"one webhook per event with the floor", []string{"--scenario", "a", "--events", "200"}},
+		{"ten webhooks per event in batches", []string{"--scenario", "b", "--events", "40", "--batch", "10"}},
+		{"refusing and slow endpoints at a fixed rate", []string{"--scenario", "c", "--events", "100", "--rate", "50"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "report.json")
+			p := start(t, nil, append([]string{"bench", "--json", out}, tt.args...)...)
+			select {
+			case err := <-p.done:
+				if err != nil {
+					t.Fatalf("bench failed: %v\n%s", err, p.output())
+				}
+			case <-time.After(5 * time.Minute):
+				t.Fatal("bench did not finish in 5 minutes")
+			}
+			raw, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Phases []struct {
+					Name      string
+					Expected  int
+					Delivered int
+					Missing   int
+				}
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Phases) == 0 {
+				t.Fatal("no phases in the report")
+			}
+			for _, ph := range r.Phases {
+				if ph.Missing != 0 || ph.Delivered != ph.Expected || ph.Expected == 0 {
+					t.Errorf("%s: delivered %d of %d, missing %d", ph.Name, ph.Delivered, ph.Expected, ph.Missing)
+				}
+			}
+		})
+	}
 }

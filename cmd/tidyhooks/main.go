@@ -41,6 +41,9 @@ commands:
   worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
   receive   run a local endpoint that prints and verifies deliveries
   probe     GET a URL and exit 0 on a 2xx (container health checks)
+  bench     measure events per second and latency end to end (BENCHMARKS.md)
+  bench-target
+            dev plus the bare-Temporal floor workflow; bench starts it
   version   print the version
 
 Configuration is read from the environment; see README.md.
@@ -64,12 +67,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReceive(ctx, rest, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, rest)
-	case "dev", "api", "worker":
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "dev", "api", "worker", "bench-target":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)
 		return errUsage
 	}
 	m := mode(cmd)
+	if cmd == "bench-target" {
+		m = modeDev
+	}
 	cfg, err := loadConfig(m, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -84,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLogger(cfg, stderr)
 	switch m {
 	case modeDev:
-		return runDev(ctx, cfg, logger, stdout)
+		return runDev(ctx, cfg, logger, stdout, devOptions{floor: cmd == "bench-target"})
 	case modeAPI:
 		return runAPI(ctx, cfg, logger)
 	default:

@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is a whole bench run: the service's phase and, where measured,
+// the floor's, with our throughput as a share of it.
+type Report struct {
+	Setup         string    `json:"setup"`
+	Scenario      string    `json:"scenario"`
+	Events        int       `json:"events"`
+	Rate          float64   `json:"rate"`
+	Batch         int       `json:"batch"`
+	Machine       string    `json:"machine"`
+	StartedAt     time.Time `json:"startedAt"`
+	Phases        []Phase   `json:"phases"`
+	FloorRatio    float64   `json:"floorRatio,omitempty"`    // ours delivered/s over the floor's
+	HistoryEvents int       `json:"historyEvents,omitempty"` // history events of one of our workflows
+	FloorHistory  int       `json:"floorHistory,omitempty"`  // and of one floor workflow
+}
+
+// OK reports whether nothing was missing or rejected in any phase.
+func (r Report) OK() bool {
+	for _, p := range r.Phases {
+		if p.Missing > 0 || p.Rejected > 0 {
+			return false
+		}
+	}
+	return len(r.Phases) > 0
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
+}
+
+// WriteTable prints the report as a table.
+func (r Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "setup %s, scenario %s, %d events", r.Setup, r.Scenario, r.Events)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, " at %.0f/s", r.Rate)
+	} else {
+		fmt.Fprint(w, " as fast as accepted")
+	}
+	if r.Batch > 1 {
+		fmt.Fprintf(w, ", batches of %d", r.Batch)
+	}
+	fmt.Fprintf(w, ", on %s\n", r.Machine)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\taccepted/s\tdelivered/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tdelivered\tmissing\tdup\tCPU s\tpeak RSS MiB\t")
+	for _, p := range r.Phases {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%.1f\t%.0f\t\n",
+			p.Name, p.AcceptedPerSec, p.DeliveredPerSec, ms(p.Latency.P50), ms(p.Latency.P95), ms(p.Latency.P99), ms(p.Latency.Max),
+			p.Delivered, p.Expected, p.Missing, p.Duplicates, p.CPUSeconds, p.PeakRSSMiB)
+	}
+	_ = tw.Flush()
+	for _, p := range r.Phases {
+		var classes []string
+		for c := range p.LatencyByClass {
+			if c != "healthy" {
+				classes = append(classes, c)
+			}
+		}
+		sort.Strings(classes)
+		for _, c := range classes {
+			l := p.LatencyByClass[c]
+			fmt.Fprintf(w, "%s, %s endpoints: p50 %s ms, p99 %s ms\n", p.Name, c, ms(l.P50), ms(l.P99))
+		}
+		if p.Undeliverable > 0 {
+			fmt.Fprintf(w, "%s: %d pairs to refusing endpoints (still being retried, not counted as missing)\n", p.Name, p.Undeliverable)
+		}
+		if len(p.MissingPairs) > 0 {
+			var s []string
+			for _, m := range p.MissingPairs {
+				s = append(s, m.EventID+"→"+m.WebhookID)
+			}
+			fmt.Fprintf(w, "%s: MISSING (first %d): %s\n", p.Name, len(s), strings.Join(s, ", "))
+		}
+	}
+	if r.FloorRatio > 0 {
+		fmt.Fprintf(w, "throughput: %.0f %% of the bare-Temporal floor\n", 100*r.FloorRatio)
+	}
+	if r.HistoryEvents > 0 {
+		fmt.Fprintf(w, "history events per event: %d (floor: %d)\n", r.HistoryEvents, r.FloorHistory)
+	}
+}

@@ -1,0 +1,468 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+// Scenarios.
+const (
+	ScenarioOne      = "a" // one webhook per event
+	ScenarioTen      = "b" // ten webhooks per event
+	ScenarioDegraded = "c" // as a, 10 % of endpoints refusing, 10 % slow
+)
+
+// endpoints is how many webhooks every scenario creates: one per event type
+// of the catalog (a, c) or ten subscribed to everything (b).
+const endpoints = 10
+
+// Config is one run's load.
+type Config struct {
+	Scenario    string
+	Events      int
+	Rate        float64       // events per second, open loop; 0: as fast as accepted
+	Batch       int           // events per request; 0 or 1: POST /v1/events
+	Concurrency int           // requests in flight when Rate is 0
+	Idle        time.Duration // give up waiting for deliveries after this long without progress
+	Progress    io.Writer     // live progress; nil for none
+}
+
+// Validate checks a Config.
+func (c Config) Validate() error {
+	switch {
+	case c.Scenario != ScenarioOne && c.Scenario != ScenarioTen && c.Scenario != ScenarioDegraded:
+		return fmt.Errorf("scenario %q: want a, b or c", c.Scenario)
+	case c.Events < 1 || c.Events > 1_000_000:
+		return fmt.Errorf("events %d: want 1 to 1000000", c.Events)
+	case c.Rate < 0:
+		return fmt.Errorf("rate %v: want 0 (as fast as accepted) or more", c.Rate)
+	case c.Batch < 0 || c.Batch > 100:
+		return fmt.Errorf("batch %d: want 0 to 100", c.Batch)
+	case c.Concurrency < 1 || c.Concurrency > 1024:
+		return fmt.Errorf("concurrency %d: want 1 to 1024", c.Concurrency)
+	}
+	return nil
+}
+
+// Target is the deployment under load.
+type Target struct {
+	BaseURL string // the API
+	Key     string // a key bound to one workspace with api_user and events:write
+	PID     int    // the service's process, to measure; 0 when not local
+}
+
+// Phase is one measured run.
+type Phase struct {
+	Name            string             `json:"name"`
+	Events          int                `json:"events"`
+	Accepted        int                `json:"accepted"`
+	Rejected        int                `json:"rejected"`
+	AcceptedPerSec  float64            `json:"acceptedPerSec"`
+	DeliveredPerSec float64            `json:"deliveredPerSec"`
+	Latency         Latency            `json:"latency"`
+	LatencyByClass  map[string]Latency `json:"latencyByClass"`
+	CPUSeconds      float64            `json:"cpuSeconds"`
+	PeakRSSMiB      float64            `json:"peakRssMiB"`
+	Wall            time.Duration      `json:"wall"`
+	Reconciliation
+}
+
+// plan says which endpoint each webhook is and which pairs are expected.
+type plan struct {
+	webhooks   []string // id per endpoint
+	behaviours []Behaviour
+}
+
+func behaviours(scenario string) []Behaviour {
+	b := make([]Behaviour, endpoints)
+	if scenario == ScenarioDegraded {
+		b[0], b[1] = Refusing, Slow
+	}
+	return b
+}
+
+func className(b Behaviour) string {
+	switch b {
+	case Slow:
+		return "slow"
+	case Refusing:
+		return "refusing"
+	}
+	return "healthy"
+}
+
+type apiClient struct {
+	http *http.Client
+	base string
+	key  string
+}
+
+func newAPIClient(base, key string) *apiClient {
+	return &apiClient{
+		http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}},
+		base: strings.TrimRight(base, "/"),
+		key:  key,
+	}
+}
+
+func (c *apiClient) post(ctx context.Context, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// setUp creates the scenario's webhooks.
+func setUp(ctx context.Context, api *apiClient, rcv *Receivers, scenario string) (plan, error) {
+	p := plan{behaviours: behaviours(scenario)}
+	catalog := models.Catalog()
+	for i := range endpoints {
+		events := []string{"*"}
+		if scenario != ScenarioTen {
+			events = []string{catalog[i%len(catalog)].Name}
+		}
+		body, _ := json.Marshal(map[string]any{"url": rcv.URL(i, p.behaviours[i]), "displayName": fmt.Sprintf("bench %s %d", scenario, i), "events": events})
+		code, out, err := api.post(ctx, "/v1/webhooks", body)
+		if err != nil {
+			return p, fmt.Errorf("create webhook: %w", err)
+		}
+		if code != http.StatusCreated {
+			return p, fmt.Errorf("create webhook: %d %s", code, out)
+		}
+		var w struct{ ID string }
+		if err := json.Unmarshal(out, &w); err != nil {
+			return p, err
+		}
+		p.webhooks = append(p.webhooks, w.ID)
+	}
+	return p, nil
+}
+
+// eventBody is a realistic payload of a few hundred bytes.
+func eventBody(id, typ string, i int) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"event":%q,"payload":{"conversation":{"id":"cnv_%08d","workspaceId":"wrk_bench","contactId":"cnt_%08d","subject":"Where is my order?","channel":"email","priority":"normal","tags":["billing","vip"]}}}`, id, typ, i, i)
+}
+
+// emitter sends events open-loop at a rate, or closed-loop as fast as they
+// are accepted, and records when each was sent.
+type emitter struct {
+	cfg      Config
+	send     func(ctx context.Context, ids []int) error
+	emitted  []time.Time
+	mu       sync.Mutex
+	accepted atomic.Int64
+	rejected atomic.Int64
+	lastOK   atomic.Int64 // unix nanos of the last accepted answer
+}
+
+func (e *emitter) run(ctx context.Context) {
+	batch := max(e.cfg.Batch, 1)
+	var groups [][]int
+	for i := 0; i < e.cfg.Events; i += batch {
+		var g []int
+		for j := i; j < min(i+batch, e.cfg.Events); j++ {
+			g = append(g, j)
+		}
+		groups = append(groups, g)
+	}
+	do := func(g []int) {
+		now := time.Now()
+		e.mu.Lock()
+		for _, i := range g {
+			e.emitted[i] = now
+		}
+		e.mu.Unlock()
+		if err := e.send(ctx, g); err != nil {
+			e.rejected.Add(int64(len(g)))
+			return
+		}
+		e.accepted.Add(int64(len(g)))
+		e.lastOK.Store(time.Now().UnixNano())
+	}
+	var wg sync.WaitGroup
+	if e.cfg.Rate > 0 {
+		// Open loop: each request leaves at its time, whatever the
+		// answers to earlier ones.
+		start := time.Now()
+		interval := time.Duration(float64(time.Second) * float64(batch) / e.cfg.Rate)
+		inflight := make(chan struct{}, 2048)
+		for k, g := range groups {
+			due := start.Add(time.Duration(k) * interval)
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			inflight <- struct{}{}
+			wg.Add(1)
+			go func() { defer wg.Done(); defer func() { <-inflight }(); do(g) }()
+		}
+	} else {
+		next := make(chan []int)
+		for range e.cfg.Concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for g := range next {
+					do(g)
+				}
+			}()
+		}
+		for _, g := range groups {
+			select {
+			case next <- g:
+			case <-ctx.Done():
+			}
+		}
+		close(next)
+	}
+	wg.Wait()
+}
+
+// Run creates the scenario's webhooks on t, emits cfg.Events events through
+// the ingest API and waits until every deliverable pair arrived or
+// deliveries stop progressing. rcv must be fresh for the run.
+func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+	if err := cfg.Validate(); err != nil {
+		return Phase{}, err
+	}
+	api := newAPIClient(t.BaseURL, t.Key)
+	p, err := setUp(ctx, api, rcv, cfg.Scenario)
+	if err != nil {
+		return Phase{}, err
+	}
+	catalog := models.Catalog()
+	ids := make([]string, cfg.Events)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("evt_%s_%07d", runID, i)
+	}
+	typeOf := func(i int) string { return catalog[i%endpoints%len(catalog)].Name }
+	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
+	e.send = func(ctx context.Context, group []int) error {
+		path, body := "/v1/events", []byte(nil)
+		if len(group) == 1 && cfg.Batch <= 1 {
+			body = eventBody(ids[group[0]], typeOf(group[0]), group[0])
+		} else {
+			path = "/v1/events/batch"
+			parts := make([][]byte, len(group))
+			for k, i := range group {
+				parts[k] = eventBody(ids[i], typeOf(i), i)
+			}
+			body = append(append([]byte(`{"events":[`), bytes.Join(parts, []byte(","))...), ']', '}')
+		}
+		code, out, err := api.post(ctx, path, body)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusAccepted {
+			return fmt.Errorf("%d %s", code, out)
+		}
+		return nil
+	}
+	expected := func() map[Pair]Expected {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		out := make(map[Pair]Expected, cfg.Events)
+		for i, id := range ids {
+			targets := []int{i % endpoints}
+			if cfg.Scenario == ScenarioTen {
+				targets = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+			}
+			for _, w := range targets {
+				b := p.behaviours[w]
+				out[Pair{EventID: id, WebhookID: p.webhooks[w]}] = Expected{Emitted: e.emitted[i], Deliverable: b != Refusing, Class: className(b)}
+			}
+		}
+		return out
+	}
+	return measure(ctx, "tidyhooks", t.PID, rcv, cfg, e, expected)
+}
+
+// RunFloor emits the same events to the floor handler at floorURL: the
+// bare Temporal workflow posting the same body to the same endpoints.
+func RunFloor(ctx context.Context, floorURL string, pid int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+	if err := cfg.Validate(); err != nil {
+		return Phase{}, err
+	}
+	api := newAPIClient(floorURL, "")
+	bs := behaviours(cfg.Scenario)
+	catalog := models.Catalog()
+	ids := make([]string, cfg.Events)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("evt_%s_%07d", runID, i)
+	}
+	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
+	e.cfg.Batch = 0 // the floor has no batch endpoint
+	e.send = func(ctx context.Context, group []int) error {
+		i := group[0]
+		body := eventBody(ids[i], catalog[i%endpoints%len(catalog)].Name, i)
+		body = append(body[:len(body)-1], fmt.Sprintf(`,"url":%q}`, rcv.URL(i%endpoints, bs[i%endpoints]))...)
+		code, out, err := api.post(ctx, "", body)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusAccepted {
+			return fmt.Errorf("%d %s", code, out)
+		}
+		return nil
+	}
+	expected := func() map[Pair]Expected {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		out := make(map[Pair]Expected, cfg.Events)
+		for i, id := range ids {
+			b := bs[i%endpoints]
+			out[Pair{EventID: id, WebhookID: "floor"}] = Expected{Emitted: e.emitted[i], Deliverable: b != Refusing, Class: className(b)}
+		}
+		return out
+	}
+	return measure(ctx, "floor", pid, rcv, cfg, e, expected)
+}
+
+func measure(ctx context.Context, name string, pid int, rcv *Receivers, cfg Config, e *emitter, expected func() map[Pair]Expected) (Phase, error) {
+	cpu0, _ := cpuSeconds(pid)
+	resetPeakRSS(pid)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { e.run(ctx); close(done) }()
+
+	want := 0
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var rec Reconciliation
+	lastCount, lastProgress := -1, time.Now()
+	emitting := true
+	for {
+		select {
+		case <-ctx.Done():
+			return Phase{}, ctx.Err()
+		case <-done:
+			emitting = false
+			done = nil
+		case <-tick.C:
+		}
+		n := rcv.Count()
+		if n != lastCount {
+			lastCount, lastProgress = n, time.Now()
+		}
+		if want == 0 && !emitting {
+			want = int(e.accepted.Load())
+		}
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "\r[%s] %s emitted %d/%d  accepted %d  rejected %d  arrived %d   ", name, bar(n, cfg.Events, cfg.Scenario), e.accepted.Load()+e.rejected.Load(), cfg.Events, e.accepted.Load(), e.rejected.Load(), n)
+		}
+		if emitting {
+			continue
+		}
+		rec = Reconcile(expected(), rcv.Arrivals())
+		if rec.Missing == 0 || time.Since(lastProgress) > cfg.Idle {
+			break
+		}
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintln(cfg.Progress)
+	}
+	ph := Phase{
+		Name:           name,
+		Events:         cfg.Events,
+		Accepted:       int(e.accepted.Load()),
+		Rejected:       int(e.rejected.Load()),
+		Reconciliation: rec,
+		Wall:           time.Since(start),
+		LatencyByClass: map[string]Latency{},
+	}
+	if last := e.lastOK.Load(); last > 0 {
+		ph.AcceptedPerSec = float64(ph.Accepted) / time.Unix(0, last).Sub(start).Seconds()
+	}
+	if rec.Delivered > 0 && rec.Last.After(rec.First) {
+		ph.DeliveredPerSec = float64(rec.Delivered) / rec.Last.Sub(rec.First).Seconds()
+	}
+	for class, ds := range rec.Latencies {
+		ph.LatencyByClass[class] = Summarize(ds)
+	}
+	ph.Latency = ph.LatencyByClass["healthy"]
+	if cpu1, err := cpuSeconds(pid); err == nil {
+		ph.CPUSeconds = cpu1 - cpu0
+	}
+	ph.PeakRSSMiB, _ = peakRSSMiB(pid)
+	return ph, nil
+}
+
+func bar(n, events int, scenario string) string {
+	total := events
+	if scenario == ScenarioTen {
+		total *= endpoints
+	}
+	const width = 20
+	filled := min(width, width*n/max(total, 1))
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "]"
+}
+
+// cpuSeconds is the user plus system CPU time of process pid.
+func cpuSeconds(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, errors.New("no process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// peakRSSMiB is the high-water mark of pid's resident set.
+func peakRSSMiB(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, errors.New("no process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024, nil
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
+// resetPeakRSS starts a new high-water mark (Linux clear_refs 5).
+func resetPeakRSS(pid int) {
+	if pid != 0 {
+		_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	}
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create bench databases
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/tidysupport/tidyhooks/bench"
+)
+
+type benchFlags struct {
+	setup, target, key, scenario, jsonPath, postgres string
+	events, batch, concurrency                       int
+	rate                                             float64
+	floor                                            bool
+	idle                                             time.Duration
+}
+
+// runBench is `tidyhooks bench`: a load generator with its own loopback
+// receivers, against a deployment given by URL and key or against a stack
+// it starts itself (with the floor beside it).
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var f benchFlags
+	fs := flag.NewFlagSet("tidyhooks bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.setup, "setup", "sqlite", "stack to start: sqlite (the dev mode) or postgres (embedded Temporal on PostgreSQL, 4 shards)")
+	fs.StringVar(&f.target, "target", "", "base URL of a running deployment instead of starting one (needs --key)")
+	fs.StringVar(&f.key, "key", "", "API key for --target: one workspace, api_user and events:write")
+	fs.StringVar(&f.scenario, "scenario", "a", "a: one webhook per event; b: ten per event; c: as a with 10% refusing and 10% slow endpoints")
+	fs.IntVar(&f.events, "events", 2000, "events to emit")
+	fs.Float64Var(&f.rate, "rate", 0, "events per second, open loop (0: as fast as accepted)")
+	fs.IntVar(&f.batch, "batch", 0, "events per request through /v1/events/batch (0: one per POST /v1/events)")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight when --rate is 0")
+	fs.BoolVar(&f.floor, "floor", true, "also run the bare-Temporal floor (started stacks, scenarios a and c)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.DurationVar(&f.idle, "idle", 30*time.Second, "stop waiting for deliveries after this long without one")
+	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg := bench.Config{Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Concurrency: f.concurrency, Idle: f.idle, Progress: stderr}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if f.idle <= 0 {
+		return errors.New("bench: --idle must be positive")
+	}
+	if f.target == "" && f.setup != "sqlite" && f.setup != "postgres" {
+		return fmt.Errorf("bench: --setup %q: want sqlite or postgres", f.setup)
+	}
+	if (f.target == "") != (f.key == "") {
+		return errors.New("bench: --target and --key go together")
+	}
+
+	rcv, err := bench.NewReceivers([]int{1})
+	if err != nil {
+		return err
+	}
+	defer rcv.Close()
+	report := bench.Report{Setup: f.setup, Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Machine: machine(), StartedAt: time.Now().UTC()}
+	runID := randomHex(4)
+
+	if f.target != "" {
+		report.Setup = "external " + f.target
+		ph, err := bench.Run(ctx, bench.Target{BaseURL: f.target, Key: f.key}, rcv, cfg, runID)
+		if err != nil {
+			return err
+		}
+		report.Phases = append(report.Phases, ph)
+		return finishBench(report, f.jsonPath, stdout)
+	}
+
+	st, err := startBenchTarget(ctx, f, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	ph, err := bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, PID: st.cmd.Process.Pid}, rcv, cfg, runID)
+	if err != nil {
+		return err
+	}
+	report.Phases = append(report.Phases, ph)
+	floorID := runID + "f"
+	if f.floor && f.scenario != bench.ScenarioTen {
+		rcv.Reset()
+		fl, err := bench.RunFloor(ctx, st.base+"/floor/events", st.cmd.Process.Pid, rcv, cfg, floorID)
+		if err != nil {
+			return err
+		}
+		report.Phases = append(report.Phases, fl)
+		if fl.DeliveredPerSec > 0 {
+			report.FloorRatio = ph.DeliveredPerSec / fl.DeliveredPerSec
+		}
+	}
+	if c, err := client.Dial(client.Options{HostPort: st.temporal, Logger: silentLogger{}}); err == nil {
+		report.HistoryEvents = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", runID, 0))
+		report.FloorHistory = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", floorID, 0))
+		c.Close()
+	}
+	return finishBench(report, f.jsonPath, stdout)
+}
+
+func finishBench(r bench.Report, jsonPath string, stdout io.Writer) error {
+	r.WriteTable(stdout)
+	if jsonPath != "" {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", jsonPath, err)
+		}
+	}
+	if !r.OK() {
+		return errors.New("bench: some events were missing or refused")
+	}
+	return nil
+}
+
+func historyLength(ctx context.Context, c client.Client, id string) int {
+	iter := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for iter.HasNext() {
+		if _, err := iter.Next(); err != nil {
+			return 0
+		}
+		n++
+	}
+	return n
+}
+
+// benchTarget is a `tidyhooks bench-target` child process.
+type benchTarget struct {
+	cmd       *exec.Cmd
+	base, key string
+	temporal  string
+	cleanup   []func()
+}
+
+func (b *benchTarget) stop() {
+	_ = b.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = b.cmd.Process.Kill()
+	}
+	for _, f := range b.cleanup {
+		f()
+	}
+}
+
+func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer) (*benchTarget, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "tidyhooks-bench")
+	if err != nil {
+		return nil, err
+	}
+	t := &benchTarget{key: "tsk_bench_" + randomHex(12)}
+	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
+	httpPort, err := benchPort(1)
+	if err != nil {
+		return nil, err
+	}
+	tport, err := benchPort(8)
+	if err != nil {
+		return nil, err
+	}
+	uport, err := benchPort(1)
+	if err != nil {
+		return nil, err
+	}
+	t.base = "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	t.temporal = "127.0.0.1:" + strconv.Itoa(tport)
+	env := append(os.Environ(), "TIDYHOOKS_DEV_KEY="+t.key, "TIDYHOOKS_LOG_LEVEL=warn")
+	if v := getenv("TIDYHOOKS_RETRY_SCHEDULE"); v == "" {
+		env = append(env, "TIDYHOOKS_RETRY_SCHEDULE=5s,5m,30m,2h,5h,10h,14h,20h,24h")
+	}
+	if f.setup == "postgres" {
+		app, temporal, drop, err := benchDatabases(ctx, f.postgres)
+		if err != nil {
+			return nil, err
+		}
+		t.cleanup = append(t.cleanup, drop)
+		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal, "TIDYHOOKS_TEMPORAL_SHARDS=4")
+	}
+	t.cmd = exec.Command(self, "bench-target", "--data-dir", dir, "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort),
+		"--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport))
+	t.cmd.Env = env
+	t.cmd.Stderr = stderr
+	out, err := t.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.cmd.Start(); err != nil {
+		return nil, err
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "API key: ") {
+				close(ready)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(3 * time.Minute):
+		t.stop()
+		return nil, errors.New("bench: the stack did not start within 3 minutes")
+	case <-ctx.Done():
+		t.stop()
+		return nil, ctx.Err()
+	}
+	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, t.cmd.Process.Pid)
+	return t, nil
+}
+
+// benchDatabases creates fresh databases for the app and for Temporal on
+// the server at base, and returns their URLs and a function dropping them.
+func benchDatabases(ctx context.Context, base string) (string, string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", "", nil, err
+	}
+	name := "tidyhooks_bench_" + randomHex(4)
+	names := []string{name, name + "_temporal", name + "_temporal_visibility"}
+	drop := func() {
+		for _, n := range names {
+			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + n + " WITH (FORCE)")
+		}
+		_ = admin.Close()
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		drop()
+		return "", "", nil, fmt.Errorf("create bench database on %s: %w", base, err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		drop()
+		return "", "", nil, err
+	}
+	u.Path = "/" + name
+	app := u.String()
+	u.Path = "/" + name + "_temporal"
+	return app, u.String(), drop, nil
+}
+
+// benchPort finds n consecutive free loopback ports below 32761.
+func benchPort(n int) (int, error) {
+	for p := 20000 + int(time.Now().UnixNano()%10000); p+n < 32761; p += n + 1 {
+		free := true
+		for q := p; q < p+n && free; q++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(q))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free ports")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// machine describes this computer for the report.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); m != nil {
+			model = string(m[1])
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if m := regexp.MustCompile(`MemTotal:\s+(\d+) kB`).FindSubmatch(b); m != nil {
+			kb, _ := strconv.Atoi(string(m[1]))
+			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return fmt.Sprintf("%d cores (%s)%s, %s", runtime.NumCPU(), model, mem, runtime.Version())
+}
+
+// silentLogger drops the SDK client's logs.
+type silentLogger struct{}
+
+func (silentLogger) Debug(string, ...any) {}
+func (silentLogger) Info(string, ...any)  {}
+func (silentLogger) Warn(string, ...any)  {}
+func (silentLogger) Error(string, ...any) {}
