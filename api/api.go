@@ -20,9 +20,13 @@ import (
 // Store is what the API reads and writes directly.
 type Store interface {
 	APIKeyByValue(ctx context.Context, value string) (models.APIKey, error)
-	CreateWebhook(ctx context.Context, w models.Webhook, secret string) (models.Webhook, error)
+	CreateWebhook(ctx context.Context, w models.Webhook, secret string, limit int) (models.Webhook, error)
 	ListWebhooks(ctx context.Context, workspaceID, cursor string, limit int) (models.Page[models.Webhook], error)
 	Webhook(ctx context.Context, workspaceID, id string) (models.Webhook, error)
+	UpdateWebhook(ctx context.Context, workspaceID, id string, change func(*models.Webhook) error) (models.Webhook, error)
+	DeleteWebhook(ctx context.Context, workspaceID, id string) error
+	Secrets(ctx context.Context, workspaceID, id string) ([]models.Secret, error)
+	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error
 	Ping(ctx context.Context) error
 }
 
@@ -37,10 +41,21 @@ type Emitter interface {
 type Config struct {
 	URLPolicy       models.URLPolicy
 	MaxPayloadBytes int
+	// MaxWebhooks per workspace; 0 means DefaultMaxWebhooks.
+	MaxWebhooks int
+	// RateLimit is each key's sustained requests per second (bursts of
+	// twice that); 0 means DefaultRateLimit, negative disables it.
+	RateLimit float64
 	// Ready reports whether dependencies other than the database (Temporal)
 	// answer; nil means always.
 	Ready func(ctx context.Context) error
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxWebhooks = 100
+	DefaultRateLimit   = 100
+)
 
 // Server holds the handlers' dependencies.
 type Server struct {
@@ -49,6 +64,7 @@ type Server struct {
 	cfg     Config
 	logger  *slog.Logger
 	metrics *metrics
+	limits  *limiter
 }
 
 // New returns the API; Handler serves it.
@@ -56,7 +72,13 @@ func New(s Store, e Emitter, cfg Config, logger *slog.Logger, reg prometheus.Reg
 	if cfg.MaxPayloadBytes <= 0 {
 		cfg.MaxPayloadBytes = models.DefaultMaxPayloadBytes
 	}
-	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg)}
+	if cfg.MaxWebhooks <= 0 {
+		cfg.MaxWebhooks = DefaultMaxWebhooks
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg), limits: newLimiter(cfg.RateLimit)}
 }
 
 // NewHTTPServer wraps h with timeouts suited to the API.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -24,8 +25,9 @@ func (e *badRequest) Error() string { return e.msg }
 
 type errorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId,omitempty"`
 	} `json:"error"`
 }
 
@@ -33,11 +35,15 @@ type errorBody struct {
 // logged here, once, and the client sees a generic message.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, code, msg := classify(err)
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		c.Header("Retry-After", strconv.Itoa(rl.retryAfter))
+	}
 	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
-		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err)
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(requestIDContext), "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err)
 	}
 	var body errorBody
-	body.Error.Code, body.Error.Message = code, msg
+	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, c.GetString(requestIDContext)
 	c.AbortWithStatusJSON(status, body)
 }
 
@@ -67,6 +73,10 @@ func classify(err error) (int, string, string) {
 		return http.StatusForbidden, "forbidden", err.Error()
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
+	case errors.Is(err, models.ErrRateLimited):
+		return http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after the Retry-After header's seconds"
+	case errors.Is(err, models.ErrLimit):
+		return http.StatusConflict, "limit_reached", err.Error()
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict, "conflict", "conflicts with the current state"
 	case errors.Is(err, models.ErrUnavailable):

@@ -14,15 +14,16 @@ import (
 func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recoverer, s.observe)
+	r.Use(s.requestID, s.recoverer, s.observe)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, errNoMethod) })
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	r.GET("/v1/openapi.json", s.openAPI)
 
-	v1 := r.Group("/v1", s.authenticate)
+	v1 := r.Group("/v1", s.authenticate, s.rateLimit)
 
 	ingest := v1.Group("", s.require(models.ScopeEventsWrite))
 	ingest.POST("/events", s.emitEvent)
@@ -32,5 +33,9 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	manage.GET("/webhooks", s.listWebhooks)
 	manage.POST("/webhooks", s.createWebhook)
 	manage.GET("/webhooks/:id", s.getWebhook)
+	manage.PATCH("/webhooks/:id", s.patchWebhook)
+	manage.DELETE("/webhooks/:id", s.deleteWebhook)
+	manage.GET("/webhooks/:id/secret", s.getSecret)
+	manage.POST("/webhooks/:id/rotate-secret", s.rotateSecret)
 	return r
 }

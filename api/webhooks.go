@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,7 +67,7 @@ func (s *Server) createWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	created, err := s.store.CreateWebhook(c.Request.Context(), w, secret)
+	created, err := s.store.CreateWebhook(c.Request.Context(), w, secret, s.cfg.MaxWebhooks)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -128,3 +129,104 @@ func (s *Server) getWebhook(c *gin.Context) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }
+
+type patchWebhookRequest struct {
+	URL         *string   `json:"url"`
+	DisplayName *string   `json:"displayName"`
+	Events      *[]string `json:"events"`
+	Status      *string   `json:"status"`
+}
+
+// patchWebhook is PATCH /v1/webhooks/{id}: only the fields given change.
+func (s *Server) patchWebhook(c *gin.Context) {
+	var req patchWebhookRequest
+	if err := decode(c, 64<<10, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	patch := models.WebhookPatch(req)
+	w, err := s.store.UpdateWebhook(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"), func(w *models.Webhook) error {
+		return patch.Apply(w, s.cfg.URLPolicy)
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(w))
+}
+
+// deleteWebhook is DELETE /v1/webhooks/{id}.
+func (s *Server) deleteWebhook(c *gin.Context) {
+	if err := s.store.DeleteWebhook(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type secretJSON struct {
+	Secret    string     `json:"secret"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// getSecret is GET /v1/webhooks/{id}/secret: the current secret and any
+// previous one still signing during a rotation's grace period.
+func (s *Server) getSecret(c *gin.Context) {
+	secrets, err := s.store.Secrets(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(secrets) == 0 {
+		s.fail(c, fmt.Errorf("webhook %s has no valid secret", c.Param("id")))
+		return
+	}
+	previous := make([]secretJSON, 0, len(secrets)-1)
+	for _, p := range secrets[1:] {
+		previous = append(previous, secretJSON{Secret: p.Value, ExpiresAt: p.ExpiresAt})
+	}
+	c.JSON(http.StatusOK, gin.H{"secret": secrets[0].Value, "previous": previous})
+}
+
+// Grace periods of a rotation.
+const (
+	DefaultGracePeriod = 24 * time.Hour
+	MaxGracePeriod     = 7 * 24 * time.Hour
+)
+
+type rotateRequest struct {
+	GracePeriod *string `json:"gracePeriod"`
+}
+
+// rotateSecret is POST /v1/webhooks/{id}/rotate-secret {gracePeriod?}: a
+// new secret signs from now on; the old ones keep signing for the grace
+// period (default 24h, at most 7 days, "0s" to stop them at once).
+func (s *Server) rotateSecret(c *gin.Context) {
+	var req rotateRequest
+	if c.Request.ContentLength != 0 {
+		if err := decode(c, 4<<10, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	grace := DefaultGracePeriod
+	if req.GracePeriod != nil {
+		d, err := time.ParseDuration(*req.GracePeriod)
+		if err != nil || d < 0 || d > MaxGracePeriod {
+			s.fail(c, models.Invalid("gracePeriod", "must be a duration from 0s to 168h, such as 24h"))
+			return
+		}
+		grace = d
+	}
+	secret, err := signing.NewSecret()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.store.RotateSecret(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"), secret, grace); err != nil {
+		s.fail(c, err)
+		return
+	}
+	until := time.Now().UTC().Add(grace).Truncate(time.Second)
+	c.JSON(http.StatusOK, gin.H{"secret": secret, "previousSecretsExpireAt": until})
+}

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -55,7 +56,10 @@ func TestMain(m *testing.M) {
 type stackOptions struct {
 	schedule        []time.Duration
 	maxPayloadBytes int
+	maxWebhooks     int
 	eager           bool
+	rateLimit       float64
+	network         *netguard.Policy
 }
 
 // stack is one deployment under test.
@@ -76,7 +80,7 @@ type stack struct {
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, testenv.PostgresURL(t))
+	st, err := store.Open(ctx, testenv.PostgresURL(t), store.Options{EncryptionKey: testenv.EncryptionKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +94,15 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		opts.schedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
 	}
 	s := &stack{t: t, store: st, client: c, taskQueue: "tq-" + strings.ReplaceAll(t.Name(), "/", "-")}
-	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: netguard.Policy{AllowLoopback: true}, UserAgent: "TidySupport-Webhooks/test"})
+	network := netguard.Policy{AllowLoopback: true}
+	if opts.network != nil {
+		network = *opts.network
+	}
+	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test"})
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()
-	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes}, slog.New(slog.DiscardHandler), reg)
+	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes, MaxWebhooks: opts.maxWebhooks, RateLimit: cmp.Or(opts.rateLimit, -1)}, slog.New(slog.DiscardHandler), reg)
 	s.api = httptest.NewServer(srv.Handler(reg))
 	t.Cleanup(s.api.Close)
 	s.keyA = s.newKey("wrk_a", models.ScopeAPIUser, models.ScopeEventsWrite)

@@ -14,6 +14,8 @@ var (
 	ErrForbidden    = errors.New("the API key lacks the required scope")
 	ErrTooLarge     = errors.New("too large")
 	ErrUnavailable  = errors.New("dependency unavailable")
+	ErrLimit        = errors.New("limit reached")
+	ErrRateLimited  = errors.New("rate limited")
 )
 
 // ValidationError says which input field is wrong and why.

@@ -135,3 +135,63 @@ type Secret struct {
 	CreatedAt time.Time
 	ExpiresAt *time.Time
 }
+
+// WebhookPatch is a partial update: nil fields are left as they are.
+type WebhookPatch struct {
+	URL         *string
+	DisplayName *string
+	Events      *[]string
+	Status      *string
+}
+
+// Empty reports whether the patch changes nothing.
+func (p WebhookPatch) Empty() bool {
+	return p.URL == nil && p.DisplayName == nil && p.Events == nil && p.Status == nil
+}
+
+// Apply validates the patch and applies it to w. On error w is unchanged.
+func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
+	if p.Empty() {
+		return Invalid("", "the patch changes nothing: give url, displayName, events or status")
+	}
+	next := *w
+	if p.URL != nil {
+		if err := ValidateWebhookURL(*p.URL, policy); err != nil {
+			return err
+		}
+		next.URL = *p.URL
+	}
+	if p.Events != nil {
+		events, err := NormalizeSubscriptions(*p.Events)
+		if err != nil {
+			return err
+		}
+		next.Events = events
+	}
+	if p.Status != nil {
+		status, err := ParseWebhookStatus(*p.Status)
+		if err != nil {
+			return err
+		}
+		if status != next.Status {
+			next.Status = status
+			next.PausedReason = ""
+			if status == WebhookPaused {
+				next.PausedReason = "paused through the API"
+			}
+		}
+	}
+	if p.DisplayName != nil {
+		name := strings.TrimSpace(*p.DisplayName)
+		if len(name) > MaxDisplayNameLength {
+			return Invalid("displayName", "is longer than %d characters", MaxDisplayNameLength)
+		}
+		if name == "" {
+			u, _ := url.Parse(next.URL)
+			name = u.Hostname()
+		}
+		next.DisplayName = name
+	}
+	*w = next
+	return nil
+}

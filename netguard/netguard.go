@@ -21,6 +21,9 @@ var ErrBlocked = errors.New("destination address is not allowed")
 type Policy struct {
 	AllowLoopback bool           // the all-in-one dev mode
 	Allow         []netip.Prefix // operator-listed CIDRs
+	// Resolver looks names up; nil means the system's. Tests point it at
+	// a DNS server they control.
+	Resolver *net.Resolver
 }
 
 // blocked are the non-public ranges refused by default, with why.
@@ -97,6 +100,7 @@ func (p Policy) Check(ip netip.Addr) error {
 // resolution, before any packet is sent.
 func (p Policy) DialContext(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{
+		Resolver:  p.Resolver,
 		Timeout:   timeout,
 		KeepAlive: 30 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {

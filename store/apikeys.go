@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tidysupport/tidyhooks/models"
 )
@@ -55,4 +56,44 @@ func (s *Store) APIKeyByValue(ctx context.Context, value string) (models.APIKey,
 		return models.APIKey{}, fmt.Errorf("look up API key: %w", translate(err))
 	}
 	return models.APIKey{ID: row.ID, WorkspaceID: row.WorkspaceID, Scopes: strings.Fields(row.Scopes)}, nil
+}
+
+// APIKeyInfo is what listing keys shows: never the value or its hash.
+type APIKeyInfo struct {
+	models.APIKey
+	Prefix    string
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// ListAPIKeys returns every key, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKeyInfo, error) {
+	var rows []apiKeyRow
+	if err := s.db.WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list API keys: %w", translate(err))
+	}
+	out := make([]APIKeyInfo, len(rows))
+	for i, r := range rows {
+		out[i] = APIKeyInfo{
+			APIKey:    models.APIKey{ID: r.ID, WorkspaceID: r.WorkspaceID, Scopes: strings.Fields(r.Scopes)},
+			Prefix:    r.Prefix,
+			Name:      r.Name,
+			CreatedAt: r.CreatedAt.UTC(),
+			RevokedAt: utcPtr(r.RevokedAt),
+		}
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes a key by id; it fails from the next request on.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
+	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
+	if res.Error != nil {
+		return fmt.Errorf("revoke API key %s: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("revoke API key %s: %w", id, models.ErrNotFound)
+	}
+	return nil
 }

@@ -31,13 +31,33 @@ var migrations embed.FS
 type Store struct {
 	db      *gorm.DB
 	dialect string // "postgres" or "sqlite"
+	sealer  *sealer
 	now     func() time.Time
 }
+
+// Options configure a Store.
+type Options struct {
+	// EncryptionKey (KeySize bytes) encrypts webhook signing secrets at
+	// rest. Without it, operations on secrets fail; API keys and events
+	// work.
+	EncryptionKey []byte
+}
+
+// ErrNoEncryptionKey is returned by secret operations of a Store opened
+// without an encryption key.
+var ErrNoEncryptionKey = errors.New("no encryption key configured for webhook secrets")
 
 // Open connects to the database named by url and applies pending
 // migrations. url is postgres://… (or postgresql://…) for PostgreSQL, or
 // sqlite:<path> for an SQLite file.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	var seal *sealer
+	if opts.EncryptionKey != nil {
+		var err error
+		if seal, err = newSealer(opts.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
 	var (
 		dialector gorm.Dialector
 		dialect   string
@@ -52,7 +72,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 		// WAL lets readers run beside the one writer; busy_timeout makes a
 		// writer wait for the lock instead of failing.
-		dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+		// Transactions take the write lock when they begin (_txlock), so a
+		// read-then-write transaction waits its turn instead of failing.
+		dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 		dialector, dialect = sqlite.Open(dsn), "sqlite"
 	default:
 		return nil, fmt.Errorf("open database: unsupported URL %q: want postgres://… or sqlite:<path>", redact(url))
@@ -78,7 +100,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(20)
 	}
-	s := &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, dialect: dialect, sealer: seal, now: func() time.Time { return time.Now().UTC() }}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

@@ -20,7 +20,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, st *store.Store, url string)
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
 			url := testenv.DatabaseURL(t, backend)
-			st, err := store.Open(context.Background(), url)
+			st, err := store.Open(context.Background(), url, store.Options{EncryptionKey: testenv.EncryptionKey})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,7 +36,7 @@ func newWebhook(t *testing.T, st *store.Store, ws string, events ...string) mode
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := st.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	created, err := st.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func newWebhook(t *testing.T, st *store.Store, ws string, events ...string) mode
 
 func TestMigrationsAreIdempotent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, _ *store.Store, url string) {
-		again, err := store.Open(context.Background(), url)
+		again, err := store.Open(context.Background(), url, store.Options{EncryptionKey: testenv.EncryptionKey})
 		if err != nil {
 			t.Fatalf("second open: %v", err)
 		}

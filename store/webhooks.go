@@ -2,21 +2,45 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/tidysupport/tidyhooks/models"
 )
 
+// ErrWebhookLimit is returned when a workspace has as many webhooks as it
+// may.
+var ErrWebhookLimit = fmt.Errorf("%w: the workspace has reached its webhook limit", models.ErrLimit)
+
 // CreateWebhook stores w (its id and times are set here) with its first
-// signing secret and returns it as stored.
-func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret string) (models.Webhook, error) {
+// signing secret, unless the workspace already has limit webhooks, and
+// returns it as stored.
+func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret string, limit int) (models.Webhook, error) {
+	if s.sealer == nil {
+		return models.Webhook{}, ErrNoEncryptionKey
+	}
 	now := s.now()
 	w.ID = models.NewID("wh", now)
 	w.CreatedAt, w.UpdatedAt = now, now
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	sealed, err := s.sealer.seal(secret, w.ID)
+	if err != nil {
+		return models.Webhook{}, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.lockWorkspace(tx, w.WorkspaceID); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&webhookRow{}).Where("workspace_id = ?", w.WorkspaceID).Count(&n).Error; err != nil {
+			return err
+		}
+		if limit > 0 && n >= int64(limit) {
+			return ErrWebhookLimit
+		}
 		row := webhookToRow(w)
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -24,12 +48,21 @@ func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret stri
 		if err := tx.Create(subscriptionRows(w)).Error; err != nil {
 			return err
 		}
-		return tx.Create(&secretRow{WebhookID: w.ID, Secret: secret, CreatedAt: now}).Error
+		return tx.Create(&secretRow{WebhookID: w.ID, Secret: sealed, CreatedAt: now}).Error
 	})
 	if err != nil {
 		return models.Webhook{}, fmt.Errorf("create webhook: %w", translate(err))
 	}
 	return w, nil
+}
+
+// lockWorkspace serialises writes that check a workspace-wide limit. On
+// SQLite every write transaction is already serialised (_txlock=immediate).
+func (s *Store) lockWorkspace(tx *gorm.DB, workspaceID string) error {
+	if s.dialect != "postgres" {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "tidyhooks-workspace:"+workspaceID).Error
 }
 
 func subscriptionRows(w models.Webhook) []subscriptionRow {
@@ -76,6 +109,65 @@ func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (models.Web
 	return row.model(), nil
 }
 
+// UpdateWebhook applies change to a workspace's webhook in one
+// transaction holding the row's lock, so that concurrent updates apply one
+// after the other and never mix. change returns an error to abort.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, change func(*models.Webhook) error) (models.Webhook, error) {
+	var out models.Webhook
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx
+		if s.dialect == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var row webhookRow
+		if err := q.Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
+			return err
+		}
+		w := row.model()
+		before := w
+		if err := change(&w); err != nil {
+			return err
+		}
+		w.ID, w.WorkspaceID, w.CreatedAt = before.ID, before.WorkspaceID, before.CreatedAt
+		w.UpdatedAt = s.now()
+		if w.Status == models.WebhookActive {
+			w.PausedReason = ""
+		}
+		updated := webhookToRow(w)
+		if err := tx.Select("*").Omit("id", "workspace_id", "created_at").Updates(&updated).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("webhook_id = ?", id).Delete(&subscriptionRow{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(subscriptionRows(w)).Error; err != nil {
+			return err
+		}
+		out = w
+		return nil
+	})
+	if err != nil {
+		var ve *models.ValidationError
+		if errors.As(err, &ve) {
+			return models.Webhook{}, err
+		}
+		return models.Webhook{}, fmt.Errorf("update webhook %s: %w", id, translate(err))
+	}
+	return out, nil
+}
+
+// DeleteWebhook deletes a workspace's webhook with its secrets.
+func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
+	res := s.db.WithContext(ctx).Where("id = ? AND workspace_id = ?", id, workspaceID).Delete(&webhookRow{})
+	if res.Error != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete webhook %s: %w", id, models.ErrNotFound)
+	}
+	return nil
+}
+
 // MatchWebhooks returns the ids of the workspace's ACTIVE webhooks
 // subscribed to event type e, in id order.
 func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error) {
@@ -91,22 +183,100 @@ func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.
 	return ids, nil
 }
 
+// validSecrets returns the webhook's secrets that sign at now, newest first.
+func (s *Store) validSecrets(tx *gorm.DB, id string, now time.Time) ([]string, error) {
+	if s.sealer == nil {
+		return nil, ErrNoEncryptionKey
+	}
+	var rows []secretRow
+	err := tx.Where("webhook_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, now.UTC()).
+		Order("id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		plain, err := s.sealer.open(r.Secret, id)
+		if err != nil {
+			return nil, fmt.Errorf("secret %d of webhook %s: %w", r.ID, id, err)
+		}
+		out = append(out, plain)
+	}
+	return out, nil
+}
+
 // DeliveryTarget returns a webhook by id whatever its workspace, with the
 // secrets that sign at time now (the current one first), for the delivery
 // activity. A deleted webhook is models.ErrNotFound.
 func (s *Store) DeliveryTarget(ctx context.Context, id string, now time.Time) (models.Webhook, []string, error) {
+	db := s.db.WithContext(ctx)
 	var row webhookRow
-	if err := s.db.WithContext(ctx).Take(&row, "id = ?", id).Error; err != nil {
+	if err := db.Take(&row, "id = ?", id).Error; err != nil {
 		return models.Webhook{}, nil, fmt.Errorf("load webhook %s: %w", id, translate(err))
 	}
-	var secrets []string
-	err := s.db.WithContext(ctx).Model(&secretRow{}).
-		Where("webhook_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, now.UTC()).
-		Order("id DESC").Pluck("secret", &secrets).Error
+	secrets, err := s.validSecrets(db, id, now)
 	if err != nil {
 		return models.Webhook{}, nil, fmt.Errorf("load secrets of webhook %s: %w", id, translate(err))
 	}
 	return row.model(), secrets, nil
+}
+
+// Secrets returns a workspace's webhook's signing secrets valid now,
+// newest (the current one) first.
+func (s *Store) Secrets(ctx context.Context, workspaceID, id string) ([]models.Secret, error) {
+	if s.sealer == nil {
+		return nil, ErrNoEncryptionKey
+	}
+	db := s.db.WithContext(ctx)
+	if _, err := s.Webhook(ctx, workspaceID, id); err != nil {
+		return nil, err
+	}
+	var rows []secretRow
+	if err := db.Where("webhook_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, s.now()).Order("id DESC").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load secrets of webhook %s: %w", id, translate(err))
+	}
+	out := make([]models.Secret, 0, len(rows))
+	for _, r := range rows {
+		plain, err := s.sealer.open(r.Secret, id)
+		if err != nil {
+			return nil, fmt.Errorf("secret of webhook %s: %w", id, err)
+		}
+		out = append(out, models.Secret{Value: plain, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: utcPtr(r.ExpiresAt)})
+	}
+	return out, nil
+}
+
+// RotateSecret makes secret the webhook's current signing secret; the
+// secrets valid until now keep signing for grace (0: they stop at once).
+func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error {
+	if s.sealer == nil {
+		return ErrNoEncryptionKey
+	}
+	sealed, err := s.sealer.seal(secret, id)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	until := now.Add(grace)
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&webhookRow{}).Where("id = ? AND workspace_id = ?", id, workspaceID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return models.ErrNotFound
+		}
+		// Secrets already expiring keep the earlier of their end and the new one.
+		if err := tx.Model(&secretRow{}).Where("webhook_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, until).
+			Update("expires_at", until).Error; err != nil {
+			return err
+		}
+		return tx.Create(&secretRow{WebhookID: id, Secret: sealed, CreatedAt: now}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("rotate secret of webhook %s: %w", id, translate(err))
+	}
+	return nil
 }
 
 // PauseWebhook sets a webhook PAUSED with reason, unless it is gone.

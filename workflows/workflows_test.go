@@ -59,7 +59,7 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg activities.Config) *harness {
 	t.Helper()
-	st, err := store.Open(context.Background(), testenv.SQLiteURL(t))
+	st, err := store.Open(context.Background(), testenv.SQLiteURL(t), store.Options{EncryptionKey: testenv.EncryptionKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func (h *harness) webhook(t *testing.T, url string) models.Webhook {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := h.store.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	created, err := h.store.CreateWebhook(context.Background(), w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

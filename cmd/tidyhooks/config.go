@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
 )
 
 // Config is every setting, read from the environment in loadConfig and
@@ -33,6 +35,9 @@ type Config struct {
 	MetricsAddr       string          // TIDYHOOKS_METRICS_ADDR (worker)
 	LogLevel          slog.Level      // TIDYHOOKS_LOG_LEVEL
 	LogFormat         string          // TIDYHOOKS_LOG_FORMAT
+	EncryptionKey     []byte          // TIDYHOOKS_ENCRYPTION_KEY
+	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
+	RateLimit         float64         // TIDYHOOKS_RATE_LIMIT
 
 	// dev mode only.
 	DataDir      string // TIDYHOOKS_DATA_DIR, --data-dir
@@ -115,6 +120,8 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		WorkerActivities:    integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
 		MetricsAddr:         env("TIDYHOOKS_METRICS_ADDR", ":9090"),
 		LogFormat:           env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
+		MaxWebhooks:         integer("TIDYHOOKS_MAX_WEBHOOKS", 100, 1, 100000),
+		RateLimit:           float64(integer("TIDYHOOKS_RATE_LIMIT", map[bool]int{true: 1000, false: 100}[dev], 1, 1000000)),
 		DataDir:             env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
 		TemporalPort:        integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
 		UIPort:              integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
@@ -172,6 +179,15 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	}
 	if c.DevKey != "" && (!strings.HasPrefix(c.DevKey, "tsk_") || len(c.DevKey) < 20) {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_DEV_KEY: want tsk_ followed by at least 16 characters"))
+	}
+	if raw := env("TIDYHOOKS_ENCRYPTION_KEY", ""); raw != "" {
+		key, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil || len(key) != store.KeySize {
+			errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY: want base64 of %d random bytes (openssl rand -base64 %d)", store.KeySize, store.KeySize))
+		}
+		c.EncryptionKey = key
+	} else if !dev {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY is required: base64 of %d random bytes (openssl rand -base64 %d); it encrypts webhook secrets at rest", store.KeySize, store.KeySize))
 	}
 	if !dev && c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:<path>)"))

@@ -16,6 +16,8 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+const testKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(modeDev, envOf(nil))
 	if err != nil {
@@ -30,7 +32,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if !slices.Equal(cfg.RetrySchedule, activities.DefaultSchedule) || cfg.DeliveryTimeout != 15*time.Second {
 		t.Errorf("delivery defaults = %v, %s", cfg.RetrySchedule, cfg.DeliveryTimeout)
 	}
-	prod, err := loadConfig(modeAPI, envOf(map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_RETRY_SCHEDULE": "5s, 1m,30m"}))
+	prod, err := loadConfig(modeAPI, envOf(map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": testKey, "TIDYHOOKS_RETRY_SCHEDULE": "5s, 1m,30m"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +92,13 @@ func TestRunRefusesBadCommandsAndFlags(t *testing.T) {
 		{"ui port out of range", []string{"dev", "--ui-port", "70000"}, nil, "--ui-port"},
 		{"bad http addr", []string{"dev", "--http-addr", "nowhere"}, nil, "--http-addr"},
 		{"empty data dir", []string{"dev", "--data-dir", ""}, nil, "--data-dir"},
-		{"api with arguments", []string{"api", "extra"}, map[string]string{"DATABASE_URL": "postgres://x@y/z"}, "no arguments"},
+		{"api with arguments", []string{"api", "extra"}, map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": testKey}, "no arguments"},
+		{"api without encryption key", []string{"api"}, map[string]string{"DATABASE_URL": "postgres://x@y/z"}, "TIDYHOOKS_ENCRYPTION_KEY"},
+		{"api with a short encryption key", []string{"api"}, map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": "c2hvcnQ="}, "TIDYHOOKS_ENCRYPTION_KEY"},
 		{"api without database", []string{"api"}, nil, "DATABASE_URL"},
-		{"worker with bad database URL", []string{"worker"}, map[string]string{"DATABASE_URL": "mysql://x"}, "unsupported URL"},
+		{"worker with bad database URL", []string{"worker"}, map[string]string{"DATABASE_URL": "mysql://x", "TIDYHOOKS_ENCRYPTION_KEY": testKey}, "unsupported URL"},
+		{"bad webhook limit", []string{"dev"}, map[string]string{"TIDYHOOKS_MAX_WEBHOOKS": "0"}, "TIDYHOOKS_MAX_WEBHOOKS"},
+		{"bad rate limit", []string{"dev"}, map[string]string{"TIDYHOOKS_RATE_LIMIT": "fast"}, "TIDYHOOKS_RATE_LIMIT"},
 		{"receive with bad secret", []string{"receive", "--secret", "nope"}, nil, "--secret"},
 	}
 	for _, tt := range tests {

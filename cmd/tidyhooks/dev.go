@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -108,6 +111,29 @@ type devOptions struct {
 	floor bool
 }
 
+// devEncryptionKey returns the data dir's key for webhook secrets, making
+// it on first use.
+func devEncryptionKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "encryption.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) != store.KeySize {
+			return nil, fmt.Errorf("%s does not hold base64 of %d bytes", path, store.KeySize)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, store.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}
+
 // runDev runs everything in one process.
 func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, opts devOptions) error {
 	dir, err := filepath.Abs(cfg.DataDir)
@@ -142,7 +168,12 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if dbURL == "" {
 		dbURL = "sqlite:" + filepath.Join(dir, "tidyhooks.db")
 	}
-	st, err := store.Open(ctx, dbURL)
+	if cfg.EncryptionKey == nil {
+		if cfg.EncryptionKey, err = devEncryptionKey(dir); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(ctx, dbURL, store.Options{EncryptionKey: cfg.EncryptionKey})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ commands:
   api       run the HTTP API (production; needs DATABASE_URL and Temporal)
   worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
   receive   run a local endpoint that prints and verifies deliveries
+  keys      create, list and revoke API keys
   probe     GET a URL and exit 0 on a 2xx (container health checks)
   bench     measure events per second and latency end to end (BENCHMARKS.md)
   bench-target
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "receive":
 		return runReceive(ctx, rest, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, getenv, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, rest)
 	case "bench":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,7 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = tsrv.Stop() })
 	dbURL := testenv.PostgresURL(t)
-	st, err := store.Open(ctx, dbURL)
+	st, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	common := []string{"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TIDYHOOKS_RETRY_SCHEDULE=1s,1s,1s"}
+	common := []string{"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TIDYHOOKS_RETRY_SCHEDULE=1s,1s,1s"}
 	apiAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	apiProc := start(t, append(common, "TIDYHOOKS_HTTP_ADDR="+apiAddr, "TIDYHOOKS_ALLOW_HTTP=true"), "api")
 	var workers []*process

@@ -53,6 +53,8 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 	return api.Config{
 		URLPolicy:       models.URLPolicy{AllowHTTP: cfg.AllowHTTP},
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
+		MaxWebhooks:     cfg.MaxWebhooks,
+		RateLimit:       cfg.RateLimit,
 		Ready: func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 				return err
@@ -109,7 +111,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener) error {
 
 // runAPI is the production API process.
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey})
 	if err != nil {
 		return err
 	}
@@ -139,7 +141,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // runWorker is the production worker process; it serves /metrics and
 // /healthz on TIDYHOOKS_METRICS_ADDR.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey})
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,9 @@ func SQLiteURL(t testing.TB) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "tidyhooks.db")
 }
 
+// EncryptionKey is the key tests encrypt webhook secrets with.
+var EncryptionKey = []byte("tidyhooks-test-key-0123456789abc")
+
 // Backends are the databases every store test runs against.
 var Backends = []string{"sqlite", "postgres"}
 

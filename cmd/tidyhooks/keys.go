@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+)
+
+const keysUsage = `usage:
+  tidyhooks keys create [--workspace ID] --scope api_user|events:write [--scope …] [--name NAME]
+  tidyhooks keys list
+  tidyhooks keys revoke KEY_ID
+
+They work on DATABASE_URL, or on the SQLite database of a dev data
+directory (--data-dir, default .tidyhooks), also while dev runs.
+`
+
+// scopeList collects --scope flags, each possibly comma-separated.
+type scopeList []string
+
+func (s *scopeList) String() string { return strings.Join(*s, ",") }
+func (s *scopeList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part != models.ScopeAPIUser && part != models.ScopeEventsWrite {
+			return fmt.Errorf("unknown scope %q: want %s or %s", part, models.ScopeAPIUser, models.ScopeEventsWrite)
+		}
+		if !slices.Contains(*s, part) {
+			*s = append(*s, part)
+		}
+	}
+	return nil
+}
+
+// runKeys is `tidyhooks keys`: create, list and revoke API keys.
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, keysUsage)
+		return errUsage
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("tidyhooks keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", ".tidyhooks", "dev data directory, when DATABASE_URL is not set")
+	var (
+		workspace, name *string
+		scopes          scopeList
+	)
+	switch sub {
+	case "create":
+		workspace = fs.String("workspace", "", "workspace the key is bound to; none for a platform key (events:write only)")
+		name = fs.String("name", "", "a note saying what the key is for")
+		fs.Var(&scopes, "scope", "api_user (manage webhooks) or events:write (emit); repeat or comma-separate")
+	case "list", "revoke":
+	default:
+		fmt.Fprintf(stderr, "tidyhooks keys: unknown subcommand %q\n\n%s", sub, keysUsage)
+		return errUsage
+	}
+	if err := fs.Parse(rest); err != nil {
+		return errUsage
+	}
+	url := strings.TrimSpace(getenv("DATABASE_URL"))
+	if url == "" {
+		url = "sqlite:" + filepath.Join(*dataDir, "tidyhooks.db")
+	}
+
+	// Validate everything before touching the database.
+	var key models.APIKey
+	switch sub {
+	case "create":
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys create: unexpected arguments %q", fs.Args())
+		}
+		if len(scopes) == 0 {
+			return errors.New("keys create: give at least one --scope (api_user, events:write)")
+		}
+		if *workspace != "" {
+			if err := models.ValidateWorkspaceID(*workspace); err != nil {
+				return fmt.Errorf("keys create: --workspace: %w", err)
+			}
+		} else if slices.Contains(scopes, models.ScopeAPIUser) {
+			return errors.New("keys create: an api_user key must be bound to a workspace (--workspace)")
+		}
+		if len(*name) > 128 {
+			return errors.New("keys create: --name is longer than 128 characters")
+		}
+		key = models.APIKey{WorkspaceID: *workspace, Scopes: scopes}
+	case "list":
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys list: unexpected arguments %q", fs.Args())
+		}
+	case "revoke":
+		if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "key_") {
+			return errors.New("keys revoke: give exactly one key id (key_…, from keys list)")
+		}
+	}
+	if strings.HasPrefix(url, "sqlite:") && !fileExists(strings.TrimPrefix(url, "sqlite:")) {
+		return fmt.Errorf("keys: no database at %s: set DATABASE_URL or --data-dir", strings.TrimPrefix(url, "sqlite:"))
+	}
+	st, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	switch sub {
+	case "create":
+		value, err := store.NewKeyValue()
+		if err != nil {
+			return err
+		}
+		created, err := st.CreateAPIKey(ctx, key, value, *name)
+		if err != nil {
+			return err
+		}
+		ws := created.WorkspaceID
+		if ws == "" {
+			ws = "(none: platform key)"
+		}
+		fmt.Fprintf(stdout, "Created %s, workspace %s, scopes %s. The key is shown once; store it now:\n%s\n",
+			created.ID, ws, strings.Join(created.Scopes, ","), value)
+	case "list":
+		keys, err := st.ListAPIKeys(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPREFIX\tWORKSPACE\tSCOPES\tNAME\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if k.RevokedAt != nil {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			ws := k.WorkspaceID
+			if ws == "" {
+				ws = "(platform)"
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, ws, strings.Join(k.Scopes, ","), k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := st.RevokeAPIKey(ctx, fs.Arg(0)); err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				return fmt.Errorf("keys revoke: no active key %s", fs.Arg(0))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "Revoked %s.\n", fs.Arg(0))
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
