@@ -35,7 +35,7 @@ func (s *Server) requestID(c *gin.Context) {
 // rateLimited carries how long the client should wait.
 type rateLimited struct{ retryAfter int }
 
-func (e *rateLimited) Error() string { return models.ErrRateLimited.Error() }
+func (e *rateLimited) Error() string        { return models.ErrRateLimited.Error() }
 func (e *rateLimited) Is(target error) bool { return target == models.ErrRateLimited }
 
 // limiter holds one token bucket per API key.
@@ -90,4 +90,3 @@ func (s *Server) rateLimit(c *gin.Context) {
 	}
 	c.Next()
 }
-

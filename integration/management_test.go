@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -227,5 +228,48 @@ func TestConcurrentPatchesNeverMix(t *testing.T) {
 		if len(convMatch) != 0 || len(msgMatch) != wantMsg {
 			t.Fatalf("round %d: state %s but matching finds %v for conversations and %v for messages", round, got, convMatch, msgMatch)
 		}
+	}
+}
+
+func TestRateLimitAndRequestIDs(t *testing.T) {
+	s := newStack(t, stackOptions{rateLimit: 1})
+	var limited *http.Response
+	for range 10 {
+		req, _ := http.NewRequest("GET", s.api.URL+"/v1/webhooks", nil)
+		req.Header.Set("Authorization", "Bearer "+s.keyA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Error("response without X-Request-Id")
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = resp
+			break
+		}
+	}
+	if limited == nil {
+		t.Fatal("10 requests at once were never limited at 1/s")
+	}
+	if ra := limited.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("429 without a useful Retry-After: %q", ra)
+	}
+	// Workspace B's key has its own allowance.
+	if code, _ := s.do("GET", "/v1/webhooks", s.keyB, ""); code != http.StatusOK {
+		t.Errorf("another key = %d, want 200", code)
+	}
+	req, _ := http.NewRequest("GET", s.api.URL+"/v1/nothing", nil)
+	req.Header.Set("X-Request-Id", "trace-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Error struct{ RequestID string } }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.Header.Get("X-Request-Id") != "trace-123" || body.Error.RequestID != "trace-123" {
+		t.Errorf("request id = %q / %q, want the client's trace-123 echoed", resp.Header.Get("X-Request-Id"), body.Error.RequestID)
 	}
 }

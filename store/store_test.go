@@ -260,3 +260,76 @@ func dumpTable(t *testing.T, url, table string) string {
 	}
 	return b.String()
 }
+
+func TestSecretsAreEncryptedAndRotate(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, url string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*") // secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+		if dump := dumpTable(t, url, "webhook_secrets"); strings.Contains(dump, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") {
+			t.Errorf("secret stored in clear: %s", dump)
+		}
+		newSecret := "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm"
+		if err := st.RotateSecret(ctx, "wrk_a", w.ID, newSecret, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		_, during, err := st.DeliveryTarget(ctx, w.ID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(during, []string{newSecret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+			t.Errorf("during the grace period: %v, want new then old", during)
+		}
+		_, after, err := st.DeliveryTarget(ctx, w.ID, now.Add(61*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(after, []string{newSecret}) {
+			t.Errorf("after the grace period: %v, want only the new secret", after)
+		}
+		if err := st.RotateSecret(ctx, "wrk_b", w.ID, newSecret, 0); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("rotating another workspace's webhook: %v, want ErrNotFound", err)
+		}
+		// Another key cannot read the secrets.
+		other, err := store.Open(ctx, url, store.Options{EncryptionKey: []byte("another-key-0123456789abcdefghij")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, _, err := other.DeliveryTarget(ctx, w.ID, now); err == nil {
+			t.Error("secrets open with another encryption key")
+		}
+		noKey, err := store.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer noKey.Close()
+		if _, err := noKey.Secrets(ctx, "wrk_a", w.ID); !errors.Is(err, store.ErrNoEncryptionKey) {
+			t.Errorf("secrets without a key: %v, want ErrNoEncryptionKey", err)
+		}
+	})
+}
+
+func TestRevokedKeysFailAtOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		value, _ := store.NewKeyValue()
+		k, err := st.CreateAPIKey(ctx, models.APIKey{Scopes: []string{models.ScopeEventsWrite}}, value, "platform")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := st.ListAPIKeys(ctx)
+		if err != nil || len(keys) != 1 || keys[0].ID != k.ID || keys[0].RevokedAt != nil || keys[0].Name != "platform" {
+			t.Fatalf("ListAPIKeys = %+v, %v", keys, err)
+		}
+		if err := st.RevokeAPIKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.APIKeyByValue(ctx, value); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("revoked key still resolves: %v", err)
+		}
+		if err := st.RevokeAPIKey(ctx, k.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("revoking twice: %v, want ErrNotFound", err)
+		}
+	})
+}

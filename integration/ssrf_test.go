@@ -1,0 +1,157 @@
+package integration_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/tidysupport/tidyhooks/netguard"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// dnsServer answers every A and AAAA question with the addresses the test
+// gives it: a resolver the test controls.
+func dnsServer(t *testing.T, answers map[string]netip.Addr) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
+			_ = b.StartQuestions()
+			_ = b.Question(q)
+			_ = b.StartAnswers()
+			rh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+			if ip, ok := answers[strings.TrimSuffix(q.Name.String(), ".")]; ok {
+				switch {
+				case q.Type == dnsmessage.TypeA && ip.Is4():
+					_ = b.AResource(rh, dnsmessage.AResource{A: ip.As4()})
+				case q.Type == dnsmessage.TypeAAAA && ip.Is6():
+					_ = b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: ip.As16()})
+				}
+			}
+			out, err := b.Finish()
+			if err == nil {
+				_, _ = pc.WriteTo(out, addr)
+			}
+		}
+	}()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}
+}
+
+// countingListener counts the connections made to it.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+func TestDeliveriesToNonPublicAddressesAreRefused(t *testing.T) {
+	// A real endpoint on loopback that must never be reached.
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingListener{Listener: inner}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	_, port, _ := net.SplitHostPort(inner.Addr().String())
+
+	resolver := dnsServer(t, map[string]netip.Addr{
+		"loopback.test": netip.MustParseAddr("127.0.0.1"),
+		"metadata.test": netip.MustParseAddr("169.254.169.254"),
+		"private.test":  netip.MustParseAddr("10.1.2.3"),
+		"cgnat.test":    netip.MustParseAddr("100.64.0.7"),
+		"ula.test":      netip.MustParseAddr("fd00::1"),
+		"mapped.test":   netip.MustParseAddr("::ffff:127.0.0.1"),
+	})
+	s := newStack(t, stackOptions{network: &netguard.Policy{Resolver: resolver}})
+
+	urls := map[string]string{
+		"loopback literal":          "http://127.0.0.1:" + port + "/",
+		"loopback IPv6 literal":     "http://[::1]:" + port + "/",
+		"IPv4-mapped literal":       "http://[::ffff:127.0.0.1]:" + port + "/",
+		"cloud metadata literal":    "http://169.254.169.254/latest/meta-data/",
+		"RFC 1918 literal":          "http://192.168.0.10/",
+		"unspecified literal":       "http://0.0.0.0:" + port + "/",
+		"loopback by DNS name":      "http://loopback.test:" + port + "/",
+		"IPv4-mapped by DNS name":   "http://mapped.test:" + port + "/",
+		"cloud metadata by name":    "http://metadata.test/",
+		"RFC 1918 by DNS name":      "http://private.test/",
+		"carrier-grade NAT by name": "http://cgnat.test/",
+		"unique local IPv6 by name": "http://ula.test/",
+	}
+	for name, url := range urls {
+		t.Run(name, func(t *testing.T) {
+			s.webhook(s.keyA, url, "*")
+		})
+	}
+	res := s.wait(s.emit(s.keyA, `{"event": "contact.created", "payload": {}}`))
+	if len(res.Webhooks) != len(urls) {
+		t.Fatalf("%d outcomes, want %d", len(res.Webhooks), len(urls))
+	}
+	for _, o := range res.Webhooks {
+		if o.Outcome != workflows.OutcomeFailed || o.Attempts != 1 || !strings.Contains(o.Error, "not allowed") {
+			t.Errorf("webhook %s: %s after %d attempts (%s), want failed at once as not allowed", o.WebhookID, o.Outcome, o.Attempts, o.Error)
+		}
+	}
+	if n := l.n.Load(); n != 0 {
+		t.Errorf("the loopback endpoint got %d connections, want none", n)
+	}
+	// The webhook's last error says why.
+	page, _ := s.store.ListWebhooks(context.Background(), "wrk_a", "", 100)
+	for _, w := range page.Items {
+		if !strings.Contains(w.LastErrorMessage, "not allowed") {
+			t.Errorf("webhook %s lastErrorMessage = %q, want the reason", w.URL, w.LastErrorMessage)
+		}
+	}
+}
+
+func TestAllowedCIDRGetsThrough(t *testing.T) {
+	resolver := dnsServer(t, map[string]netip.Addr{"internal.test": netip.MustParseAddr("127.0.0.1")})
+	s := newStack(t, stackOptions{network: &netguard.Policy{Resolver: resolver, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	r := newReceiver(t, ok)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(r.URL, "http://"))
+	s.webhook(s.keyA, "http://internal.test:"+port+"/hook", "*")
+	id := s.emit(s.keyA, `{"event": "contact.created", "payload": {}}`)
+	if res := s.wait(id); res.Webhooks[0].Outcome != workflows.OutcomeDelivered {
+		t.Errorf("outcome = %+v, want delivered to the allowed CIDR", res.Webhooks[0])
+	}
+	if got := r.eventIDs(); got[id] != 1 {
+		t.Errorf("receiver got %v", got)
+	}
+}
