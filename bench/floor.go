@@ -87,8 +87,13 @@ type floorRequest struct {
 
 // FloorHandler accepts an event over HTTP and starts the floor workflow
 // the way the service starts its own: eagerly, with the event id as the
-// workflow id, answering 202 once Temporal accepted it.
-func FloorHandler(c client.Client) http.Handler {
+// workflow id, at most maxStarts at once (0: no bound), answering 202 once
+// Temporal accepted it.
+func FloorHandler(c client.Client, maxStarts int) http.Handler {
+	var starts chan struct{}
+	if maxStarts > 0 {
+		starts = make(chan struct{}, maxStarts)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req floorRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
@@ -100,6 +105,14 @@ func FloorHandler(c client.Client) http.Handler {
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
+		}
+		if starts != nil {
+			select {
+			case starts <- struct{}{}:
+				defer func() { <-starts }()
+			case <-r.Context().Done():
+				return
+			}
 		}
 		_, err = c.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
 			ID:                                       ev.ID,

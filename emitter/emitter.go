@@ -35,6 +35,12 @@ type Options struct {
 	EagerStart bool
 	// TaskQueue to start workflows on; "" means workflows.TaskQueue.
 	TaskQueue string
+	// MaxConcurrentStarts bounds workflow starts in flight from this
+	// process; further emissions wait their turn (backpressure). With eager
+	// start it keeps new workflows within what the local worker takes at
+	// once, instead of letting a burst overflow into the task queue, where
+	// every workflow costs more. 0 means no bound.
+	MaxConcurrentStarts int
 }
 
 // MaxBatch is the most events one batch may carry.
@@ -46,6 +52,7 @@ type Emitter struct {
 	client client.Client
 	opts   Options
 	now    func() time.Time
+	starts chan struct{} // semaphore of MaxConcurrentStarts; nil when unbounded
 }
 
 // New returns an Emitter.
@@ -53,7 +60,11 @@ func New(store Store, c client.Client, opts Options) *Emitter {
 	if opts.TaskQueue == "" {
 		opts.TaskQueue = workflows.TaskQueue
 	}
-	return &Emitter{store: store, client: c, opts: opts, now: time.Now}
+	e := &Emitter{store: store, client: c, opts: opts, now: time.Now}
+	if opts.MaxConcurrentStarts > 0 {
+		e.starts = make(chan struct{}, opts.MaxConcurrentStarts)
+	}
+	return e
 }
 
 // Prepare validates one request from a key bound to keyWorkspace ("" for a
@@ -125,6 +136,14 @@ func (e *Emitter) Emit(ctx context.Context, r models.EmitRequest) (string, error
 }
 
 func (e *Emitter) start(ctx context.Context, ev models.Event) error {
+	if e.starts != nil {
+		select {
+		case e.starts <- struct{}{}:
+			defer func() { <-e.starts }()
+		case <-ctx.Done():
+			return fmt.Errorf("start delivery of %s: %w", ev.ID, ctx.Err())
+		}
+	}
 	opts := client.StartWorkflowOptions{
 		ID:                       ev.ID,
 		TaskQueue:                e.opts.TaskQueue,

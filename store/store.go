@@ -93,9 +93,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if dialect == "sqlite" {
-		// One writer at a time is all SQLite allows; a small pool of readers
-		// on WAL is plenty for one process.
-		sqlDB.SetMaxOpenConns(4)
+		// One connection: SQLite allows one writer at a time, and writers
+		// contending for its lock back off in sleeps that showed as ~1 s
+		// stalls (p99 1057 ms at 100 events/s with 4 connections, 45 ms
+		// with 1; BENCHMARKS.md).
+		sqlDB.SetMaxOpenConns(1)
 	} else {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(20)

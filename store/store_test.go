@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"sync"
 	"slices"
 	"strings"
 	"testing"
@@ -330,6 +332,50 @@ func TestRevokedKeysFailAtOnce(t *testing.T) {
 		}
 		if err := st.RevokeAPIKey(ctx, k.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("revoking twice: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestConcurrentUpdatesApplyOneAfterTheOther(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("n%02d", i)
+				events := []string{"CONVERSATION_CREATED"}
+				if i%2 == 1 {
+					events = []string{"MESSAGE_CREATED"}
+				}
+				_, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error {
+					w.DisplayName, w.URL, w.Events = name, "https://example.com/"+name, events
+					return nil
+				})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("update: %v", err)
+			}
+		}
+		got, err := st.Webhook(ctx, "wrk_a", w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.URL != "https://example.com/"+got.DisplayName {
+			t.Errorf("url %s and name %s come from different updates", got.URL, got.DisplayName)
+		}
+		typ, _ := models.LookupEvent(got.Events[0])
+		ids, _ := st.MatchWebhooks(ctx, "wrk_a", typ)
+		if len(got.Events) != 1 || len(ids) != 1 {
+			t.Errorf("events %v, matching %v: subscriptions disagree with the stored events", got.Events, ids)
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -31,6 +32,7 @@ import (
 
 type benchFlags struct {
 	setup, target, key, scenario, jsonPath, postgres string
+	cpuProfile                                       string
 	events, batch, concurrency                       int
 	rate                                             float64
 	floor                                            bool
@@ -52,9 +54,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Float64Var(&f.rate, "rate", 0, "events per second, open loop (0: as fast as accepted)")
 	fs.IntVar(&f.batch, "batch", 0, "events per request through /v1/events/batch (0: one per POST /v1/events)")
 	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight when --rate is 0")
-	fs.BoolVar(&f.floor, "floor", true, "also run the bare-Temporal floor (started stacks, scenarios a and c)")
+	fs.BoolVar(&f.floor, "floor", true, "also run the bare-Temporal floor (started stacks, scenarios a and c, without --batch)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.DurationVar(&f.idle, "idle", 30*time.Second, "stop waiting for deliveries after this long without one")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the started stack to this file (go tool pprof)")
 	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -91,32 +94,32 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return finishBench(report, f.jsonPath, stdout)
 	}
 
-	st, err := startBenchTarget(ctx, f, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer st.stop()
-	ph, err := bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, PID: st.cmd.Process.Pid}, rcv, cfg, runID)
+	// Each phase gets a fresh stack of the same setup, so that neither
+	// runs on a database the other has filled.
+	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, func(st *benchTarget) (bench.Phase, error) {
+		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, PID: st.cmd.Process.Pid}, rcv, cfg, runID)
+	})
 	if err != nil {
 		return err
 	}
 	report.Phases = append(report.Phases, ph)
-	floorID := runID + "f"
-	if f.floor && f.scenario != bench.ScenarioTen {
+	report.HistoryEvents = history
+	// The floor has one ingest path, single events: it is compared only
+	// with runs that use the same.
+	if f.floor && f.scenario != bench.ScenarioTen && f.batch <= 1 {
 		rcv.Reset()
-		fl, err := bench.RunFloor(ctx, st.base+"/floor/events", st.cmd.Process.Pid, rcv, cfg, floorID)
+		floorID := runID + "f"
+		fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, func(st *benchTarget) (bench.Phase, error) {
+			return bench.RunFloor(ctx, st.base+"/floor/events", st.cmd.Process.Pid, rcv, cfg, floorID)
+		})
 		if err != nil {
 			return err
 		}
 		report.Phases = append(report.Phases, fl)
+		report.FloorHistory = history
 		if fl.DeliveredPerSec > 0 {
 			report.FloorRatio = ph.DeliveredPerSec / fl.DeliveredPerSec
 		}
-	}
-	if c, err := client.Dial(client.Options{HostPort: st.temporal, Logger: silentLogger{}}); err == nil {
-		report.HistoryEvents = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", runID, 0))
-		report.FloorHistory = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", floorID, 0))
-		c.Close()
 	}
 	return finishBench(report, f.jsonPath, stdout)
 }
@@ -133,6 +136,29 @@ func finishBench(r bench.Report, jsonPath string, stdout io.Writer) error {
 		return errors.New("bench: some events were missing or refused")
 	}
 	return nil
+}
+
+// benchPhase starts a stack, runs one phase on it, reads the history length
+// of the run's event 2 (a healthy endpoint's in every scenario) and stops it.
+func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, runID string, phase func(*benchTarget) (bench.Phase, error)) (bench.Phase, int, error) {
+	if f.cpuProfile != "" && strings.HasSuffix(runID, "f") {
+		f.cpuProfile += ".floor"
+	}
+	st, err := startBenchTarget(ctx, f, getenv, stderr)
+	if err != nil {
+		return bench.Phase{}, 0, err
+	}
+	defer st.stop()
+	ph, err := phase(st)
+	if err != nil {
+		return bench.Phase{}, 0, err
+	}
+	history := 0
+	if c, err := client.Dial(client.Options{HostPort: st.temporal, Logger: silentLogger{}}); err == nil {
+		history = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", runID, 2))
+		c.Close()
+	}
+	return ph, history, nil
 }
 
 func historyLength(ctx context.Context, c client.Client, id string) int {
@@ -206,8 +232,16 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 		t.cleanup = append(t.cleanup, drop)
 		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal, "TIDYHOOKS_TEMPORAL_SHARDS=4")
 	}
-	t.cmd = exec.Command(self, "bench-target", "--data-dir", dir, "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort),
-		"--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport))
+	args := []string{"bench-target", "--data-dir", dir, "--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort),
+		"--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport)}
+	if f.cpuProfile != "" {
+		abs, err := filepath.Abs(f.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--cpuprofile", abs)
+	}
+	t.cmd = exec.Command(self, args...)
 	t.cmd.Env = env
 	t.cmd.Stderr = stderr
 	out, err := t.cmd.StdoutPipe()

@@ -38,6 +38,8 @@ type Config struct {
 	EncryptionKey     []byte          // TIDYHOOKS_ENCRYPTION_KEY
 	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
 	RateLimit         float64         // TIDYHOOKS_RATE_LIMIT
+	// MaxConcurrentStarts bounds workflow starts in flight per process.
+	MaxConcurrentStarts int // TIDYHOOKS_MAX_CONCURRENT_STARTS
 
 	// dev mode only.
 	DataDir      string // TIDYHOOKS_DATA_DIR, --data-dir
@@ -122,6 +124,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		LogFormat:           env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
 		MaxWebhooks:         integer("TIDYHOOKS_MAX_WEBHOOKS", 100, 1, 100000),
 		RateLimit:           float64(integer("TIDYHOOKS_RATE_LIMIT", map[bool]int{true: 1000, false: 100}[dev], 1, 1000000)),
+		MaxConcurrentStarts: integer("TIDYHOOKS_MAX_CONCURRENT_STARTS", map[bool]int{true: 16, false: 0}[dev], 0, 100000),
 		DataDir:             env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
 		TemporalPort:        integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
 		UIPort:              integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),

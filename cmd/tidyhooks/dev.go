@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -30,9 +31,13 @@ import (
 	"github.com/tidysupport/tidyhooks/worker"
 )
 
-// devFlags applies dev's flags over the environment's values.
-func devFlags(cfg *Config, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tidyhooks dev", flag.ContinueOnError)
+// devFlags applies dev's flags over the environment's values; bench-target
+// also takes --cpuprofile.
+func devFlags(cfg *Config, opts *devOptions, name string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tidyhooks "+name, flag.ContinueOnError)
+	if opts.floor {
+		fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	}
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the API and dashboard")
 	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server; it uses the seven after it too (at most 32760)")
@@ -109,6 +114,8 @@ type devOptions struct {
 	// floor also serves the bare-Temporal floor workflow and its ingest at
 	// /floor/events, on the same Temporal server and client.
 	floor bool
+	// cpuProfile, when set, is where a CPU profile of the run is written.
+	cpuProfile string
 }
 
 // devEncryptionKey returns the data dir's key for webhook secrets, making
@@ -136,6 +143,17 @@ func devEncryptionKey(dir string) ([]byte, error) {
 
 // runDev runs everything in one process.
 func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, opts devOptions) error {
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
@@ -198,7 +216,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 
 	reg := newRegistry()
 	// The worker shares this client, so new workflows start eagerly on it.
-	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true})
+	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
 	var handler http.Handler = api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg)
 	if opts.floor {
 		fw := bench.NewFloorWorker(c)
@@ -207,7 +225,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		}
 		defer fw.Stop()
 		mux := http.NewServeMux()
-		mux.Handle("POST /floor/events", bench.FloorHandler(c))
+		mux.Handle("POST /floor/events", bench.FloorHandler(c, cfg.MaxConcurrentStarts))
 		mux.Handle("/", handler)
 		handler = mux
 	}

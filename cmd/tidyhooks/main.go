@@ -85,8 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	dev := devOptions{floor: cmd == "bench-target"}
 	if m == modeDev {
-		if err := devFlags(&cfg, rest, stderr); err != nil {
+		if err := devFlags(&cfg, &dev, cmd, rest, stderr); err != nil {
 			return err
 		}
 	} else if len(rest) > 0 {
@@ -95,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLogger(cfg, stderr)
 	switch m {
 	case modeDev:
-		return runDev(ctx, cfg, logger, stdout, devOptions{floor: cmd == "bench-target"})
+		return runDev(ctx, cfg, logger, stdout, dev)
 	case modeAPI:
 		return runAPI(ctx, cfg, logger)
 	default:

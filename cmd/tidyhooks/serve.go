@@ -125,7 +125,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer c.Close()
 	reg := newRegistry()
-	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes})
+	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
 	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
