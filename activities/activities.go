@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -85,6 +86,29 @@ type Activities struct {
 	cfg    Config
 	now    func() time.Time
 	jitter func() float64 // uniform in [0, 1)
+	recent *recorded
+}
+
+// recorded remembers when each webhook's last success was written, so that
+// a busy webhook's lastAttemptedAt is written at most once a second.
+type recorded struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// due reports whether a success at now should be written, and if so
+// remembers it.
+func (r *recorded) due(webhookID string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.last[webhookID]) < time.Second {
+		return false
+	}
+	if len(r.last) > 100_000 {
+		clear(r.last)
+	}
+	r.last[webhookID] = now
+	return true
 }
 
 // New returns the activities with an HTTP client that never follows
@@ -124,6 +148,7 @@ func New(store Store, cfg Config) *Activities {
 		cfg:    cfg,
 		now:    time.Now,
 		jitter: rand.Float64,
+		recent: &recorded{last: map[string]time.Time{}},
 	}
 }
 
@@ -203,9 +228,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		errMsg = sendErr.Error()
 	}
 	// The record is best effort: failing to write it must not fail, or
-	// repeat, a delivery that happened.
-	if err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg); err != nil {
-		logger.Warn("record attempt", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+	// repeat, a delivery that happened. A success within a second of the
+	// last one recorded for the webhook changes nothing worth a write.
+	if errMsg != "" || a.recent.due(webhook.ID, now) {
+		if err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg); err != nil {
+			logger.Warn("record attempt", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+		}
 	}
 	if sendErr == nil {
 		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: status}, nil

@@ -134,6 +134,27 @@ func (c *apiClient) post(ctx context.Context, path string, body []byte) (int, []
 	return resp.StatusCode, b, err
 }
 
+// postAccepted posts body and wants 202 Accepted.
+func (c *apiClient) postAccepted(ctx context.Context, path string, body []byte) error {
+	code, out, err := c.post(ctx, path, body)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusAccepted {
+		return fmt.Errorf("%d %s", code, out)
+	}
+	return nil
+}
+
+// eventIDs names a run's events.
+func eventIDs(runID string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("evt_%s_%07d", runID, i)
+	}
+	return ids
+}
+
 // setUp creates the scenario's webhooks.
 func setUp(ctx context.Context, api *apiClient, rcv *Receivers, scenario string) (plan, error) {
 	p := plan{behaviours: behaviours(scenario)}
@@ -256,10 +277,7 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 		return Phase{}, err
 	}
 	catalog := models.Catalog()
-	ids := make([]string, cfg.Events)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("evt_%s_%07d", runID, i)
-	}
+	ids := eventIDs(runID, cfg.Events)
 	typeOf := func(i int) string { return catalog[i%endpoints%len(catalog)].Name }
 	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
 	e.send = func(ctx context.Context, group []int) error {
@@ -274,14 +292,7 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 			}
 			body = append(append([]byte(`{"events":[`), bytes.Join(parts, []byte(","))...), ']', '}')
 		}
-		code, out, err := api.post(ctx, path, body)
-		if err != nil {
-			return err
-		}
-		if code != http.StatusAccepted {
-			return fmt.Errorf("%d %s", code, out)
-		}
-		return nil
+		return api.postAccepted(ctx, path, body)
 	}
 	expected := func() map[Pair]Expected {
 		e.mu.Lock()
@@ -311,24 +322,14 @@ func RunFloor(ctx context.Context, floorURL string, pid int, rcv *Receivers, cfg
 	api := newAPIClient(floorURL, "")
 	bs := behaviours(cfg.Scenario)
 	catalog := models.Catalog()
-	ids := make([]string, cfg.Events)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("evt_%s_%07d", runID, i)
-	}
+	ids := eventIDs(runID, cfg.Events)
 	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
 	e.cfg.Batch = 0 // the floor has no batch endpoint
 	e.send = func(ctx context.Context, group []int) error {
 		i := group[0]
 		body := eventBody(ids[i], catalog[i%endpoints%len(catalog)].Name, i)
 		body = append(body[:len(body)-1], fmt.Sprintf(`,"url":%q}`, rcv.URL(i%endpoints, bs[i%endpoints]))...)
-		code, out, err := api.post(ctx, "", body)
-		if err != nil {
-			return err
-		}
-		if code != http.StatusAccepted {
-			return fmt.Errorf("%d %s", code, out)
-		}
-		return nil
+		return api.postAccepted(ctx, "", body)
 	}
 	expected := func() map[Pair]Expected {
 		e.mu.Lock()

@@ -211,6 +211,31 @@ func TestDevWalkthrough(t *testing.T) {
 	recv.waitFor(t, `event=conversation\.created\s+webhook-id=evt_\S+\s+attempt=1`)
 	t.Logf("first delivery arrived %s after the walkthrough started", time.Since(emittedAt))
 
+	// keys works on the data dir while dev runs, and dev honours a new key
+	// and a revocation at once.
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := exec.Command(bin, "keys", "create", "--data-dir", dataDir, "--workspace", "wrk_demo", "--scope", "api_user").CombinedOutput()
+	if err != nil {
+		t.Fatalf("keys create while dev runs: %v %s", err, created)
+	}
+	lines := strings.Split(strings.TrimSpace(string(created)), "\n")
+	newKey := lines[len(lines)-1]
+	listed, err := exec.Command("curl", "-sf", "http://"+httpAddr+"/v1/webhooks", "-H", "Authorization: Bearer "+newKey).CombinedOutput()
+	if err != nil || !bytes.Contains(listed, []byte(`"displayName":"My laptop"`)) {
+		t.Errorf("the new key lists %s (%v), want the walkthrough's webhook", listed, err)
+	}
+	keyID := regexp.MustCompile(`key_\S+?,`).FindString(string(created))
+	if out, err := exec.Command(bin, "keys", "revoke", "--data-dir", dataDir, strings.TrimSuffix(keyID, ",")).CombinedOutput(); err != nil {
+		t.Fatalf("keys revoke: %v %s", err, out)
+	}
+	code, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+httpAddr+"/v1/webhooks", "-H", "Authorization: Bearer "+newKey).Output()
+	if string(code) != "401" {
+		t.Errorf("revoked key answered %s, want 401 at once", code)
+	}
+
 	// A webhook whose endpoint is down; its event is still being retried
 	// when dev stops.
 	down := freePort(t)
