@@ -182,6 +182,9 @@ func (a *Activities) MatchWebhooks(ctx context.Context, in MatchInput) (MatchRes
 type DeliverInput struct {
 	EventID   string
 	WebhookID string
+	// Test marks a "test this webhook" delivery: sent even to a paused
+	// webhook, and a 410 answer does not pause it.
+	Test bool `json:",omitempty"`
 }
 
 // Outcomes of a delivery.
@@ -195,7 +198,15 @@ type DeliverResult struct {
 	Outcome    string
 	Attempt    int32
 	StatusCode int
+	LatencyMs  int64
 	Reason     string `json:",omitempty"`
+}
+
+// FailureDetails are the details of every failure Deliver returns, in
+// this order: the attempt number, the HTTP status (0 without an answer) and
+// the attempt's latency in milliseconds.
+func failureDetails(attempt int32, status int, latency time.Duration) []any {
+	return []any{attempt, status, latency.Milliseconds()}
 }
 
 // Deliver sends one signed POST of the event to the webhook. A 2xx
@@ -212,7 +223,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook deleted"}, nil
 	case err != nil:
 		return DeliverResult{}, err
-	case webhook.Status != models.WebhookActive:
+	case webhook.Status != models.WebhookActive && !in.Test:
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
 	}
 	event, err := a.store.Event(ctx, in.EventID)
@@ -222,7 +233,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return DeliverResult{}, err
 	}
 
+	started := time.Now()
 	status, retryAfter, sendErr := a.send(ctx, webhook, secrets, event, attempt)
+	latency := time.Since(started)
 	errMsg := ""
 	if sendErr != nil {
 		errMsg = sendErr.Error()
@@ -236,31 +249,35 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		}
 	}
 	if sendErr == nil {
-		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: status}, nil
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: status, LatencyMs: latency.Milliseconds()}, nil
 	}
 
+	details := failureDetails(attempt, status, latency)
 	switch {
+	case in.Test:
+		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeHTTP,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
 	case status == http.StatusGone:
 		reason := "endpoint answered 410 Gone"
 		if err := a.store.PauseWebhook(ctx, webhook.ID, reason); err != nil {
 			return DeliverResult{}, err // retried: the pause must not be lost
 		}
 		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(reason+"; webhook paused", ErrTypeGone,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
 	case errors.Is(sendErr, netguard.ErrBlocked):
 		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeBlocked,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
 	case int(attempt) > len(a.cfg.Schedule):
 		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
 			fmt.Sprintf("%s; gave up after %d attempts", errMsg, attempt), ErrTypeExhausted,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{attempt}})
+			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
 	}
 	delay := RetryDelay(a.cfg.Schedule, attempt, a.jitter())
 	if retryAfter > 0 {
 		delay = min(retryAfter, a.cfg.RetryAfterCap)
 	}
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeHTTP,
-		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: []any{attempt}})
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: details})
 }
 
 // RetryDelay is the wait after failed attempt number attempt (1-based):

@@ -1,8 +1,8 @@
 // Package api is the HTTP surface: the management API customers call, the
 // ingest API the platform calls, health, readiness and metrics. Routes are
 // listed in routes.go; errors become statuses in errors.go only. It imports
-// models and signing; storage and the emitter reach it through the small
-// interfaces declared here. It never imports store, workflows or cmd.
+// models, signing and workflows' result types; storage and the emitter reach it through the small
+// interfaces declared here. It never imports store, activities or cmd.
 package api
 
 import (
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // Store is what the API reads and writes directly.
@@ -35,6 +36,7 @@ type Emitter interface {
 	Prepare(r models.EmitRequest, keyWorkspace string) (models.Event, error)
 	PrepareBatch(rs []models.EmitRequest, keyWorkspace string) ([]models.Event, error)
 	Publish(ctx context.Context, events []models.Event) error
+	Test(ctx context.Context, workspaceID, webhookID string) (models.Event, workflows.WebhookOutcome, error)
 }
 
 // Config is the API's share of the deployment settings.

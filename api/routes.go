@@ -37,5 +37,6 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	manage.DELETE("/webhooks/:id", s.deleteWebhook)
 	manage.GET("/webhooks/:id/secret", s.getSecret)
 	manage.POST("/webhooks/:id/rotate-secret", s.rotateSecret)
+	manage.POST("/webhooks/:id/test", s.testWebhook)
 	return r
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/signing"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // webhookJSON is SPEC §5's webhook object.
@@ -229,4 +230,31 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	}
 	until := time.Now().UTC().Add(grace).Truncate(time.Second)
 	c.JSON(http.StatusOK, gin.H{"secret": secret, "previousSecretsExpireAt": until})
+}
+
+// testWebhook is POST /v1/webhooks/{id}/test: a testing.connection event
+// sent now, once, whatever the webhook's status; the answer carries the
+// attempt's outcome.
+func (s *Server) testWebhook(c *gin.Context) {
+	ctx := c.Request.Context()
+	ws := apiKey(c).WorkspaceID
+	w, err := s.store.Webhook(ctx, ws, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ev, out, err := s.emitter.Test(ctx, ws, w.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body := gin.H{"eventId": ev.ID, "event": ev.Type.Wire, "delivered": out.Outcome == workflows.OutcomeDelivered,
+		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil}
+	if out.StatusCode != 0 {
+		body["statusCode"] = out.StatusCode
+	}
+	if out.Outcome != workflows.OutcomeDelivered {
+		body["error"] = out.Error
+	}
+	c.JSON(http.StatusOK, body)
 }

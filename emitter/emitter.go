@@ -168,3 +168,45 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 	}
 	return nil
 }
+
+// TestTimeout bounds how long Test waits for the attempt.
+const TestTimeout = 45 * time.Second
+
+// Test sends a testing.connection event to one webhook of workspaceID now,
+// once, and waits for the attempt's outcome. The caller has checked that
+// the webhook belongs to the workspace.
+func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (models.Event, workflows.WebhookOutcome, error) {
+	now := e.now()
+	payload := fmt.Appendf(nil, `{"webhookId":%q,"workspaceId":%q,"message":"This is a test event sent from TidySupport Webhooks."}`, webhookID, workspaceID)
+	ev := models.Event{
+		ID:          models.NewID("evt", now),
+		WorkspaceID: workspaceID,
+		Type:        models.TestingConnection,
+		OccurredAt:  now.UTC().Truncate(time.Millisecond),
+		ReceivedAt:  now.UTC(),
+		Payload:     payload,
+	}
+	if err := e.store.SaveEvents(ctx, []models.Event{ev}); err != nil {
+		return ev, workflows.WebhookOutcome{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
+	defer cancel()
+	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:               ev.ID,
+		TaskQueue:        e.opts.TaskQueue,
+		EnableEagerStart: e.opts.EagerStart,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.WorkspaceAttr.ValueSet(workspaceID),
+			workflows.EventAttr.ValueSet(ev.Type.Wire),
+			workflows.WebhooksAttr.ValueSet([]string{webhookID}),
+		),
+	}, workflows.TestWebhook, workflows.TestWebhookInput{EventID: ev.ID, WebhookID: webhookID})
+	if err != nil {
+		return ev, workflows.WebhookOutcome{}, fmt.Errorf("start test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
+	}
+	var out workflows.WebhookOutcome
+	if err := run.Get(ctx, &out); err != nil {
+		return ev, workflows.WebhookOutcome{}, fmt.Errorf("test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
+	}
+	return ev, out, nil
+}

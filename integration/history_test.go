@@ -15,8 +15,9 @@ import (
 
 var recordHistory = flag.Bool("record-history", false, "record the DeliverEvent history the workflows package replays")
 
-// TestRecordHistory regenerates workflows/testdata/deliver_event.json, the
-// history the replay test checks the workflow code against:
+// TestRecordHistory regenerates workflows/testdata/deliver_event.json and
+// test_webhook.json, the histories the replay tests check the workflow
+// code against:
 //
 //	go test ./integration -run TestRecordHistory -record-history
 func TestRecordHistory(t *testing.T) {
@@ -35,7 +36,18 @@ func TestRecordHistory(t *testing.T) {
 	s.webhook(s.keyA, gone.URL, "*")
 	id := s.emit(s.keyA, `{"id": "evt_replay", "event": "conversation.assigned", "payload": {"conversation": {"id": "cnv_1"}}}`)
 	s.wait(id)
+	writeHistory(t, s, id, "deliver_event.json")
 
+	testID, _ := s.webhook(s.keyA, flaky.URL, "*")
+	code, out := s.do("POST", "/v1/webhooks/"+testID+"/test", s.keyA, "")
+	if code != 200 {
+		t.Fatalf("test: %d %v", code, out)
+	}
+	writeHistory(t, s, out["eventId"].(string), "test_webhook.json")
+}
+
+func writeHistory(t *testing.T, s *stack, id, file string) {
+	t.Helper()
 	ctx := context.Background()
 	iter := s.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
@@ -50,7 +62,7 @@ func TestRecordHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("..", "workflows", "testdata", "deliver_event.json")
+	path := filepath.Join("..", "workflows", "testdata", file)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,7 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 		MaxConcurrentWorkflowTaskPollers:        4,
 	})
 	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
+	w.RegisterWorkflowWithOptions(workflows.TestWebhook, workflow.RegisterOptions{Name: "TestWebhook"})
 	w.RegisterActivity(acts)
 	return w
 }

@@ -54,10 +54,12 @@ const (
 
 // WebhookOutcome is what happened to the event at one webhook.
 type WebhookOutcome struct {
-	WebhookID string
-	Outcome   string
-	Attempts  int32
-	Error     string `json:",omitempty"`
+	WebhookID  string
+	Outcome    string
+	Attempts   int32
+	StatusCode int    `json:",omitempty"` // of the last attempt
+	LatencyMs  int64  `json:",omitempty"` // of the last attempt
+	Error      string `json:",omitempty"`
 }
 
 // DeliverEventResult lists every matched webhook's outcome.
@@ -115,14 +117,20 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 	var res activities.DeliverResult
 	err := f.Get(ctx, &res)
 	if err == nil {
-		return WebhookOutcome{WebhookID: webhookID, Outcome: res.Outcome, Attempts: res.Attempt, Error: res.Reason}
+		return WebhookOutcome{WebhookID: webhookID, Outcome: res.Outcome, Attempts: res.Attempt, StatusCode: res.StatusCode, LatencyMs: res.LatencyMs, Error: res.Reason}
 	}
 	o := WebhookOutcome{WebhookID: webhookID, Outcome: OutcomeFailed, Error: err.Error()}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		o.Error = appErr.Error()
-		var attempt int32
-		if appErr.HasDetails() && appErr.Details(&attempt) == nil {
+		var (
+			attempt int32
+			status  int
+			latency int64
+		)
+		if appErr.HasDetails() && appErr.Details(&attempt, &status, &latency) == nil {
+			o.Attempts, o.StatusCode, o.LatencyMs = attempt, status, latency
+		} else if appErr.HasDetails() && appErr.Details(&attempt) == nil { // histories from before status and latency
 			o.Attempts = attempt
 		}
 		if appErr.Type() == activities.ErrTypeGone {
@@ -130,4 +138,24 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 		}
 	}
 	return o
+}
+
+// TestWebhookInput names a stored testing.connection event and the
+// webhook to send it to.
+type TestWebhookInput struct {
+	EventID   string
+	WebhookID string
+}
+
+// TestWebhook sends a testing.connection event to one webhook once, now,
+// whatever its status, and returns the attempt's outcome. It is a
+// workflow so that the attempt shows in the Temporal UI like any other.
+func TestWebhook(ctx workflow.Context, in TestWebhookInput) (WebhookOutcome, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: AttemptTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	f := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Test: true})
+	return outcome(ctx, in.WebhookID, f), nil
 }
