@@ -98,7 +98,10 @@ func (s *Server) observe(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+	elapsed := time.Since(start)
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(elapsed.Seconds())
+	s.logger.DebugContext(c.Request.Context(), "request", "request_id", c.GetString(requestIDContext), "method", c.Request.Method,
+		"route", route, "status", c.Writer.Status(), "duration_ms", elapsed.Milliseconds())
 }
 
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -207,7 +207,7 @@ func sqliteStore(dir, file string) *config.SQL {
 func (s *Server) startUI(cfg Config) error {
 	port := cfg.UIPort
 	if port == 0 {
-		p, err := freePorts(cfg.IP, 1)
+		p, err := anyPorts(cfg.IP, 1)
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,11 @@ func (s *Server) Stop() error {
 // and the next three, and the four after those for membership.
 func servicePorts(cfg Config) ([]int, error) {
 	if (cfg.DataDir == "" && cfg.PostgresURL == "") || cfg.FrontendPort == 0 {
-		ports, err := freePorts(cfg.IP, 9)
+		pick := anyPorts
+		if cfg.PostgresURL != "" {
+			pick = freePorts
+		}
+		ports, err := pick(cfg.IP, 9)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +282,7 @@ func servicePorts(cfg Config) ([]int, error) {
 		}
 		ports = append(ports, p)
 	}
-	metricsPort, err := freePorts(cfg.IP, 1)
+	metricsPort, err := anyPorts(cfg.IP, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +290,8 @@ func servicePorts(cfg Config) ([]int, error) {
 }
 
 // freePorts returns n distinct ports free on ip, all below 32768: Temporal's
-// SQL cluster-membership table stores ports as SMALLINT.
+// SQL cluster-membership table stores ports as SMALLINT. Only PostgreSQL
+// persistence needs that; anyPorts serves the rest.
 func freePorts(ip string, n int) ([]int, error) {
 	var (
 		out       []int
@@ -307,6 +312,27 @@ func freePorts(ip string, n int) ([]int, error) {
 	}
 	if len(out) < n {
 		return nil, errors.New("no free ports below 32768")
+	}
+	return out, nil
+}
+
+// anyPorts returns n distinct ports the system picks free on ip. They come
+// from its ephemeral range, away from the fixed ports of a dev server.
+func anyPorts(ip string, n int) ([]int, error) {
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	out := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		listeners = append(listeners, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
 	return out, nil
 }

@@ -230,7 +230,10 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 			return nil, err
 		}
 		t.cleanup = append(t.cleanup, drop)
-		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal, "TIDYHOOKS_TEMPORAL_SHARDS=4")
+		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal)
+		if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
+			env = append(env, "TIDYHOOKS_TEMPORAL_SHARDS=4")
+		}
 	}
 	args := []string{"bench-target", "--data-dir", dir, "--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort),
 		"--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport)}

@@ -78,6 +78,27 @@ func (p *process) output() string {
 	return p.out.String()
 }
 
+// waitForOrExit is waitFor that reports an exit instead of failing.
+func (p *process) waitForOrExit(t *testing.T, re string) (string, bool) {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if m := rx.FindStringSubmatch(p.output()); m != nil {
+			return m[len(m)-1], true
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return "", false
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %q in:\n%s", re, p.output())
+		}
+	}
+}
+
 // waitFor polls the output until re matches, and returns the first group.
 func (p *process) waitFor(t *testing.T, re string) string {
 	t.Helper()
@@ -175,14 +196,33 @@ func TestDevWalkthrough(t *testing.T) {
 		t.Fatal("curl is needed to run the README walkthrough")
 	}
 	dataDir := t.TempDir()
-	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	tport, uport := freePort(t), freePort(t)
-	args := []string{"dev", "--http-addr", httpAddr, "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", dataDir}
 	env := []string{"TIDYHOOKS_RETRY_SCHEDULE=2s,2s,2s,2s,2s,2s,2s,2s,2s,2s"}
-
+	var (
+		httpAddr string
+		uport    int
+		args     []string
+		dev      *process
+		key      string
+	)
 	startedAt := time.Now()
-	dev := start(t, env, args...)
-	key := dev.waitFor(t, `API key: (tsk_\S+)`)
+	// Ports are checked free when picked, but another test package may
+	// take one before dev binds it: pick again then.
+	for try := 1; ; try++ {
+		httpAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		tport := freePort(t)
+		uport = freePort(t)
+		args = []string{"dev", "--http-addr", httpAddr, "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", dataDir}
+		startedAt = time.Now()
+		dev = start(t, env, args...)
+		var ok bool
+		key, ok = dev.waitForOrExit(t, `API key: (tsk_\S+)`)
+		if ok {
+			break
+		}
+		if try == 3 || !strings.Contains(dev.output(), "not free") {
+			t.Fatalf("dev did not start:\n%s", dev.output())
+		}
+	}
 	t.Logf("dev ready in %s", time.Since(startedAt))
 	if ws := dev.waitFor(t, `Workspace: (\S+)`); ws == "" {
 		t.Fatal("no workspace printed")
