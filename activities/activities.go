@@ -31,10 +31,11 @@ type Matcher interface {
 	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
 }
 
-// DeliveryStore is what one delivery reads and writes.
+// DeliveryStore is what one delivery reads and writes. DeliveryInputs
+// returns the webhook, its secrets valid at now (current first) and the
+// event, or a *models.NotFoundError naming which is gone.
 type DeliveryStore interface {
-	Event(ctx context.Context, id string) (models.Event, error)
-	DeliveryTarget(ctx context.Context, webhookID string, now time.Time) (models.Webhook, []string, error)
+	DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error)
 	PauseWebhook(ctx context.Context, id, reason string) error
 	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string) error
 }
@@ -217,20 +218,17 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	attempt := activity.GetInfo(ctx).Attempt
 	logger := activity.GetLogger(ctx)
 	now := a.now()
-	webhook, secrets, err := a.store.DeliveryTarget(ctx, in.WebhookID, now)
+	webhook, secrets, event, err := a.store.DeliveryInputs(ctx, in.WebhookID, in.EventID, now)
+	var missing *models.NotFoundError
 	switch {
-	case errors.Is(err, models.ErrNotFound):
+	case errors.As(err, &missing) && missing.Kind == "event":
+		return DeliverResult{}, temporal.NewNonRetryableApplicationError("event "+in.EventID+" is no longer stored", ErrTypeNoEvent, err)
+	case errors.As(err, &missing):
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook deleted"}, nil
 	case err != nil:
 		return DeliverResult{}, err
 	case webhook.Status != models.WebhookActive && !in.Test:
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
-	}
-	event, err := a.store.Event(ctx, in.EventID)
-	if errors.Is(err, models.ErrNotFound) {
-		return DeliverResult{}, temporal.NewNonRetryableApplicationError("event "+in.EventID+" is no longer stored", ErrTypeNoEvent, err)
-	} else if err != nil {
-		return DeliverResult{}, err
 	}
 
 	started := time.Now()

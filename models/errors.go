@@ -48,3 +48,14 @@ func (e *TooLargeError) Error() string {
 
 // Is makes errors.Is(err, ErrTooLarge) true for every *TooLargeError.
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// NotFoundError says which kind of thing is missing; it is ErrNotFound.
+type NotFoundError struct {
+	Kind string // "webhook", "event", …
+	ID   string
+}
+
+func (e *NotFoundError) Error() string { return e.Kind + " " + e.ID + " not found" }
+
+// Is makes errors.Is(err, ErrNotFound) true for every *NotFoundError.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }

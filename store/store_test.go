@@ -45,6 +45,16 @@ func newWebhook(t *testing.T, st *store.Store, ws string, events ...string) mode
 	return created
 }
 
+// saveEvent stores an event for delivery reads.
+func saveEvent(t *testing.T, st *store.Store, id string) {
+	t.Helper()
+	typ, _ := models.LookupEvent("contact.created")
+	ev := models.Event{ID: id, WorkspaceID: "wrk_a", Type: typ, OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: []byte(`{}`)}
+	if err := st.SaveEvents(context.Background(), []models.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMigrationsAreIdempotent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, _ *store.Store, url string) {
 		again, err := store.Open(context.Background(), url, store.Options{EncryptionKey: testenv.EncryptionKey})
@@ -162,16 +172,17 @@ func TestMatchWebhooks(t *testing.T) {
 	})
 }
 
-func TestDeliveryTargetPauseAndAttempts(t *testing.T) {
+func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
 		ctx := context.Background()
 		w := newWebhook(t, st, "wrk_a", "*")
-		got, secrets, err := st.DeliveryTarget(ctx, w.ID, time.Now())
+		saveEvent(t, st, "evt_t")
+		got, secrets, _, err := st.DeliveryInputs(ctx, w.ID, "evt_t", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.ID != w.ID || len(secrets) != 1 || !strings.HasPrefix(secrets[0], "whsec_") {
-			t.Errorf("DeliveryTarget = %+v, %v", got, secrets)
+			t.Errorf("DeliveryInputs = %+v, %v", got, secrets)
 		}
 		at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 		if err := st.RecordAttempt(ctx, w.ID, at, "endpoint answered 500"); err != nil {
@@ -190,7 +201,7 @@ func TestDeliveryTargetPauseAndAttempts(t *testing.T) {
 		if got.LastAttemptedAt == nil || !got.LastAttemptedAt.Equal(at) || got.LastErrorAt == nil || got.LastErrorMessage != "endpoint answered 500" {
 			t.Errorf("after attempt: %+v", got)
 		}
-		if _, _, err := st.DeliveryTarget(ctx, "wh_missing", time.Now()); !errors.Is(err, models.ErrNotFound) {
+		if _, _, _, err := st.DeliveryInputs(ctx, "wh_missing", "evt_t", time.Now()); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("missing webhook: err = %v, want ErrNotFound", err)
 		}
 	})
@@ -267,6 +278,7 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store, url string) {
 		ctx := context.Background()
 		w := newWebhook(t, st, "wrk_a", "*") // secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+		saveEvent(t, st, "evt_r")
 		if dump := dumpTable(t, url, "webhook_secrets"); strings.Contains(dump, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") {
 			t.Errorf("secret stored in clear: %s", dump)
 		}
@@ -275,14 +287,14 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		_, during, err := st.DeliveryTarget(ctx, w.ID, now)
+		_, during, _, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(during, []string{newSecret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
 			t.Errorf("during the grace period: %v, want new then old", during)
 		}
-		_, after, err := st.DeliveryTarget(ctx, w.ID, now.Add(61*time.Minute))
+		_, after, _, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now.Add(61*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +310,7 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer other.Close()
-		if _, _, err := other.DeliveryTarget(ctx, w.ID, now); err == nil {
+		if _, _, _, err := other.DeliveryInputs(ctx, w.ID, "evt_r", now); err == nil {
 			t.Error("secrets open with another encryption key")
 		}
 		noKey, err := store.Open(ctx, url, store.Options{})
@@ -376,6 +388,38 @@ func TestConcurrentUpdatesApplyOneAfterTheOther(t *testing.T) {
 		ids, _ := st.MatchWebhooks(ctx, "wrk_a", typ)
 		if len(got.Events) != 1 || len(ids) != 1 {
 			t.Errorf("events %v, matching %v: subscriptions disagree with the stored events", got.Events, ids)
+		}
+	})
+}
+
+func TestDeliveryInputs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		typ, _ := models.LookupEvent("contact.created")
+		ev := models.Event{ID: "evt_in", WorkspaceID: "wrk_a", Type: typ, OccurredAt: time.Unix(1700000000, 0).UTC(), ReceivedAt: time.Now().UTC(), Payload: []byte(`{"a": 1}`)}
+		if err := st.SaveEvents(ctx, []models.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RotateSecret(ctx, "wrk_a", w.ID, "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		gotW, secrets, gotE, err := st.DeliveryInputs(ctx, w.ID, ev.ID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotW.ID != w.ID || gotE.ID != ev.ID || string(gotE.Payload) != `{"a": 1}` || !gotE.OccurredAt.Equal(ev.OccurredAt) || gotE.Type != typ {
+			t.Errorf("DeliveryInputs = %+v, %+v", gotW, gotE)
+		}
+		if !slices.Equal(secrets, []string{"whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+			t.Errorf("secrets = %v, want new then old", secrets)
+		}
+		var nf *models.NotFoundError
+		if _, _, _, err := st.DeliveryInputs(ctx, w.ID, "evt_gone", time.Now()); !errors.As(err, &nf) || nf.Kind != "event" {
+			t.Errorf("missing event: %v", err)
+		}
+		if _, _, _, err := st.DeliveryInputs(ctx, "wh_gone", ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "webhook" {
+			t.Errorf("missing webhook: %v", err)
 		}
 	})
 }

@@ -183,44 +183,6 @@ func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.
 	return ids, nil
 }
 
-// validSecrets returns the webhook's secrets that sign at now, newest first.
-func (s *Store) validSecrets(tx *gorm.DB, id string, now time.Time) ([]string, error) {
-	if s.sealer == nil {
-		return nil, ErrNoEncryptionKey
-	}
-	var rows []secretRow
-	err := tx.Where("webhook_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, now.UTC()).
-		Order("id DESC").Find(&rows).Error
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(rows))
-	for _, r := range rows {
-		plain, err := s.sealer.open(r.Secret, id)
-		if err != nil {
-			return nil, fmt.Errorf("secret %d of webhook %s: %w", r.ID, id, err)
-		}
-		out = append(out, plain)
-	}
-	return out, nil
-}
-
-// DeliveryTarget returns a webhook by id whatever its workspace, with the
-// secrets that sign at time now (the current one first), for the delivery
-// activity. A deleted webhook is models.ErrNotFound.
-func (s *Store) DeliveryTarget(ctx context.Context, id string, now time.Time) (models.Webhook, []string, error) {
-	db := s.db.WithContext(ctx)
-	var row webhookRow
-	if err := db.Take(&row, "id = ?", id).Error; err != nil {
-		return models.Webhook{}, nil, fmt.Errorf("load webhook %s: %w", id, translate(err))
-	}
-	secrets, err := s.validSecrets(db, id, now)
-	if err != nil {
-		return models.Webhook{}, nil, fmt.Errorf("load secrets of webhook %s: %w", id, translate(err))
-	}
-	return row.model(), secrets, nil
-}
-
 // Secrets returns a workspace's webhook's signing secrets valid now,
 // newest (the current one) first.
 func (s *Store) Secrets(ctx context.Context, workspaceID, id string) ([]models.Secret, error) {
@@ -302,4 +264,86 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errM
 		return fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
 	}
 	return nil
+}
+
+// deliveryRow is one row of DeliveryInputs' query: the webhook and the
+// event, once per valid secret.
+type deliveryRow struct {
+	ID               string
+	WorkspaceID      string
+	URL              string `gorm:"column:url"`
+	DisplayName      string
+	Status           string
+	Events           string
+	PausedReason     string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastAttemptedAt  *time.Time
+	LastErrorAt      *time.Time
+	LastErrorMessage string
+	EventID          string
+	EventWorkspaceID string
+	EventType        string
+	EventOccurredAt  time.Time
+	EventReceivedAt  time.Time
+	EventPayload     string
+	SecretID         *int64
+	SecretValue      *string
+}
+
+// DeliveryInputs returns, in one round trip, what one delivery attempt
+// needs: the webhook by id whatever its workspace, the secrets that sign
+// at time now (the current one first) and the event. A deleted webhook or
+// a missing event is models.ErrNotFound; which one, the error says.
+func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error) {
+	if s.sealer == nil {
+		return models.Webhook{}, nil, models.Event{}, ErrNoEncryptionKey
+	}
+	var rows []deliveryRow
+	err := s.db.WithContext(ctx).Raw(`SELECT w.id, w.workspace_id, w.url, w.display_name, w.status, w.events, w.paused_reason,
+			w.created_at, w.updated_at, w.last_attempted_at, w.last_error_at, w.last_error_message, e.id AS event_id, e.workspace_id AS event_workspace_id, e.type AS event_type,
+			e.occurred_at AS event_occurred_at, e.received_at AS event_received_at, e.payload AS event_payload,
+			sec.id AS secret_id, sec.secret AS secret_value
+		FROM webhooks w
+		JOIN events e ON e.id = ?
+		LEFT JOIN webhook_secrets sec ON sec.webhook_id = w.id AND (sec.expires_at IS NULL OR sec.expires_at > ?)
+		WHERE w.id = ?
+		ORDER BY sec.id DESC`, eventID, now.UTC(), webhookID).Scan(&rows).Error
+	if err != nil {
+		return models.Webhook{}, nil, models.Event{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
+	}
+	if len(rows) == 0 {
+		// Rare: say which of the two is gone.
+		if _, err := s.Event(ctx, eventID); errors.Is(err, models.ErrNotFound) {
+			return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "event", ID: eventID}
+		} else if err != nil {
+			return models.Webhook{}, nil, models.Event{}, err
+		}
+		return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "webhook", ID: webhookID}
+	}
+	r0 := rows[0]
+	event, err := eventRow{
+		ID: r0.EventID, WorkspaceID: r0.EventWorkspaceID, Type: r0.EventType,
+		OccurredAt: r0.EventOccurredAt, ReceivedAt: r0.EventReceivedAt, Payload: r0.EventPayload,
+	}.model()
+	if err != nil {
+		return models.Webhook{}, nil, models.Event{}, err
+	}
+	secrets := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if r.SecretValue == nil {
+			continue
+		}
+		plain, err := s.sealer.open(*r.SecretValue, webhookID)
+		if err != nil {
+			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("secret %d of webhook %s: %w", *r.SecretID, webhookID, err)
+		}
+		secrets = append(secrets, plain)
+	}
+	w := webhookRow{
+		ID: r0.ID, WorkspaceID: r0.WorkspaceID, URL: r0.URL, DisplayName: r0.DisplayName, Status: r0.Status,
+		Events: r0.Events, PausedReason: r0.PausedReason, CreatedAt: r0.CreatedAt, UpdatedAt: r0.UpdatedAt,
+		LastAttemptedAt: r0.LastAttemptedAt, LastErrorAt: r0.LastErrorAt, LastErrorMessage: r0.LastErrorMessage,
+	}
+	return w.model(), secrets, event, nil
 }
