@@ -1,5 +1,5 @@
-// Package worker runs the Temporal worker that executes DeliverEvent
-// workflows and their activities, and registers the search attributes they
+// Package worker runs the Temporal worker that executes the DeliverEvent
+// and TestWebhook workflows and their activities, and registers the search attributes they
 // set. It imports workflows and activities; never api or store.
 package worker
 

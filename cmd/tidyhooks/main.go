@@ -1,7 +1,8 @@
 // Command tidyhooks runs TidySupport Webhooks: `dev` (everything in one
-// process), `api` and `worker` (the production processes), and `receive`
-// (a local endpoint that prints and verifies what it gets). main only
-// wires; run can be called end to end by a test.
+// process), `api` and `worker` (the production processes), `keys` (API
+// keys), `receive` (a local endpoint that prints and verifies what it
+// gets), `probe` (container health checks) and `bench` (the end-to-end
+// benchmark). main only wires; run can be called end to end by a test.
 package main
 
 import (
