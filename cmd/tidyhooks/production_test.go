@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,13 +41,13 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 	}
 
 	common := []string{"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TIDYHOOKS_RETRY_SCHEDULE=1s,1s,1s"}
-	apiAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	apiProc := start(t, append(common, "TIDYHOOKS_HTTP_ADDR="+apiAddr, "TIDYHOOKS_ALLOW_HTTP=true"), "api")
+	// Port 0: each process takes a port the system picks and logs it.
+	apiProc := start(t, append(common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
+	apiAddr := apiProc.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`)
 	var workers []*process
 	for range 2 {
-		metrics := "127.0.0.1:" + strconv.Itoa(freePort(t))
-		w := start(t, append(common, "TIDYHOOKS_METRICS_ADDR="+metrics, "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
-		w.waitFor(t, "worker running")
+		w := start(t, append(common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
+		metrics := w.waitFor(t, `"msg":"worker running".*"metrics_addr":"([0-9.:]+)"`)
 		if resp, err := http.Get("http://" + metrics + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
 			t.Errorf("worker /metrics: %v %v", err, resp)
 		} else {
