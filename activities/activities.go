@@ -77,6 +77,15 @@ type Config struct {
 	RetryAfterCap time.Duration   // 0 means DefaultRetryAfterCap
 	Network       netguard.Policy
 	UserAgent     string
+	// Observer, when set, hears of every attempt (metrics).
+	Observer Observer
+}
+
+// Observer hears of every delivery attempt: the event type's wire name,
+// the outcome ("delivered" or "failed"), the HTTP status (0 without an
+// answer) and how long the attempt took.
+type Observer interface {
+	ObserveAttempt(event, outcome string, status int, latency time.Duration)
 }
 
 // Activities holds the long-lived dependencies of delivery. Register one
@@ -234,9 +243,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	started := time.Now()
 	status, retryAfter, sendErr := a.send(ctx, webhook, secrets, event, attempt)
 	latency := time.Since(started)
-	errMsg := ""
+	errMsg, outcome := "", OutcomeDelivered
 	if sendErr != nil {
-		errMsg = sendErr.Error()
+		errMsg, outcome = sendErr.Error(), "failed"
+	}
+	if a.cfg.Observer != nil {
+		a.cfg.Observer.ObserveAttempt(event.Type.Wire, outcome, status, latency)
 	}
 	// The record is best effort: failing to write it must not fail, or
 	// repeat, a delivery that happened. A success within a second of the

@@ -208,13 +208,13 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return fmt.Errorf("connect to embedded temporal: %w", err)
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	reg := newRegistry()
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, reg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
 
-	reg := newRegistry()
 	// The worker shares this client, so new workflows start eagerly on it.
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
 	var handler http.Handler = api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg)

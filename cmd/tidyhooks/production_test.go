@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,10 +46,14 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 	// Port 0: each process takes a port the system picks and logs it.
 	apiProc := start(t, append(common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
 	apiAddr := apiProc.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`)
-	var workers []*process
+	var (
+		workers      []*process
+		metricsAddrs []string
+	)
 	for range 2 {
 		w := start(t, append(common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
 		metrics := w.waitFor(t, `"msg":"worker running".*"metrics_addr":"([0-9.:]+)"`)
+		metricsAddrs = append(metricsAddrs, metrics)
 		if resp, err := http.Get("http://" + metrics + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
 			t.Errorf("worker /metrics: %v %v", err, resp)
 		} else {
@@ -104,6 +110,25 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 			t.Errorf("evt_prod_%d delivered %d times", i, c)
 		}
 	}
+	// The workers' metrics count every attempt.
+	total := 0.0
+	rx := regexp.MustCompile(`(?m)^tidyhooks_delivery_attempts_total\{event="message.updated",outcome="delivered",status_class="2xx"\} (\S+)$`)
+	for _, addr := range metricsAddrs {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := rx.FindSubmatch(b); m != nil {
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			total += v
+		}
+	}
+	if total != n {
+		t.Errorf("workers' metrics count %v delivered attempts, want %d", total, n)
+	}
+
 	apiProc.stop(t)
 	for _, w := range workers {
 		w.stop(t)

@@ -34,8 +34,9 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-func activitiesConfig(cfg Config) activities.Config {
+func activitiesConfig(cfg Config, reg prometheus.Registerer) activities.Config {
 	return activities.Config{
+		Observer:      worker.NewMetrics(reg),
 		Schedule:      cfg.RetrySchedule,
 		Timeout:       cfg.DeliveryTimeout,
 		RetryAfterCap: cfg.RetryAfterMax,
@@ -156,12 +157,12 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		return err
 	}
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	reg := newRegistry()
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, reg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
-	reg := newRegistry()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })

@@ -1,0 +1,42 @@
+package worker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the delivery metrics a worker exposes at /metrics. It is an
+// activities.Observer.
+type Metrics struct {
+	attempts *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the delivery metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidyhooks_delivery_attempts_total",
+			Help: "Delivery attempts, by event, outcome (delivered or failed) and HTTP status class (2xx … 5xx, or none without an answer).",
+		}, []string{"event", "outcome", "status_class"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tidyhooks_delivery_attempt_duration_seconds",
+			Help:    "Duration of delivery attempts, from sending the request to the answer or the error, by outcome.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30},
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.attempts, m.latency)
+	return m
+}
+
+// ObserveAttempt records one attempt.
+func (m *Metrics) ObserveAttempt(event, outcome string, status int, latency time.Duration) {
+	class := "none"
+	if status > 0 {
+		class = strconv.Itoa(status/100) + "xx"
+	}
+	m.attempts.WithLabelValues(event, outcome, class).Inc()
+	m.latency.WithLabelValues(outcome).Observe(latency.Seconds())
+}
