@@ -37,7 +37,7 @@ type Matcher interface {
 type DeliveryStore interface {
 	DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error)
 	PauseWebhook(ctx context.Context, id, reason string) error
-	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string) error
+	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
 }
 
 // Store is both.
@@ -79,7 +79,13 @@ type Config struct {
 	UserAgent     string
 	// Observer, when set, hears of every attempt (metrics).
 	Observer Observer
+	// PauseAfter pauses a webhook whose attempts have all failed for this
+	// long; 0 means DefaultPauseAfter, negative never.
+	PauseAfter time.Duration
 }
+
+// DefaultPauseAfter is SPEC §4's auto-pause window.
+const DefaultPauseAfter = 5 * 24 * time.Hour
 
 // Observer hears of every delivery attempt: the event type's wire name,
 // the outcome ("delivered" or "failed"), the HTTP status (0 without an
@@ -121,6 +127,13 @@ func (r *recorded) due(webhookID string, now time.Time) bool {
 	return true
 }
 
+// forget drops a webhook's last recorded success.
+func (r *recorded) forget(webhookID string) {
+	r.mu.Lock()
+	delete(r.last, webhookID)
+	r.mu.Unlock()
+}
+
 // New returns the activities with an HTTP client that never follows
 // redirects and refuses addresses cfg.Network blocks.
 func New(store Store, cfg Config) *Activities {
@@ -135,6 +148,9 @@ func New(store Store, cfg Config) *Activities {
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "TidySupport-Webhooks/dev"
+	}
+	if cfg.PauseAfter == 0 {
+		cfg.PauseAfter = DefaultPauseAfter
 	}
 	transport := &http.Transport{
 		DialContext:           cfg.Network.DialContext(cfg.Timeout),
@@ -253,9 +269,16 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// The record is best effort: failing to write it must not fail, or
 	// repeat, a delivery that happened. A success within a second of the
 	// last one recorded for the webhook changes nothing worth a write.
+	if errMsg != "" {
+		a.recent.forget(webhook.ID) // the next success must end the run of failures
+	}
 	if errMsg != "" || a.recent.due(webhook.ID, now) {
-		if err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg); err != nil {
+		paused, err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg, a.cfg.PauseAfter)
+		if err != nil {
 			logger.Warn("record attempt", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+		}
+		if paused {
+			logger.Warn("webhook paused: every attempt failed for the auto-pause window", "webhook_id", webhook.ID, "window", a.cfg.PauseAfter.String())
 		}
 	}
 	if sendErr == nil {

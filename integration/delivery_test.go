@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -215,5 +217,43 @@ func TestWorkspaceKeysSeeOnlyTheirWorkspace(t *testing.T) {
 	}
 	if _, err := s.store.Webhook(context.Background(), "wrk_a", idA); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A webhook whose attempts all fail for the auto-pause window is paused;
+// its pending deliveries stop retrying (skipped); resuming it brings new
+// events back.
+func TestAutoPauseSkipsPendingDeliveriesAndResumes(t *testing.T) {
+	s := newStack(t, stackOptions{pauseAfter: time.Second, schedule: []time.Duration{
+		400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
+		400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
+	}})
+	var up atomic.Bool
+	r := newReceiver(t, func(int) int {
+		if up.Load() {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	})
+	id, _ := s.webhook(s.keyA, r.URL, "*")
+	res := s.wait(s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`))
+	if o := res.Webhooks[0]; o.Outcome != workflows.OutcomeSkipped || o.Error != "webhook paused" {
+		t.Errorf("outcome = %+v, want skipped once the webhook was paused", o)
+	}
+	code, w := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
+	if code != http.StatusOK || w["status"] != "PAUSED" || !strings.Contains(fmt.Sprint(w["pausedReason"]), "every delivery attempt failed for 1s") {
+		t.Fatalf("webhook = %d %v, want PAUSED by auto-pause", code, w)
+	}
+	attempts := len(r.deliveries())
+	if attempts < 2 || attempts > 6 {
+		t.Errorf("receiver got %d attempts before the pause, want a few over about a second", attempts)
+	}
+	up.Store(true)
+	if code, _ := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"status": "ACTIVE"}`); code != http.StatusOK {
+		t.Fatal("resume")
+	}
+	next := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
+	if o := s.wait(next).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered {
+		t.Errorf("after resuming: %+v, want delivered", o)
 	}
 }

@@ -60,6 +60,7 @@ type stackOptions struct {
 	eager           bool
 	rateLimit       float64
 	network         *netguard.Policy
+	pauseAfter      time.Duration
 }
 
 // stack is one deployment under test.
@@ -98,7 +99,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test"})
+	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter})
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()

@@ -185,7 +185,7 @@ func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 			t.Errorf("DeliveryInputs = %+v, %v", got, secrets)
 		}
 		at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
-		if err := st.RecordAttempt(ctx, w.ID, at, "endpoint answered 500"); err != nil {
+		if _, err := st.RecordAttempt(ctx, w.ID, at, "endpoint answered 500", 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.PauseWebhook(ctx, w.ID, "endpoint answered 410 Gone"); err != nil {
@@ -420,6 +420,56 @@ func TestDeliveryInputs(t *testing.T) {
 		}
 		if _, _, _, err := st.DeliveryInputs(ctx, "wh_gone", ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "webhook" {
 			t.Errorf("missing webhook: %v", err)
+		}
+	})
+}
+
+func TestAutoPauseAfterARunOfFailures(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		window := 5 * 24 * time.Hour
+		record := func(at time.Time, errMsg string) bool {
+			t.Helper()
+			paused, err := st.RecordAttempt(ctx, w.ID, at, errMsg, window)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return paused
+		}
+		status := func() models.WebhookStatus {
+			t.Helper()
+			got, err := st.Webhook(ctx, "wrk_a", w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Status
+		}
+		if record(t0, "refused") || record(t0.Add(4*24*time.Hour), "refused") || status() != models.WebhookActive {
+			t.Fatal("paused before the window passed")
+		}
+		// A success ends the run: failures must last a whole window again.
+		record(t0.Add(4*24*time.Hour+time.Hour), "")
+		if record(t0.Add(6*24*time.Hour), "refused") || status() != models.WebhookActive {
+			t.Fatal("paused although a success came within the window")
+		}
+		if record(t0.Add(6*24*time.Hour+window-time.Minute), "refused") {
+			t.Fatal("paused a minute before the run lasted the window")
+		}
+		if !record(t0.Add(6*24*time.Hour+window), "endpoint answered 503") {
+			t.Fatal("not paused after failing for the whole window")
+		}
+		got, _ := st.Webhook(ctx, "wrk_a", w.ID)
+		if got.Status != models.WebhookPaused || !strings.Contains(got.PausedReason, "every delivery attempt failed for 120h0m0s") {
+			t.Errorf("after the window: %s %q", got.Status, got.PausedReason)
+		}
+		// Resuming starts the clock afresh.
+		if _, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error { w.Status = models.WebhookActive; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if record(t0.Add(20*24*time.Hour), "refused") || status() != models.WebhookActive {
+			t.Error("paused again at the first failure after resuming")
 		}
 	})
 }

@@ -137,6 +137,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 		if err := tx.Select("*").Omit("id", "workspace_id", "created_at").Updates(&updated).Error; err != nil {
 			return err
 		}
+		// Resuming starts the auto-pause clock afresh.
+		if before.Status != models.WebhookActive && w.Status == models.WebhookActive {
+			if err := tx.Exec("UPDATE webhooks SET failing_since = NULL WHERE id = ?", id).Error; err != nil {
+				return err
+			}
+		}
 		if err := tx.Where("webhook_id = ?", id).Delete(&subscriptionRow{}).Error; err != nil {
 			return err
 		}
@@ -251,19 +257,34 @@ func (s *Store) PauseWebhook(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// RecordAttempt keeps a webhook's lastAttemptedAt current and, when errMsg
-// is not empty, its lastErrorAt and lastErrorMessage.
-func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errMsg string) error {
-	fields := map[string]any{"last_attempted_at": at.UTC()}
-	if errMsg != "" {
-		fields["last_error_at"] = at.UTC()
-		fields["last_error_message"] = errMsg
+// RecordAttempt keeps a webhook's lastAttemptedAt current. A failure
+// (errMsg not empty) also sets lastErrorAt and lastErrorMessage and starts
+// a run of failures if none is running; a success ends the run. When
+// pauseAfter > 0 and the run has lasted that long, an ACTIVE webhook is
+// paused with the reason, and paused is true.
+func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error) {
+	db := s.db.WithContext(ctx)
+	at = at.UTC()
+	if errMsg == "" {
+		err = db.Exec("UPDATE webhooks SET last_attempted_at = ?, failing_since = NULL WHERE id = ?", at, id).Error
+	} else {
+		err = db.Exec(`UPDATE webhooks SET last_attempted_at = ?, last_error_at = ?, last_error_message = ?,
+			failing_since = COALESCE(failing_since, ?) WHERE id = ?`, at, at, errMsg, at, id).Error
 	}
-	err := s.db.WithContext(ctx).Model(&webhookRow{}).Where("id = ?", id).Updates(fields).Error
-	if err != nil {
-		return fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
+	if err != nil || errMsg == "" || pauseAfter <= 0 {
+		if err != nil {
+			return false, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
+		}
+		return false, nil
 	}
-	return nil
+	reason := fmt.Sprintf("every delivery attempt failed for %s; last error: %s", pauseAfter, errMsg)
+	res := db.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?
+		WHERE id = ? AND status = ? AND failing_since <= ?`,
+		string(models.WebhookPaused), reason, s.now(), id, string(models.WebhookActive), at.Add(-pauseAfter))
+	if res.Error != nil {
+		return false, fmt.Errorf("auto-pause webhook %s: %w", id, translate(res.Error))
+	}
+	return res.RowsAffected > 0, nil
 }
 
 // deliveryRow is one row of DeliveryInputs' query: the webhook and the

@@ -27,6 +27,7 @@ type Config struct {
 	RetrySchedule     []time.Duration // TIDYHOOKS_RETRY_SCHEDULE
 	DeliveryTimeout   time.Duration   // TIDYHOOKS_DELIVERY_TIMEOUT
 	RetryAfterMax     time.Duration   // TIDYHOOKS_RETRY_AFTER_MAX
+	AutoPauseAfter    time.Duration   // TIDYHOOKS_AUTO_PAUSE_AFTER
 	MaxPayloadBytes   int             // TIDYHOOKS_MAX_PAYLOAD_BYTES
 	AllowHTTP         bool            // TIDYHOOKS_ALLOW_HTTP
 	AllowedCIDRs      []netip.Prefix  // TIDYHOOKS_ALLOWED_CIDRS
@@ -116,6 +117,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
 		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
 		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
+		AutoPauseAfter:      duration("TIDYHOOKS_AUTO_PAUSE_AFTER", activities.DefaultPauseAfter),
 		MaxPayloadBytes:     integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
 		AllowHTTP:           boolean("TIDYHOOKS_ALLOW_HTTP", dev),
 		AllowLoopback:       boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),

@@ -37,6 +37,7 @@ func newRegistry() *prometheus.Registry {
 func activitiesConfig(cfg Config, reg prometheus.Registerer) activities.Config {
 	return activities.Config{
 		Observer:      worker.NewMetrics(reg),
+		PauseAfter:    cfg.AutoPauseAfter,
 		Schedule:      cfg.RetrySchedule,
 		Timeout:       cfg.DeliveryTimeout,
 		RetryAfterCap: cfg.RetryAfterMax,
