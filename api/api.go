@@ -1,8 +1,8 @@
 // Package api is the HTTP surface: the management API customers call, the
 // ingest API the platform calls, health, readiness and metrics. Routes are
 // listed in routes.go; errors become statuses in errors.go only. It imports
-// models, signing and workflows' result types; storage and the emitter
-// reach it through the small interfaces declared here. It never imports
+// models, signing, and the emitter's and workflows' result types; storage
+// and the emitter reach it through the small interfaces declared here. It never imports
 // store, activities or cmd.
 package api
 
@@ -15,8 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
-	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // Store is what the API reads and writes directly.
@@ -37,7 +37,7 @@ type Emitter interface {
 	Prepare(r models.EmitRequest, keyWorkspace string) (models.Event, error)
 	PrepareBatch(rs []models.EmitRequest, keyWorkspace string) ([]models.Event, error)
 	Publish(ctx context.Context, events []models.Event) error
-	Test(ctx context.Context, workspaceID, webhookID string) (models.Event, workflows.WebhookOutcome, error)
+	Test(ctx context.Context, workspaceID, webhookID string) (emitter.TestResult, error)
 }
 
 // Config is the API's share of the deployment settings.
@@ -49,6 +49,10 @@ type Config struct {
 	// RateLimit is each key's sustained requests per second (bursts of
 	// twice that); 0 means DefaultRateLimit, negative disables it.
 	RateLimit float64
+	// TemporalUIURL is the Temporal Web UI's base URL, for links to a
+	// delivery's workflow; "" for no links. Namespace is the workflows'.
+	TemporalUIURL string
+	Namespace     string
 	// Ready reports whether dependencies other than the database (Temporal)
 	// answer; nil means always.
 	Ready func(ctx context.Context) error

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -243,13 +245,14 @@ func (s *Server) testWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ev, out, err := s.emitter.Test(ctx, ws, w.ID)
+	res, err := s.emitter.Test(ctx, ws, w.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	body := gin.H{"eventId": ev.ID, "event": ev.Type.Wire, "delivered": out.Outcome == workflows.OutcomeDelivered,
-		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil}
+	out := res.Outcome
+	body := gin.H{"eventId": res.Event.ID, "event": res.Event.Type.Wire, "delivered": out.Outcome == workflows.OutcomeDelivered,
+		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil, "workflowUrl": s.workflowURL(res.Event.ID, res.RunID)}
 	if out.StatusCode != 0 {
 		body["statusCode"] = out.StatusCode
 	}
@@ -257,4 +260,19 @@ func (s *Server) testWebhook(c *gin.Context) {
 		body["error"] = out.Error
 	}
 	c.JSON(http.StatusOK, body)
+}
+
+// workflowURL links a workflow run in the Temporal Web UI, or is nil
+// without a configured UI.
+func (s *Server) workflowURL(workflowID, runID string) *string {
+	if s.cfg.TemporalUIURL == "" {
+		return nil
+	}
+	ns := s.cfg.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	u := strings.TrimRight(s.cfg.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" +
+		url.PathEscape(workflowID) + "/" + url.PathEscape(runID) + "/history"
+	return &u
 }

@@ -172,10 +172,18 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 // TestTimeout bounds how long Test waits for the attempt.
 const TestTimeout = 45 * time.Second
 
+// TestResult is a test delivery: the event sent, the run of its
+// TestWebhook workflow and the attempt's outcome.
+type TestResult struct {
+	Event   models.Event
+	RunID   string
+	Outcome workflows.WebhookOutcome
+}
+
 // Test sends a testing.connection event to one webhook of workspaceID now,
 // once, and waits for the attempt's outcome. The caller has checked that
 // the webhook belongs to the workspace.
-func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (models.Event, workflows.WebhookOutcome, error) {
+func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (TestResult, error) {
 	now := e.now()
 	payload := fmt.Appendf(nil, `{"webhookId":%q,"workspaceId":%q,"message":"This is a test event sent from TidySupport Webhooks."}`, webhookID, workspaceID)
 	ev := models.Event{
@@ -187,7 +195,7 @@ func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (mode
 		Payload:     payload,
 	}
 	if err := e.store.SaveEvents(ctx, []models.Event{ev}); err != nil {
-		return ev, workflows.WebhookOutcome{}, err
+		return TestResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
 	defer cancel()
@@ -202,11 +210,11 @@ func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (mode
 		),
 	}, workflows.TestWebhook, workflows.TestWebhookInput{EventID: ev.ID, WebhookID: webhookID})
 	if err != nil {
-		return ev, workflows.WebhookOutcome{}, fmt.Errorf("start test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
+		return TestResult{}, fmt.Errorf("start test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
 	}
-	var out workflows.WebhookOutcome
-	if err := run.Get(ctx, &out); err != nil {
-		return ev, workflows.WebhookOutcome{}, fmt.Errorf("test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
+	res := TestResult{Event: ev, RunID: run.GetRunID()}
+	if err := run.Get(ctx, &res.Outcome); err != nil {
+		return TestResult{}, fmt.Errorf("test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
 	}
-	return ev, out, nil
+	return res, nil
 }

@@ -103,7 +103,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()
-	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes, MaxWebhooks: opts.maxWebhooks, RateLimit: cmp.Or(opts.rateLimit, -1)}, slog.New(slog.DiscardHandler), reg)
+	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes, MaxWebhooks: opts.maxWebhooks, RateLimit: cmp.Or(opts.rateLimit, -1), TemporalUIURL: "http://ui.test/", Namespace: "default"}, slog.New(slog.DiscardHandler), reg)
 	s.api = httptest.NewServer(srv.Handler(reg))
 	t.Cleanup(s.api.Close)
 	s.keyA = s.newKey("wrk_a", models.ScopeAPIUser, models.ScopeEventsWrite)

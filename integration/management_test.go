@@ -305,6 +305,10 @@ func TestTestEndpointReportsTheAttempt(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("test = %d %v", code, out)
 			}
+			wantURL := "http://ui.test/namespaces/default/workflows/" + fmt.Sprint(out["eventId"]) + "/"
+			if u, _ := out["workflowUrl"].(string); !strings.HasPrefix(u, wantURL) || !strings.HasSuffix(u, "/history") {
+				t.Errorf("workflowUrl = %v, want %s<run>/history", out["workflowUrl"], wantURL)
+			}
 			if out["delivered"] != tt.delivered || out["statusCode"] != tt.status || out["event"] != "testing.connection" {
 				t.Errorf("answer = %v, want delivered %v, statusCode %v", out, tt.delivered, tt.status)
 			}

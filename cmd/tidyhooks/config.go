@@ -39,6 +39,7 @@ type Config struct {
 	EncryptionKey     []byte          // TIDYHOOKS_ENCRYPTION_KEY
 	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
 	RateLimit         float64         // TIDYHOOKS_RATE_LIMIT
+	TemporalUIURL     string          // TIDYHOOKS_TEMPORAL_UI_URL
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
 	MaxConcurrentStarts int // TIDYHOOKS_MAX_CONCURRENT_STARTS
 
@@ -115,6 +116,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		HTTPAddr:            env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
 		TemporalAddress:     env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
+		TemporalUIURL:       env("TIDYHOOKS_TEMPORAL_UI_URL", ""),
 		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
 		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
 		AutoPauseAfter:      duration("TIDYHOOKS_AUTO_PAUSE_AFTER", activities.DefaultPauseAfter),
@@ -136,6 +138,9 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	}
 	if u := c.TemporalDatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		errs = append(errs, errors.New("TIDYHOOKS_TEMPORAL_DATABASE_URL: want postgres://user@host:port/database"))
+	}
+	if u := c.TemporalUIURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_TEMPORAL_UI_URL=%q: want an http(s) URL", u))
 	}
 	if c.RetryAfterMax > maxScheduleEntry {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, maxScheduleEntry))

@@ -217,6 +217,9 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 
 	// The worker shares this client, so new workflows start eagerly on it.
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
+	if cfg.TemporalUIURL == "" {
+		cfg.TemporalUIURL = tsrv.UIURL()
+	}
 	var handler http.Handler = api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg)
 	if opts.floor {
 		fw := bench.NewFloorWorker(c)

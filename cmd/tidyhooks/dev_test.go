@@ -249,6 +249,28 @@ func TestDevWalkthrough(t *testing.T) {
 		}
 	}
 	recv.waitFor(t, `event=conversation\.created\s+webhook-id=evt_\S+\s+attempt=1`)
+
+	// "Test this webhook" answers with a link to its workflow in the
+	// embedded Temporal UI, which serves it.
+	whID := regexp.MustCompile(`"id":"(wh_[^"]+)"`).FindSubmatch(out)
+	if whID == nil {
+		t.Fatalf("no webhook id in the walkthrough output:\n%s", out)
+	}
+	tested, err := exec.Command("curl", "-sf", "-X", "POST", "http://"+httpAddr+"/v1/webhooks/"+string(whID[1])+"/test",
+		"-H", "Authorization: Bearer "+key).Output()
+	if err != nil {
+		t.Fatalf("test webhook: %v %s", err, tested)
+	}
+	var testAnswer struct {
+		Delivered   bool
+		WorkflowURL string
+	}
+	if err := json.Unmarshal(tested, &testAnswer); err != nil || !testAnswer.Delivered ||
+		!strings.HasPrefix(testAnswer.WorkflowURL, "http://127.0.0.1:"+strconv.Itoa(uport)+"/namespaces/default/workflows/evt_") {
+		t.Errorf("test answer = %s (%v), want delivered with a link into the embedded UI", tested, err)
+	} else if page, err := exec.Command("curl", "-sf", testAnswer.WorkflowURL).Output(); err != nil || !bytes.Contains(page, []byte("<html")) {
+		t.Errorf("the workflow link does not open in the UI: %v", err)
+	}
 	t.Logf("first delivery arrived %s after the walkthrough started", time.Since(emittedAt))
 
 	// keys works on the data dir while dev runs, and dev honours a new key

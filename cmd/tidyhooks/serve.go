@@ -57,6 +57,8 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
 		MaxWebhooks:     cfg.MaxWebhooks,
 		RateLimit:       cfg.RateLimit,
+		TemporalUIURL:   cfg.TemporalUIURL,
+		Namespace:       cfg.TemporalNamespace,
 		Ready: func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 				return err
