@@ -228,7 +228,7 @@ type DeliverResult struct {
 	Reason     string `json:",omitempty"`
 }
 
-// FailureDetails are the details of every failure Deliver returns, in
+// failureDetails are the details of every failure Deliver returns, in
 // this order: the attempt number, the HTTP status (0 without an answer) and
 // the attempt's latency in milliseconds.
 func failureDetails(attempt int32, status int, latency time.Duration) []any {

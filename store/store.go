@@ -250,8 +250,6 @@ func translate(err error) error {
 		return errNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return errConflict
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
 	}
 	return err
 }

@@ -271,10 +271,10 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errM
 		err = db.Exec(`UPDATE webhooks SET last_attempted_at = ?, last_error_at = ?, last_error_message = ?,
 			failing_since = COALESCE(failing_since, ?) WHERE id = ?`, at, at, errMsg, at, id).Error
 	}
-	if err != nil || errMsg == "" || pauseAfter <= 0 {
-		if err != nil {
-			return false, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
-		}
+	if err != nil {
+		return false, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
+	}
+	if errMsg == "" || pauseAfter <= 0 {
 		return false, nil
 	}
 	reason := fmt.Sprintf("every delivery attempt failed for %s; last error: %s", pauseAfter, errMsg)
@@ -287,21 +287,9 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errM
 	return res.RowsAffected > 0, nil
 }
 
-// deliveryRow is one row of DeliveryInputs' query: the webhook and the
-// event, once per valid secret.
-type deliveryRow struct {
-	ID               string
-	WorkspaceID      string
-	URL              string `gorm:"column:url"`
-	DisplayName      string
-	Status           string
-	Events           string
-	PausedReason     string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	LastAttemptedAt  *time.Time
-	LastErrorAt      *time.Time
-	LastErrorMessage string
+// deliveryExtra is the part of a DeliveryInputs row beyond the webhook's
+// columns: the event, and one valid secret per row.
+type deliveryExtra struct {
 	EventID          string
 	EventWorkspaceID string
 	EventType        string
@@ -315,25 +303,58 @@ type deliveryRow struct {
 // DeliveryInputs returns, in one round trip, what one delivery attempt
 // needs: the webhook by id whatever its workspace, the secrets that sign
 // at time now (the current one first) and the event. A deleted webhook or
-// a missing event is models.ErrNotFound; which one, the error says.
+// a missing event is a *models.NotFoundError saying which.
 func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error) {
 	if s.sealer == nil {
 		return models.Webhook{}, nil, models.Event{}, ErrNoEncryptionKey
 	}
-	var rows []deliveryRow
-	err := s.db.WithContext(ctx).Raw(`SELECT w.id, w.workspace_id, w.url, w.display_name, w.status, w.events, w.paused_reason,
-			w.created_at, w.updated_at, w.last_attempted_at, w.last_error_at, w.last_error_message, e.id AS event_id, e.workspace_id AS event_workspace_id, e.type AS event_type,
+	db := s.db.WithContext(ctx)
+	rows, err := db.Raw(`SELECT w.*, e.id AS event_id, e.workspace_id AS event_workspace_id, e.type AS event_type,
 			e.occurred_at AS event_occurred_at, e.received_at AS event_received_at, e.payload AS event_payload,
 			sec.id AS secret_id, sec.secret AS secret_value
 		FROM webhooks w
 		JOIN events e ON e.id = ?
 		LEFT JOIN webhook_secrets sec ON sec.webhook_id = w.id AND (sec.expires_at IS NULL OR sec.expires_at > ?)
 		WHERE w.id = ?
-		ORDER BY sec.id DESC`, eventID, now.UTC(), webhookID).Scan(&rows).Error
+		ORDER BY sec.id DESC`, eventID, now.UTC(), webhookID).Rows()
 	if err != nil {
 		return models.Webhook{}, nil, models.Event{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
 	}
-	if len(rows) == 0 {
+	defer rows.Close()
+	var (
+		webhook webhookRow
+		first   deliveryExtra
+		secrets []string
+		n       int
+	)
+	for rows.Next() {
+		var extra deliveryExtra
+		if n == 0 {
+			// The webhook's and the event's columns are the same on every row.
+			if err := db.ScanRows(rows, &webhook); err != nil {
+				return models.Webhook{}, nil, models.Event{}, fmt.Errorf("read webhook %s: %w", webhookID, err)
+			}
+		}
+		if err := db.ScanRows(rows, &extra); err != nil {
+			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("read delivery of %s: %w", eventID, err)
+		}
+		if n == 0 {
+			first = extra
+		}
+		n++
+		if extra.SecretValue == nil {
+			continue
+		}
+		plain, err := s.sealer.open(*extra.SecretValue, webhookID)
+		if err != nil {
+			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("secret %d of webhook %s: %w", *extra.SecretID, webhookID, err)
+		}
+		secrets = append(secrets, plain)
+	}
+	if err := rows.Err(); err != nil {
+		return models.Webhook{}, nil, models.Event{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
+	}
+	if n == 0 {
 		// Rare: say which of the two is gone.
 		if _, err := s.Event(ctx, eventID); errors.Is(err, models.ErrNotFound) {
 			return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "event", ID: eventID}
@@ -342,29 +363,12 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 		}
 		return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "webhook", ID: webhookID}
 	}
-	r0 := rows[0]
 	event, err := eventRow{
-		ID: r0.EventID, WorkspaceID: r0.EventWorkspaceID, Type: r0.EventType,
-		OccurredAt: r0.EventOccurredAt, ReceivedAt: r0.EventReceivedAt, Payload: r0.EventPayload,
+		ID: first.EventID, WorkspaceID: first.EventWorkspaceID, Type: first.EventType,
+		OccurredAt: first.EventOccurredAt, ReceivedAt: first.EventReceivedAt, Payload: first.EventPayload,
 	}.model()
 	if err != nil {
 		return models.Webhook{}, nil, models.Event{}, err
 	}
-	secrets := make([]string, 0, len(rows))
-	for _, r := range rows {
-		if r.SecretValue == nil {
-			continue
-		}
-		plain, err := s.sealer.open(*r.SecretValue, webhookID)
-		if err != nil {
-			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("secret %d of webhook %s: %w", *r.SecretID, webhookID, err)
-		}
-		secrets = append(secrets, plain)
-	}
-	w := webhookRow{
-		ID: r0.ID, WorkspaceID: r0.WorkspaceID, URL: r0.URL, DisplayName: r0.DisplayName, Status: r0.Status,
-		Events: r0.Events, PausedReason: r0.PausedReason, CreatedAt: r0.CreatedAt, UpdatedAt: r0.UpdatedAt,
-		LastAttemptedAt: r0.LastAttemptedAt, LastErrorAt: r0.LastErrorAt, LastErrorMessage: r0.LastErrorMessage,
-	}
-	return w.model(), secrets, event, nil
+	return webhook.model(), secrets, event, nil
 }

@@ -130,8 +130,6 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 		)
 		if appErr.HasDetails() && appErr.Details(&attempt, &status, &latency) == nil {
 			o.Attempts, o.StatusCode, o.LatencyMs = attempt, status, latency
-		} else if appErr.HasDetails() && appErr.Details(&attempt) == nil { // histories from before status and latency
-			o.Attempts = attempt
 		}
 		if appErr.Type() == activities.ErrTypeGone {
 			o.Outcome = OutcomePaused

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -251,6 +250,6 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
   curl -s -X POST %s/v1/events -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_abc123"}}}'
 `, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
-	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL(), "ui_port", strconv.Itoa(cfg.UIPort))
+	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
 	return serveHTTP(ctx, srv, l)
 }
