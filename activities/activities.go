@@ -32,18 +32,28 @@ type Matcher interface {
 }
 
 // DeliveryStore is what one delivery reads and writes. DeliveryInputs
-// returns the webhook, its secrets valid at now (current first) and the
-// event, or a *models.NotFoundError naming which is gone.
+// returns the webhook, its secrets valid at now (current first), the event
+// and the delivery's status, or a *models.NotFoundError naming which is
+// gone. BeginAttempt and FinishAttempt keep the delivery log.
 type DeliveryStore interface {
-	DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error)
+	DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.DeliveryJob, error)
+	BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error)
+	FinishAttempt(ctx context.Context, e models.AttemptEnd) error
+	SkipDelivery(ctx context.Context, a models.AttemptStart, reason string) error
 	PauseWebhook(ctx context.Context, id, reason string) error
 	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
 }
 
-// Store is both.
+// Recoverer lists what a recover redelivers.
+type Recoverer interface {
+	RecoverableDeliveries(ctx context.Context, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error)
+}
+
+// Store is all three.
 type Store interface {
 	Matcher
 	DeliveryStore
+	Recoverer
 }
 
 // DefaultSchedule is SPEC §4's wait before each retry after the first attempt.
@@ -57,7 +67,6 @@ const (
 	DefaultTimeout       = 15 * time.Second
 	DefaultRetryAfterCap = time.Hour
 	MaxTimeout           = 25 * time.Second // below workflows.AttemptTimeout
-	responseBodyCap      = 4 << 10
 	jitterFraction       = 0.2
 )
 
@@ -82,6 +91,10 @@ type Config struct {
 	// PauseAfter pauses a webhook whose attempts have all failed for this
 	// long; 0 means DefaultPauseAfter, negative never.
 	PauseAfter time.Duration
+	// AfterSend, when set, runs after each attempt's request and before
+	// its outcome is recorded. Fault-injection tests use it to stop a
+	// worker at the worst moment.
+	AfterSend func(ctx context.Context, in DeliverInput)
 }
 
 // DefaultPauseAfter is SPEC §4's auto-pause window.
@@ -211,6 +224,20 @@ type DeliverInput struct {
 	// Test marks a "test this webhook" delivery: sent even to a paused
 	// webhook, and a 410 answer does not pause it.
 	Test bool `json:",omitempty"`
+	// Trigger is what asked for the attempt; "" is the event's own
+	// workflow on the retry schedule. Manual retries, recovers and tests
+	// make one attempt each.
+	Trigger models.AttemptTrigger `json:",omitempty"`
+}
+
+func (in DeliverInput) trigger() models.AttemptTrigger {
+	switch {
+	case in.Test:
+		return models.TriggerTest
+	case in.Trigger == "":
+		return models.TriggerScheduled
+	}
+	return in.Trigger
 }
 
 // Outcomes of a delivery.
@@ -235,15 +262,20 @@ func failureDetails(attempt int32, status int, latency time.Duration) []any {
 	return []any{attempt, status, latency.Milliseconds()}
 }
 
-// Deliver sends one signed POST of the event to the webhook. A 2xx
-// completes it; a 410 pauses the webhook; any other failure returns an
+// Deliver sends one signed POST of the event to the webhook and logs it:
+// the attempt is recorded as sending before the request goes out and
+// completed after, so that a worker lost in between leaves its record. A
+// 2xx completes it; a 410 pauses the webhook; any other failure returns an
 // error whose NextRetryDelay follows the schedule (or a capped
-// Retry-After), until the schedule runs out.
+// Retry-After), until the schedule runs out. Manual, recover and test
+// attempts are made once.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	attempt := activity.GetInfo(ctx).Attempt
+	info := activity.GetInfo(ctx)
+	attempt := info.Attempt
 	logger := activity.GetLogger(ctx)
+	trigger := in.trigger()
 	now := a.now()
-	webhook, secrets, event, err := a.store.DeliveryInputs(ctx, in.WebhookID, in.EventID, now)
+	job, err := a.store.DeliveryInputs(ctx, in.WebhookID, in.EventID, now)
 	var missing *models.NotFoundError
 	switch {
 	case errors.As(err, &missing) && missing.Kind == "event":
@@ -252,65 +284,142 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook deleted"}, nil
 	case err != nil:
 		return DeliverResult{}, err
-	case webhook.Status != models.WebhookActive && !in.Test:
+	}
+	webhook, event := job.Webhook, job.Event
+	start := models.AttemptStart{
+		WorkspaceID: event.WorkspaceID, WebhookID: webhook.ID, EventID: event.ID, EventType: event.Type.Wire,
+		Trigger: trigger, StartedAt: now, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		Retry: trigger == models.TriggerScheduled && attempt > 1,
+	}
+	if trigger == models.TriggerScheduled {
+		// A manual retry or recover may have settled it meanwhile, or a
+		// pause skipped it: the schedule stops there.
+		switch job.Status {
+		case models.DeliveryDelivered:
+			return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "already delivered by another attempt"}, nil
+		case models.DeliverySkipped:
+			return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "skipped while the webhook was paused"}, nil
+		}
+	}
+	if webhook.Status != models.WebhookActive && trigger != models.TriggerTest && trigger != models.TriggerManual {
+		if err := a.store.SkipDelivery(ctx, start, "skipped: the webhook was paused"); err != nil {
+			return DeliverResult{}, err
+		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
+	}
+	// Nothing has been sent yet: if the record cannot be written, the
+	// attempt is retried rather than made unrecorded.
+	ref, err := a.store.BeginAttempt(ctx, start)
+	if err != nil {
+		return DeliverResult{}, err
 	}
 
 	started := time.Now()
-	status, retryAfter, sendErr := a.send(ctx, webhook, secrets, event, attempt)
+	sent := a.send(ctx, webhook, job.Secrets, event, attempt)
 	latency := time.Since(started)
-	errMsg, outcome := "", OutcomeDelivered
-	if sendErr != nil {
-		errMsg, outcome = sendErr.Error(), "failed"
+	if a.cfg.AfterSend != nil {
+		a.cfg.AfterSend(ctx, in)
+	}
+	outcome := OutcomeDelivered
+	if sent.err != nil {
+		outcome = "failed"
 	}
 	if a.cfg.Observer != nil {
-		a.cfg.Observer.ObserveAttempt(event.Type.Wire, outcome, status, latency)
+		a.cfg.Observer.ObserveAttempt(event.Type.Wire, outcome, sent.status, latency)
 	}
-	// The record is best effort: failing to write it must not fail, or
-	// repeat, a delivery that happened. A success within a second of the
-	// last one recorded for the webhook changes nothing worth a write.
-	if errMsg != "" {
-		a.recent.forget(webhook.ID) // the next success must end the run of failures
-	}
-	if errMsg != "" || a.recent.due(webhook.ID, now) {
-		paused, err := a.store.RecordAttempt(ctx, webhook.ID, now, errMsg, a.cfg.PauseAfter)
-		if err != nil {
-			logger.Warn("record attempt", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+	var (
+		fail error
+		next *time.Time
+	)
+	if sent.err != nil {
+		var delay time.Duration
+		fail, delay = a.failure(trigger, attempt, sent, latency)
+		if delay > 0 {
+			at := a.now().Add(delay)
+			next = &at
 		}
-		if paused {
-			logger.Warn("webhook paused: every attempt failed for the auto-pause window", "webhook_id", webhook.ID, "window", a.cfg.PauseAfter.String())
-		}
-	}
-	if sendErr == nil {
-		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: status, LatencyMs: latency.Milliseconds()}, nil
 	}
 
-	details := failureDetails(attempt, status, latency)
+	// From here on the request has been made: failing to record it must
+	// not fail, or repeat, the delivery.
+	end := models.AttemptEnd{
+		AttemptRef: ref, Delivered: sent.err == nil, FinishedAt: a.now(), StatusCode: sent.status,
+		LatencyMs: latency.Milliseconds(), ResponseBody: sent.body, NextAttemptAt: next,
+		Scheduled: trigger == models.TriggerScheduled,
+	}
+	if sent.err != nil {
+		end.Error = fail.Error()
+	}
+	if err := a.store.FinishAttempt(ctx, end); err != nil {
+		logger.Warn("record attempt outcome", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+	}
+	a.recordOnWebhook(ctx, webhook.ID, now, sent.err)
+
 	switch {
-	case in.Test:
-		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeHTTP,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
-	case status == http.StatusGone:
-		reason := "endpoint answered 410 Gone"
-		if err := a.store.PauseWebhook(ctx, webhook.ID, reason); err != nil {
+	case sent.err == nil:
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
+	case pausesOnGone(trigger, sent.status):
+		if err := a.store.PauseWebhook(ctx, webhook.ID, goneReason); err != nil {
 			return DeliverResult{}, err // retried: the pause must not be lost
 		}
-		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(reason+"; webhook paused", ErrTypeGone,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
-	case errors.Is(sendErr, netguard.ErrBlocked):
-		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeBlocked,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+	}
+	return DeliverResult{}, fail
+}
+
+const goneReason = "endpoint answered 410 Gone"
+
+// pausesOnGone reports whether an answer with status pauses the webhook:
+// a 410 does, except to a test or a manual retry.
+func pausesOnGone(trigger models.AttemptTrigger, status int) bool {
+	return status == http.StatusGone && trigger != models.TriggerTest && trigger != models.TriggerManual
+}
+
+// failure is the error Deliver returns for a failed attempt, and the wait
+// before the schedule's next attempt (0 when there is none).
+func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, sent sendResult, latency time.Duration) (error, time.Duration) {
+	details := failureDetails(attempt, sent.status, latency)
+	msg := sent.err.Error()
+	final := func(typ, msg string) error {
+		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+	}
+	switch {
+	case pausesOnGone(trigger, sent.status):
+		return final(ErrTypeGone, goneReason+"; webhook paused"), 0
+	case trigger != models.TriggerScheduled:
+		return final(ErrTypeHTTP, msg), 0
+	case errors.Is(sent.err, netguard.ErrBlocked):
+		return final(ErrTypeBlocked, msg), 0
 	case int(attempt) > len(a.cfg.Schedule):
-		return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("%s; gave up after %d attempts", errMsg, attempt), ErrTypeExhausted,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+		return final(ErrTypeExhausted, fmt.Sprintf("%s; gave up after %d attempts", msg, attempt)), 0
 	}
 	delay := RetryDelay(a.cfg.Schedule, attempt, a.jitter())
-	if retryAfter > 0 {
-		delay = min(retryAfter, a.cfg.RetryAfterCap)
+	if sent.retryAfter > 0 {
+		delay = min(sent.retryAfter, a.cfg.RetryAfterCap)
 	}
-	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(errMsg, ErrTypeHTTP,
-		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: details})
+	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeHTTP,
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: details}), delay
+}
+
+// recordOnWebhook keeps the webhook's lastAttemptedAt, lastErrorAt and
+// lastErrorMessage current and runs auto-pause. It is best effort; a
+// success within a second of the last one recorded for the webhook changes
+// nothing worth a write.
+func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at time.Time, sendErr error) {
+	errMsg := ""
+	if sendErr != nil {
+		errMsg = sendErr.Error()
+		a.recent.forget(webhookID) // the next success must end the run of failures
+	} else if !a.recent.due(webhookID, at) {
+		return
+	}
+	logger := activity.GetLogger(ctx)
+	paused, err := a.store.RecordAttempt(ctx, webhookID, at, errMsg, a.cfg.PauseAfter)
+	if err != nil {
+		logger.Warn("record attempt on webhook", "webhook_id", webhookID, "error", err)
+	}
+	if paused {
+		logger.Warn("webhook paused: every attempt failed for the auto-pause window", "webhook_id", webhookID, "window", a.cfg.PauseAfter.String())
+	}
 }
 
 // RetryDelay is the wait after failed attempt number attempt (1-based):
@@ -321,19 +430,27 @@ func RetryDelay(schedule []time.Duration, attempt int32, u float64) time.Duratio
 	return time.Duration(float64(schedule[i]) * factor)
 }
 
-// send makes the HTTP attempt. It returns the status code (0 without a
-// response), a Retry-After wait when a 429 or 503 carries one, and an
-// error for anything but a 2xx.
-func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int32) (int, time.Duration, error) {
+// sendResult is what one HTTP attempt got: the status code (0 without a
+// response), the start of the response body, a Retry-After wait when a 429
+// or 503 carries one, and an error for anything but a 2xx.
+type sendResult struct {
+	status     int
+	body       string
+	retryAfter time.Duration
+	err        error
+}
+
+// send makes the HTTP attempt.
+func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int32) sendResult {
 	body := e.Body()
 	sentAt := a.now()
 	signature, err := signing.Header(secrets, e.ID, sentAt, body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sign: %w", err)
+		return sendResult{err: fmt.Errorf("sign: %w", err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, strings.NewReader(string(body)))
 	if err != nil {
-		return 0, 0, fmt.Errorf("build request: %w", err)
+		return sendResult{err: fmt.Errorf("build request: %w", err)}
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -347,22 +464,24 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return 0, 0, describeTransportError(err, a.cfg.Timeout)
+		return sendResult{err: describeTransportError(err, a.cfg.Timeout)}
 	}
 	defer resp.Body.Close()
-	// Read a bounded amount so the connection can be reused, never more.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseBodyCap))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp.StatusCode, 0, nil
+	// Read what the log keeps, which also lets a short answer's connection
+	// be reused; never more.
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, models.MaxResponseBody))
+	res := sendResult{status: resp.StatusCode, body: string(head)}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return res
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		res.err = fmt.Errorf("endpoint answered %d %s (redirects are not followed)", resp.StatusCode, http.StatusText(resp.StatusCode))
+		return res
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sentAt)
 	}
-	var retryAfter time.Duration
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sentAt)
-	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return resp.StatusCode, 0, fmt.Errorf("endpoint answered %d %s (redirects are not followed)", resp.StatusCode, http.StatusText(resp.StatusCode))
-	}
-	return resp.StatusCode, retryAfter, fmt.Errorf("endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	res.err = fmt.Errorf("endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	return res
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
@@ -392,4 +511,39 @@ func describeTransportError(err error, timeout time.Duration) error {
 		return fmt.Errorf("no response within %s: %w", timeout, err)
 	}
 	return fmt.Errorf("request failed: %w", err)
+}
+
+// RecoverPageInput asks for the next page of deliveries a recover
+// redelivers: failed and skipped deliveries of the webhook created in
+// [Since, Until), after the delivery id After.
+type RecoverPageInput struct {
+	WebhookID string
+	Since     time.Time
+	Until     time.Time
+	After     string
+	Limit     int
+}
+
+// RecoverItem is one delivery to redeliver.
+type RecoverItem struct {
+	DeliveryID string
+	EventID    string
+}
+
+// RecoverPageResult is one page, oldest first; empty at the end.
+type RecoverPageResult struct {
+	Items []RecoverItem
+}
+
+// RecoverPage lists the next page of a recover.
+func (a *Activities) RecoverPage(ctx context.Context, in RecoverPageInput) (RecoverPageResult, error) {
+	ds, err := a.store.RecoverableDeliveries(ctx, in.WebhookID, in.Since, in.Until, in.After, in.Limit)
+	if err != nil {
+		return RecoverPageResult{}, err
+	}
+	out := RecoverPageResult{Items: make([]RecoverItem, len(ds))}
+	for i, d := range ds {
+		out.Items[i] = RecoverItem{DeliveryID: d.ID, EventID: d.EventID}
+	}
+	return out, nil
 }

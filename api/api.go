@@ -29,6 +29,10 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, workspaceID, id string) error
 	Secrets(ctx context.Context, workspaceID, id string) ([]models.Secret, error)
 	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error
+	Deliveries(ctx context.Context, workspaceID, webhookID string, f models.DeliveryFilter, cursor string, limit int) (models.Page[models.Delivery], error)
+	Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error)
+	CountRecoverable(ctx context.Context, webhookID string, since, until time.Time) (int, error)
+	DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error)
 	Ping(ctx context.Context) error
 }
 
@@ -38,6 +42,8 @@ type Emitter interface {
 	PrepareBatch(rs []models.EmitRequest, keyWorkspace string) ([]models.Event, error)
 	Publish(ctx context.Context, events []models.Event) error
 	Test(ctx context.Context, workspaceID, webhookID string) (emitter.TestResult, error)
+	Retry(ctx context.Context, d models.Delivery) (emitter.RetryResult, error)
+	Recover(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (workflowID, runID string, err error)
 }
 
 // Config is the API's share of the deployment settings.

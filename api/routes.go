@@ -38,5 +38,10 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	manage.GET("/webhooks/:id/secret", s.getSecret)
 	manage.POST("/webhooks/:id/rotate-secret", s.rotateSecret)
 	manage.POST("/webhooks/:id/test", s.testWebhook)
+	manage.GET("/webhooks/:id/deliveries", s.listDeliveries)
+	manage.POST("/webhooks/:id/recover", s.recoverWebhook)
+	manage.GET("/webhooks/:id/stats", s.webhookStats)
+	manage.GET("/deliveries/:id", s.getDelivery)
+	manage.POST("/deliveries/:id/retry", s.retryDelivery)
 	return r
 }

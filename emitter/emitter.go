@@ -218,3 +218,54 @@ func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (Test
 	}
 	return res, nil
 }
+
+// RetryResult is a manual retry: its Redeliver workflow and the attempt's
+// outcome.
+type RetryResult struct {
+	WorkflowID string
+	RunID      string
+	Outcome    workflows.WebhookOutcome
+}
+
+// Retry attempts a delivery again now, once, and waits for the outcome.
+// The caller has checked that the delivery belongs to the workspace.
+func (e *Emitter) Retry(ctx context.Context, d models.Delivery) (RetryResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
+	defer cancel()
+	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:               models.NewID("retry", e.now()),
+		TaskQueue:        e.opts.TaskQueue,
+		EnableEagerStart: e.opts.EagerStart,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.WorkspaceAttr.ValueSet(d.WorkspaceID),
+			workflows.EventAttr.ValueSet(d.EventType),
+			workflows.WebhooksAttr.ValueSet([]string{d.WebhookID}),
+		),
+	}, workflows.Redeliver, workflows.RedeliverInput{EventID: d.EventID, WebhookID: d.WebhookID})
+	if err != nil {
+		return RetryResult{}, fmt.Errorf("start retry of %s: %w: %w", d.ID, models.ErrUnavailable, err)
+	}
+	res := RetryResult{WorkflowID: run.GetID(), RunID: run.GetRunID()}
+	if err := run.Get(ctx, &res.Outcome); err != nil {
+		return RetryResult{}, fmt.Errorf("retry of %s: %w: %w", d.ID, models.ErrUnavailable, err)
+	}
+	return res, nil
+}
+
+// Recover starts redelivering a webhook's failed and skipped deliveries
+// created in [since, until) and returns the Recover workflow's id and run
+// without waiting for it.
+func (e *Emitter) Recover(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (workflowID, runID string, err error) {
+	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        models.NewID("recover", e.now()),
+		TaskQueue: e.opts.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.WorkspaceAttr.ValueSet(workspaceID),
+			workflows.WebhooksAttr.ValueSet([]string{webhookID}),
+		),
+	}, workflows.Recover, workflows.RecoverInput{WebhookID: webhookID, Since: since.UTC(), Until: until.UTC()})
+	if err != nil {
+		return "", "", fmt.Errorf("start recover of %s: %w: %w", webhookID, models.ErrUnavailable, err)
+	}
+	return run.GetID(), run.GetRunID(), nil
+}

@@ -177,10 +177,11 @@ func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 		ctx := context.Background()
 		w := newWebhook(t, st, "wrk_a", "*")
 		saveEvent(t, st, "evt_t")
-		got, secrets, _, err := st.DeliveryInputs(ctx, w.ID, "evt_t", time.Now())
+		job, err := st.DeliveryInputs(ctx, w.ID, "evt_t", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
+		got, secrets := job.Webhook, job.Secrets
 		if got.ID != w.ID || len(secrets) != 1 || !strings.HasPrefix(secrets[0], "whsec_") {
 			t.Errorf("DeliveryInputs = %+v, %v", got, secrets)
 		}
@@ -201,7 +202,7 @@ func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 		if got.LastAttemptedAt == nil || !got.LastAttemptedAt.Equal(at) || got.LastErrorAt == nil || got.LastErrorMessage != "endpoint answered 500" {
 			t.Errorf("after attempt: %+v", got)
 		}
-		if _, _, _, err := st.DeliveryInputs(ctx, "wh_missing", "evt_t", time.Now()); !errors.Is(err, models.ErrNotFound) {
+		if _, err := st.DeliveryInputs(ctx, "wh_missing", "evt_t", time.Now()); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("missing webhook: err = %v, want ErrNotFound", err)
 		}
 	})
@@ -287,14 +288,16 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		_, during, _, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now)
+		job, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now)
+		during := job.Secrets
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(during, []string{newSecret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
 			t.Errorf("during the grace period: %v, want new then old", during)
 		}
-		_, after, _, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now.Add(61*time.Minute))
+		job, err = st.DeliveryInputs(ctx, w.ID, "evt_r", now.Add(61*time.Minute))
+		after := job.Secrets
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +313,7 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer other.Close()
-		if _, _, _, err := other.DeliveryInputs(ctx, w.ID, "evt_r", now); err == nil {
+		if _, err := other.DeliveryInputs(ctx, w.ID, "evt_r", now); err == nil {
 			t.Error("secrets open with another encryption key")
 		}
 		noKey, err := store.Open(ctx, url, store.Options{})
@@ -404,7 +407,8 @@ func TestDeliveryInputs(t *testing.T) {
 		if err := st.RotateSecret(ctx, "wrk_a", w.ID, "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm", time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		gotW, secrets, gotE, err := st.DeliveryInputs(ctx, w.ID, ev.ID, time.Now())
+		job, err := st.DeliveryInputs(ctx, w.ID, ev.ID, time.Now())
+		gotW, secrets, gotE := job.Webhook, job.Secrets, job.Event
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,10 +419,10 @@ func TestDeliveryInputs(t *testing.T) {
 			t.Errorf("secrets = %v, want new then old", secrets)
 		}
 		var nf *models.NotFoundError
-		if _, _, _, err := st.DeliveryInputs(ctx, w.ID, "evt_gone", time.Now()); !errors.As(err, &nf) || nf.Kind != "event" {
+		if _, err := st.DeliveryInputs(ctx, w.ID, "evt_gone", time.Now()); !errors.As(err, &nf) || nf.Kind != "event" {
 			t.Errorf("missing event: %v", err)
 		}
-		if _, _, _, err := st.DeliveryInputs(ctx, "wh_gone", ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "webhook" {
+		if _, err := st.DeliveryInputs(ctx, "wh_gone", ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "webhook" {
 			t.Errorf("missing webhook: %v", err)
 		}
 	})

@@ -137,6 +137,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 		if err := tx.Select("*").Omit("id", "workspace_id", "created_at").Updates(&updated).Error; err != nil {
 			return err
 		}
+		if before.Status == models.WebhookActive && w.Status != models.WebhookActive {
+			if err := s.skipPending(tx, id, skippedBecause("")); err != nil {
+				return err
+			}
+		}
 		// Resuming starts the auto-pause clock afresh.
 		if before.Status != models.WebhookActive && w.Status == models.WebhookActive {
 			if err := tx.Exec("UPDATE webhooks SET failing_since = NULL WHERE id = ?", id).Error; err != nil {
@@ -162,14 +167,23 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 	return out, nil
 }
 
-// DeleteWebhook deletes a workspace's webhook with its secrets.
+// DeleteWebhook deletes a workspace's webhook with its secrets; its
+// pending deliveries are skipped. Its log stays until retention removes it.
 func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
-	res := s.db.WithContext(ctx).Where("id = ? AND workspace_id = ?", id, workspaceID).Delete(&webhookRow{})
-	if res.Error != nil {
-		return fmt.Errorf("delete webhook %s: %w", id, translate(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete webhook %s: %w", id, models.ErrNotFound)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND workspace_id = ?", id, workspaceID).Delete(&webhookRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return models.ErrNotFound
+		}
+		return tx.Exec(`UPDATE deliveries SET status = ?, next_attempt_at = NULL, last_error = ?, updated_at = ?
+			WHERE webhook_id = ? AND status = ?`,
+			string(models.DeliverySkipped), "skipped: the webhook was deleted", s.now(), id, string(models.DeliveryPending)).Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, translate(err))
 	}
 	return nil
 }
@@ -247,10 +261,17 @@ func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string
 	return nil
 }
 
-// PauseWebhook sets a webhook PAUSED with reason, unless it is gone.
+// PauseWebhook sets a webhook PAUSED with reason, unless it is gone, and
+// marks its pending deliveries skipped.
 func (s *Store) PauseWebhook(ctx context.Context, id, reason string) error {
-	err := s.db.WithContext(ctx).Model(&webhookRow{}).Where("id = ?", id).
-		Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": s.now()}).Error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Model(&webhookRow{}).Where("id = ?", id).
+			Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": s.now()}).Error
+		if err != nil {
+			return err
+		}
+		return s.skipPending(tx, id, skippedBecause(reason))
+	})
 	if err != nil {
 		return fmt.Errorf("pause webhook %s: %w", id, translate(err))
 	}
@@ -278,13 +299,29 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errM
 		return false, nil
 	}
 	reason := fmt.Sprintf("every delivery attempt failed for %s; last error: %s", pauseAfter, errMsg)
-	res := db.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?
-		WHERE id = ? AND status = ? AND failing_since <= ?`,
-		string(models.WebhookPaused), reason, s.now(), id, string(models.WebhookActive), at.Add(-pauseAfter))
-	if res.Error != nil {
-		return false, fmt.Errorf("auto-pause webhook %s: %w", id, translate(res.Error))
+	err = db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?
+			WHERE id = ? AND status = ? AND failing_since <= ?`,
+			string(models.WebhookPaused), reason, s.now(), id, string(models.WebhookActive), at.Add(-pauseAfter))
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		paused = true
+		return s.skipPending(tx, id, skippedBecause(reason))
+	})
+	if err != nil {
+		return false, fmt.Errorf("auto-pause webhook %s: %w", id, translate(err))
 	}
-	return res.RowsAffected > 0, nil
+	return paused, nil
+}
+
+// skippedBecause is the last error of a delivery skipped when its webhook
+// was paused for reason.
+func skippedBecause(reason string) string {
+	if reason == "" {
+		return "skipped: the webhook was paused"
+	}
+	return "skipped: the webhook was paused (" + reason + ")"
 }
 
 // deliveryExtra is the part of a DeliveryInputs row beyond the webhook's
@@ -298,27 +335,30 @@ type deliveryExtra struct {
 	EventPayload     string
 	SecretID         *int64
 	SecretValue      *string
+	DeliveryStatus   *string
 }
 
 // DeliveryInputs returns, in one round trip, what one delivery attempt
 // needs: the webhook by id whatever its workspace, the secrets that sign
-// at time now (the current one first) and the event. A deleted webhook or
-// a missing event is a *models.NotFoundError saying which.
-func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.Webhook, []string, models.Event, error) {
+// at time now (the current one first), the event and the delivery's status
+// so far. A deleted webhook or a missing event is a *models.NotFoundError
+// saying which.
+func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.DeliveryJob, error) {
 	if s.sealer == nil {
-		return models.Webhook{}, nil, models.Event{}, ErrNoEncryptionKey
+		return models.DeliveryJob{}, ErrNoEncryptionKey
 	}
 	db := s.db.WithContext(ctx)
 	rows, err := db.Raw(`SELECT w.*, e.id AS event_id, e.workspace_id AS event_workspace_id, e.type AS event_type,
 			e.occurred_at AS event_occurred_at, e.received_at AS event_received_at, e.payload AS event_payload,
-			sec.id AS secret_id, sec.secret AS secret_value
+			sec.id AS secret_id, sec.secret AS secret_value, d.status AS delivery_status
 		FROM webhooks w
 		JOIN events e ON e.id = ?
+		LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = w.id
 		LEFT JOIN webhook_secrets sec ON sec.webhook_id = w.id AND (sec.expires_at IS NULL OR sec.expires_at > ?)
 		WHERE w.id = ?
 		ORDER BY sec.id DESC`, eventID, now.UTC(), webhookID).Rows()
 	if err != nil {
-		return models.Webhook{}, nil, models.Event{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
+		return models.DeliveryJob{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
 	}
 	defer rows.Close()
 	var (
@@ -332,11 +372,11 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 		if n == 0 {
 			// The webhook's and the event's columns are the same on every row.
 			if err := db.ScanRows(rows, &webhook); err != nil {
-				return models.Webhook{}, nil, models.Event{}, fmt.Errorf("read webhook %s: %w", webhookID, err)
+				return models.DeliveryJob{}, fmt.Errorf("read webhook %s: %w", webhookID, err)
 			}
 		}
 		if err := db.ScanRows(rows, &extra); err != nil {
-			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("read delivery of %s: %w", eventID, err)
+			return models.DeliveryJob{}, fmt.Errorf("read delivery of %s: %w", eventID, err)
 		}
 		if n == 0 {
 			first = extra
@@ -347,28 +387,32 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 		}
 		plain, err := s.sealer.open(*extra.SecretValue, webhookID)
 		if err != nil {
-			return models.Webhook{}, nil, models.Event{}, fmt.Errorf("secret %d of webhook %s: %w", *extra.SecretID, webhookID, err)
+			return models.DeliveryJob{}, fmt.Errorf("secret %d of webhook %s: %w", *extra.SecretID, webhookID, err)
 		}
 		secrets = append(secrets, plain)
 	}
 	if err := rows.Err(); err != nil {
-		return models.Webhook{}, nil, models.Event{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
+		return models.DeliveryJob{}, fmt.Errorf("load delivery of %s to %s: %w", eventID, webhookID, translate(err))
 	}
 	if n == 0 {
 		// Rare: say which of the two is gone.
 		if _, err := s.Event(ctx, eventID); errors.Is(err, models.ErrNotFound) {
-			return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "event", ID: eventID}
+			return models.DeliveryJob{}, &models.NotFoundError{Kind: "event", ID: eventID}
 		} else if err != nil {
-			return models.Webhook{}, nil, models.Event{}, err
+			return models.DeliveryJob{}, err
 		}
-		return models.Webhook{}, nil, models.Event{}, &models.NotFoundError{Kind: "webhook", ID: webhookID}
+		return models.DeliveryJob{}, &models.NotFoundError{Kind: "webhook", ID: webhookID}
 	}
 	event, err := eventRow{
 		ID: first.EventID, WorkspaceID: first.EventWorkspaceID, Type: first.EventType,
 		OccurredAt: first.EventOccurredAt, ReceivedAt: first.EventReceivedAt, Payload: first.EventPayload,
 	}.model()
 	if err != nil {
-		return models.Webhook{}, nil, models.Event{}, err
+		return models.DeliveryJob{}, err
 	}
-	return webhook.model(), secrets, event, nil
+	job := models.DeliveryJob{Webhook: webhook.model(), Secrets: secrets, Event: event}
+	if first.DeliveryStatus != nil {
+		job.Status = models.DeliveryStatus(*first.DeliveryStatus)
+	}
+	return job, nil
 }

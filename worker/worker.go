@@ -1,6 +1,8 @@
-// Package worker runs the Temporal worker that executes the DeliverEvent
-// and TestWebhook workflows and their activities, and registers the search attributes they
-// set. It imports workflows and activities; never api or store.
+// Package worker runs the Temporal worker that executes the delivery
+// workflows (DeliverEvent, TestWebhook, Redeliver, Recover) and their
+// activities, registers the search attributes they set, and prunes the
+// delivery log past its retention. It imports workflows and activities;
+// never api or store.
 package worker
 
 import (
@@ -58,6 +60,8 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 	})
 	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
 	w.RegisterWorkflowWithOptions(workflows.TestWebhook, workflow.RegisterOptions{Name: "TestWebhook"})
+	w.RegisterWorkflowWithOptions(workflows.Redeliver, workflow.RegisterOptions{Name: "Redeliver"})
+	w.RegisterWorkflowWithOptions(workflows.Recover, workflow.RegisterOptions{Name: "Recover"})
 	w.RegisterActivity(acts)
 	return w
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 // TaskQueue is the task queue of every tidyhooks worker.
@@ -150,10 +151,93 @@ type TestWebhookInput struct {
 // workflow so that the attempt shows in the Temporal UI like any other.
 func TestWebhook(ctx workflow.Context, in TestWebhookInput) (WebhookOutcome, error) {
 	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: AttemptTimeout,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
-	})
+	ctx = workflow.WithActivityOptions(ctx, onceOptions)
 	f := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Test: true})
 	return outcome(ctx, in.WebhookID, f), nil
+}
+
+// onceOptions run the delivery activity once: a test, a manual retry or a
+// recover's attempt is reported, not retried.
+var onceOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: AttemptTimeout,
+	RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// RedeliverInput names a delivery to attempt again now.
+type RedeliverInput struct {
+	EventID   string
+	WebhookID string
+}
+
+// Redeliver makes one manual attempt of an event at a webhook, with the
+// event's own webhook-id, and returns its outcome. It is recorded in the
+// delivery's log as manual.
+func Redeliver(ctx workflow.Context, in RedeliverInput) (WebhookOutcome, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, onceOptions)
+	f := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Trigger: models.TriggerManual})
+	return outcome(ctx, in.WebhookID, f), nil
+}
+
+// Recover sizes: deliveries attempted at once, and pages per run before
+// the workflow continues as new to keep its history short.
+const (
+	RecoverPageSize    = 20
+	RecoverPagesPerRun = 25
+)
+
+// RecoverInput names the webhook and the window of deliveries to redeliver.
+// After and the counts carry progress across continue-as-new.
+type RecoverInput struct {
+	WebhookID string
+	Since     time.Time
+	Until     time.Time
+	After     string `json:",omitempty"`
+	Attempted int    `json:",omitempty"`
+	Delivered int    `json:",omitempty"`
+}
+
+// RecoverResult counts what a recover did.
+type RecoverResult struct {
+	Attempted int
+	Delivered int
+}
+
+// Recover redelivers, once each and oldest first, every delivery of the
+// webhook created in [Since, Until) that failed or was skipped, a page at a
+// time. Each attempt is recorded in its delivery's log as a recover.
+func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
+	var a *activities.Activities
+	pageCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	deliverCtx := workflow.WithActivityOptions(ctx, onceOptions)
+	for range RecoverPagesPerRun {
+		var page activities.RecoverPageResult
+		err := workflow.ExecuteLocalActivity(pageCtx, a.RecoverPage, activities.RecoverPageInput{
+			WebhookID: in.WebhookID, Since: in.Since, Until: in.Until, After: in.After, Limit: RecoverPageSize,
+		}).Get(ctx, &page)
+		if err != nil {
+			return RecoverResult{}, err
+		}
+		if len(page.Items) == 0 {
+			workflow.GetLogger(ctx).Info("recover done", "webhook_id", in.WebhookID, "attempted", in.Attempted, "delivered", in.Delivered)
+			return RecoverResult{Attempted: in.Attempted, Delivered: in.Delivered}, nil
+		}
+		futures := make([]workflow.Future, len(page.Items))
+		for i, item := range page.Items {
+			futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{
+				EventID: item.EventID, WebhookID: in.WebhookID, Trigger: models.TriggerRecover,
+			})
+		}
+		for _, f := range futures {
+			if outcome(ctx, in.WebhookID, f).Outcome == OutcomeDelivered {
+				in.Delivered++
+			}
+		}
+		in.Attempted += len(page.Items)
+		in.After = page.Items[len(page.Items)-1].DeliveryID
+	}
+	return RecoverResult{}, workflow.NewContinueAsNewError(ctx, Recover, in)
 }

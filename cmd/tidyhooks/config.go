@@ -14,6 +14,7 @@ import (
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/worker"
 )
 
 // Config is every setting, read from the environment in loadConfig and
@@ -28,6 +29,7 @@ type Config struct {
 	DeliveryTimeout   time.Duration   // TIDYHOOKS_DELIVERY_TIMEOUT
 	RetryAfterMax     time.Duration   // TIDYHOOKS_RETRY_AFTER_MAX
 	AutoPauseAfter    time.Duration   // TIDYHOOKS_AUTO_PAUSE_AFTER
+	LogRetention      time.Duration   // TIDYHOOKS_LOG_RETENTION
 	MaxPayloadBytes   int             // TIDYHOOKS_MAX_PAYLOAD_BYTES
 	AllowHTTP         bool            // TIDYHOOKS_ALLOW_HTTP
 	AllowedCIDRs      []netip.Prefix  // TIDYHOOKS_ALLOWED_CIDRS
@@ -120,6 +122,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
 		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
 		AutoPauseAfter:      duration("TIDYHOOKS_AUTO_PAUSE_AFTER", activities.DefaultPauseAfter),
+		LogRetention:        duration("TIDYHOOKS_LOG_RETENTION", worker.DefaultRetention),
 		MaxPayloadBytes:     integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
 		AllowHTTP:           boolean("TIDYHOOKS_ALLOW_HTTP", dev),
 		AllowLoopback:       boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),
@@ -156,6 +159,11 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		c.RetrySchedule = s
 	} else {
 		c.RetrySchedule = activities.DefaultSchedule
+	}
+	// Events are pruned with the log: retention must outlast every retry
+	// the schedule (with its jitter) can still make.
+	if need := retryHorizon(c.RetrySchedule); c.LogRetention < need {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_RETENTION=%s: must be at least %s, longer than the retry schedule with its jitter, or events still being retried would be removed", c.LogRetention, need))
 	}
 	if raw := env("TIDYHOOKS_ALLOWED_CIDRS", ""); raw != "" {
 		for _, part := range strings.Split(raw, ",") {
@@ -208,6 +216,16 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 // maxScheduleEntry keeps a retry wait, jitter included, below
 // workflows.MaxRetryInterval.
 const maxScheduleEntry = 36 * time.Hour
+
+// retryHorizon is the shortest log retention that keeps every event until
+// its last scheduled retry: the schedule with +20 % jitter, and an hour.
+func retryHorizon(schedule []time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range schedule {
+		total += d
+	}
+	return (total*6/5 + time.Hour).Round(time.Hour)
+}
 
 // parseSchedule reads comma-separated Go durations.
 func parseSchedule(raw string) ([]time.Duration, error) {

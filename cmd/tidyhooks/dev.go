@@ -19,6 +19,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/api"
@@ -251,5 +252,11 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
     -d '{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_abc123"}}}'
 `, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
 	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
-	return serveHTTP(ctx, srv, l)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
+		return nil
+	})
+	g.Go(func() error { return serveHTTP(ctx, srv, l) })
+	return g.Wait()
 }

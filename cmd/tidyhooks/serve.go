@@ -166,6 +166,11 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
+		return nil
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
@@ -174,5 +179,6 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("worker running", "task_queue", "tidyhooks-deliveries", "metrics_addr", l.Addr().String())
-	return serveHTTP(ctx, api.NewHTTPServer(cfg.MetricsAddr, mux), l)
+	g.Go(func() error { return serveHTTP(ctx, api.NewHTTPServer(cfg.MetricsAddr, mux), l) })
+	return g.Wait()
 }

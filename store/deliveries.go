@@ -1,0 +1,397 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+type deliveryRow struct {
+	ID              string `gorm:"primaryKey"`
+	WorkspaceID     string
+	WebhookID       string
+	EventID         string
+	EventType       string
+	Status          string
+	AttemptCount    int
+	LastStatusCode  *int
+	LastError       string
+	LastAttemptedAt *time.Time
+	NextAttemptAt   *time.Time
+	WorkflowID      string
+	RunID           string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (deliveryRow) TableName() string { return "deliveries" }
+
+func (r deliveryRow) model() models.Delivery {
+	d := models.Delivery{
+		ID: r.ID, WorkspaceID: r.WorkspaceID, WebhookID: r.WebhookID, EventID: r.EventID, EventType: r.EventType,
+		Status: models.DeliveryStatus(r.Status), AttemptCount: r.AttemptCount, LastError: r.LastError,
+		LastAttemptedAt: utcPtr(r.LastAttemptedAt), NextAttemptAt: utcPtr(r.NextAttemptAt),
+		WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.LastStatusCode != nil {
+		d.LastStatusCode = *r.LastStatusCode
+	}
+	return d
+}
+
+type attemptRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	DeliveryID    string
+	WebhookID     string
+	Number        int
+	Trigger       string
+	Outcome       string
+	StartedAt     time.Time
+	FinishedAt    *time.Time
+	StatusCode    *int
+	LatencyMs     *int64
+	ResponseBody  string
+	Error         string
+	NextAttemptAt *time.Time
+	WorkflowID    string
+	RunID         string
+}
+
+func (attemptRow) TableName() string { return "delivery_attempts" }
+
+func (r attemptRow) model() models.DeliveryAttempt {
+	a := models.DeliveryAttempt{
+		Number: r.Number, Trigger: models.AttemptTrigger(r.Trigger), Outcome: models.AttemptOutcome(r.Outcome),
+		StartedAt: r.StartedAt.UTC(), FinishedAt: utcPtr(r.FinishedAt), LatencyMs: r.LatencyMs,
+		ResponseBody: r.ResponseBody, Error: r.Error, NextAttemptAt: utcPtr(r.NextAttemptAt),
+		WorkflowID: r.WorkflowID, RunID: r.RunID,
+	}
+	if r.StatusCode != nil {
+		a.StatusCode = *r.StatusCode
+	}
+	return a
+}
+
+// LostAttemptError is the error of an attempt whose worker stopped before
+// recording its outcome.
+const LostAttemptError = "the worker stopped before recording this attempt's outcome; the request may have reached the endpoint"
+
+// BeginAttempt records an attempt as sending before its request goes out,
+// creating the delivery on its first attempt, and returns the attempt's
+// number within the delivery. A crash after the request leaves this record
+// behind; the next scheduled attempt marks it unknown.
+func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error) {
+	at := a.StartedAt.UTC()
+	var ref models.AttemptRef
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var got struct {
+			ID           string
+			AttemptCount int
+		}
+		err := tx.Raw(`INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, attempt_count,
+				last_attempted_at, workflow_id, run_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, webhook_id) DO UPDATE SET attempt_count = deliveries.attempt_count + 1,
+				last_attempted_at = excluded.last_attempted_at, updated_at = excluded.updated_at
+			RETURNING id, attempt_count`,
+			models.NewID("dlv", at), a.WorkspaceID, a.WebhookID, a.EventID, a.EventType, string(models.DeliveryPending),
+			at, a.WorkflowID, a.RunID, at, at).Scan(&got).Error
+		if err != nil {
+			return err
+		}
+		if a.Retry {
+			err := tx.Exec(`UPDATE delivery_attempts SET outcome = ?, error = ?, finished_at = ?
+				WHERE delivery_id = ? AND trigger = ? AND outcome = ?`,
+				string(models.AttemptUnknown), LostAttemptError, at, got.ID, string(models.TriggerScheduled), string(models.AttemptSending)).Error
+			if err != nil {
+				return err
+			}
+		}
+		ref = models.AttemptRef{DeliveryID: got.ID, Number: got.AttemptCount}
+		return tx.Create(&attemptRow{
+			DeliveryID: got.ID, WebhookID: a.WebhookID, Number: got.AttemptCount, Trigger: string(a.Trigger),
+			Outcome: string(models.AttemptSending), StartedAt: at, WorkflowID: a.WorkflowID, RunID: a.RunID,
+		}).Error
+	})
+	if err != nil {
+		return models.AttemptRef{}, fmt.Errorf("record attempt of %s to %s: %w", a.EventID, a.WebhookID, translate(err))
+	}
+	return ref, nil
+}
+
+// FinishAttempt records an attempt's outcome and brings its delivery up to
+// date.
+func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
+	at := e.FinishedAt.UTC()
+	outcome := models.AttemptFailed
+	if e.Delivered {
+		outcome = models.AttemptDelivered
+	}
+	var code *int
+	if e.StatusCode != 0 {
+		code = &e.StatusCode
+	}
+	next := utcPtr(e.NextAttemptAt)
+	body := cleanText(e.ResponseBody, models.MaxResponseBody)
+	errMsg := cleanText(e.Error, 2048)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`UPDATE delivery_attempts SET outcome = ?, finished_at = ?, status_code = ?, latency_ms = ?,
+				response_body = ?, error = ?, next_attempt_at = ?
+			WHERE delivery_id = ? AND number = ?`,
+			string(outcome), at, code, e.LatencyMs, body, errMsg, next, e.DeliveryID, e.Number).Error
+		if err != nil {
+			return err
+		}
+		set := "status = ?, next_attempt_at = NULL"
+		args := []any{}
+		switch {
+		case e.Delivered:
+			args = append(args, string(models.DeliveryDelivered))
+		case next != nil:
+			set = "status = ?, next_attempt_at = ?"
+			args = append(args, string(models.DeliveryPending), next)
+		case e.Scheduled:
+			args = append(args, string(models.DeliveryFailed))
+		default:
+			// A one-off attempt failed: a scheduled retry still due stays due.
+			set = "status = CASE WHEN status = ? AND next_attempt_at > ? THEN status ELSE ? END"
+			args = append(args, string(models.DeliveryPending), at, string(models.DeliveryFailed))
+		}
+		args = append(args, code, errMsg, at, e.DeliveryID)
+		return tx.Exec("UPDATE deliveries SET "+set+", last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?", args...).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record outcome of attempt %d of %s: %w", e.Number, e.DeliveryID, translate(err))
+	}
+	return nil
+}
+
+// cleanText makes s storable as TEXT on both databases: valid UTF-8
+// without NUL bytes, at most max bytes, cut on a rune boundary.
+func cleanText(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+		for len(s) > 0 && !utf8.ValidString(s[len(s)-min(len(s), utf8.UTFMax):]) {
+			s = s[:len(s)-1]
+		}
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// SkipDelivery marks a delivery skipped because its webhook is paused or
+// gone, unless it already succeeded or failed for good. A delivery not
+// attempted yet is recorded as skipped, so that recover finds it.
+func (s *Store) SkipDelivery(ctx context.Context, a models.AttemptStart, reason string) error {
+	at := a.StartedAt.UTC()
+	err := s.db.WithContext(ctx).Exec(`INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status,
+			attempt_count, last_error, workflow_id, run_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+		ON CONFLICT (event_id, webhook_id) DO UPDATE SET status = excluded.status, next_attempt_at = NULL,
+			last_error = excluded.last_error, updated_at = excluded.updated_at
+		WHERE deliveries.status = ?`,
+		models.NewID("dlv", at), a.WorkspaceID, a.WebhookID, a.EventID, a.EventType, string(models.DeliverySkipped),
+		reason, a.WorkflowID, a.RunID, at, at, string(models.DeliveryPending)).Error
+	if err != nil {
+		return fmt.Errorf("skip delivery of %s to %s: %w", a.EventID, a.WebhookID, translate(err))
+	}
+	return nil
+}
+
+// skipPending marks every pending delivery of a webhook skipped: it has
+// been paused or deleted, and its retries stop.
+func (s *Store) skipPending(tx *gorm.DB, webhookID, reason string) error {
+	return tx.Exec(`UPDATE deliveries SET status = ?, next_attempt_at = NULL, last_error = ?, updated_at = ?
+		WHERE webhook_id = ? AND status = ?`,
+		string(models.DeliverySkipped), reason, s.now(), webhookID, string(models.DeliveryPending)).Error
+}
+
+// Deliveries lists a workspace's webhook's deliveries newest first, limit
+// at a time, starting after cursor ("" for the first page).
+func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f models.DeliveryFilter, cursor string, limit int) (models.Page[models.Delivery], error) {
+	q := s.db.WithContext(ctx).Where("webhook_id = ? AND workspace_id = ?", webhookID, workspaceID).Order("id DESC").Limit(limit + 1)
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.EventType != "" {
+		q = q.Where("event_type = ?", f.EventType)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", f.Until.UTC())
+	}
+	if cursor != "" {
+		before, err := models.DecodeCursor(cursor)
+		if err != nil {
+			return models.Page[models.Delivery]{}, err
+		}
+		q = q.Where("id < ?", before)
+	}
+	var rows []deliveryRow
+	if err := q.Find(&rows).Error; err != nil {
+		return models.Page[models.Delivery]{}, fmt.Errorf("list deliveries of %s: %w", webhookID, translate(err))
+	}
+	page := models.Page[models.Delivery]{Items: make([]models.Delivery, 0, len(rows))}
+	for i, r := range rows {
+		if i == limit {
+			page.NextCursor = models.EncodeCursor(rows[i-1].ID)
+			break
+		}
+		page.Items = append(page.Items, r.model())
+	}
+	return page, nil
+}
+
+// Delivery returns one delivery of a workspace with every attempt, oldest
+// first; another workspace's delivery is not found.
+func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error) {
+	db := s.db.WithContext(ctx)
+	var row deliveryRow
+	if err := db.Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
+		return models.Delivery{}, fmt.Errorf("load delivery %s: %w", id, translate(err))
+	}
+	var attempts []attemptRow
+	if err := db.Where("delivery_id = ?", id).Order("number").Find(&attempts).Error; err != nil {
+		return models.Delivery{}, fmt.Errorf("load attempts of delivery %s: %w", id, translate(err))
+	}
+	d := row.model()
+	d.Attempts = make([]models.DeliveryAttempt, len(attempts))
+	for i, a := range attempts {
+		d.Attempts[i] = a.model()
+	}
+	return d, nil
+}
+
+// recoverable is what recover redelivers: a webhook's failed and skipped
+// deliveries created in [since, until).
+func (s *Store) recoverable(ctx context.Context, webhookID string, since, until time.Time) *gorm.DB {
+	return s.db.WithContext(ctx).Model(&deliveryRow{}).
+		Where("webhook_id = ? AND status IN ? AND created_at >= ? AND created_at < ?", webhookID,
+			[]string{string(models.DeliveryFailed), string(models.DeliverySkipped)}, since.UTC(), until.UTC())
+}
+
+// CountRecoverable counts the deliveries RecoverableDeliveries would list.
+func (s *Store) CountRecoverable(ctx context.Context, webhookID string, since, until time.Time) (int, error) {
+	var n int64
+	if err := s.recoverable(ctx, webhookID, since, until).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count deliveries to recover of %s: %w", webhookID, translate(err))
+	}
+	return int(n), nil
+}
+
+// RecoverableDeliveries returns, oldest first and limit at a time from
+// after the id after, a webhook's failed and skipped deliveries created in
+// [since, until).
+func (s *Store) RecoverableDeliveries(ctx context.Context, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error) {
+	var rows []deliveryRow
+	err := s.recoverable(ctx, webhookID, since, until).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries to recover of %s: %w", webhookID, translate(err))
+	}
+	out := make([]models.Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.model()
+	}
+	return out, nil
+}
+
+// DeliveryStats summarises a webhook's finished attempts on each of the
+// days UTC days ending with the day of now, oldest first, days without
+// attempts included. Latency percentiles are nearest-rank.
+func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error) {
+	last := now.UTC().Truncate(24 * time.Hour)
+	first := last.AddDate(0, 0, -(days - 1))
+	day := "substr(started_at, 1, 10)"
+	if s.dialect == "postgres" {
+		day = "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	var rows []struct {
+		Day       string
+		Delivered int
+		Failed    int
+		P50       *int64
+		P95       *int64
+	}
+	err := s.db.WithContext(ctx).Raw(`WITH a AS (
+			SELECT `+day+` AS day, outcome, latency_ms FROM delivery_attempts
+			WHERE webhook_id = ? AND started_at >= ? AND started_at < ? AND outcome IN (?, ?)
+		), r AS (
+			SELECT day, outcome, latency_ms,
+				ROW_NUMBER() OVER (PARTITION BY day ORDER BY latency_ms) AS rn,
+				COUNT(*) OVER (PARTITION BY day) AS n
+			FROM a
+		)
+		SELECT day,
+			SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS delivered,
+			SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS failed,
+			MIN(CASE WHEN rn * 100 >= n * 50 THEN latency_ms END) AS p50,
+			MIN(CASE WHEN rn * 100 >= n * 95 THEN latency_ms END) AS p95
+		FROM r GROUP BY day`,
+		webhookID, first, last.AddDate(0, 0, 1), string(models.AttemptDelivered), string(models.AttemptFailed),
+		string(models.AttemptDelivered), string(models.AttemptFailed)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("delivery stats of %s: %w", webhookID, translate(err))
+	}
+	out := make([]models.DayStats, days)
+	index := make(map[string]int, days)
+	for i := range out {
+		out[i].Day = first.AddDate(0, 0, i)
+		index[out[i].Day.Format(time.DateOnly)] = i
+	}
+	for _, r := range rows {
+		i, ok := index[r.Day]
+		if !ok {
+			return nil, fmt.Errorf("delivery stats of %s: unexpected day %q", webhookID, r.Day)
+		}
+		out[i].Delivered, out[i].Failed, out[i].P50, out[i].P95 = r.Delivered, r.Failed, r.P50, r.P95
+	}
+	return out, nil
+}
+
+// PruneLog removes up to batch deliveries created before before, with
+// their attempts, and up to batch events received before it, in short
+// transactions, and returns how many deliveries and events it removed.
+// Call it until it returns 0.
+func (s *Store) PruneLog(ctx context.Context, before time.Time, batch int) (int, error) {
+	before = before.UTC()
+	db := s.db.WithContext(ctx)
+	var removed int
+	err := db.Transaction(func(tx *gorm.DB) error {
+		var ids []string
+		if err := tx.Model(&deliveryRow{}).Where("created_at < ?", before).Order("created_at").Limit(batch).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := tx.Where("delivery_id IN ?", ids).Delete(&attemptRow{}).Error; err != nil {
+			return err
+		}
+		res := tx.Where("id IN ?", ids).Delete(&deliveryRow{})
+		removed += int(res.RowsAffected)
+		return res.Error
+	})
+	if err != nil {
+		return removed, fmt.Errorf("prune delivery log: %w", translate(err))
+	}
+	var ids []string
+	if err := db.Model(&eventRow{}).Where("received_at < ?", before).Order("received_at").Limit(batch).Pluck("id", &ids).Error; err != nil {
+		return removed, fmt.Errorf("prune events: %w", translate(err))
+	}
+	if len(ids) > 0 {
+		res := db.Where("id IN ?", ids).Delete(&eventRow{})
+		if res.Error != nil {
+			return removed, fmt.Errorf("prune events: %w", translate(res.Error))
+		}
+		removed += int(res.RowsAffected)
+	}
+	return removed, nil
+}
