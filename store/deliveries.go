@@ -347,7 +347,9 @@ func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Ti
 		index[out[i].Day.Format(time.DateOnly)] = i
 	}
 	for _, r := range rows {
-		i, ok := index[r.Day]
+		// SQLite's driver may hand the day back as a time; its first ten
+		// characters are the date either way.
+		i, ok := index[r.Day[:min(len(r.Day), 10)]]
 		if !ok {
 			return nil, fmt.Errorf("delivery stats of %s: unexpected day %q", webhookID, r.Day)
 		}
