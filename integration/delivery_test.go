@@ -236,8 +236,10 @@ func TestAutoPauseSkipsPendingDeliveriesAndResumes(t *testing.T) {
 		return http.StatusInternalServerError
 	})
 	id, _ := s.webhook(s.keyA, r.URL, "*")
-	res := s.wait(s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`))
-	if o := res.Webhooks[0]; o.Outcome != workflows.OutcomeSkipped || o.Error != "webhook paused" {
+	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	first := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
+	res := s.wait(first)
+	if o := res.Webhooks[0]; o.Outcome != workflows.OutcomeSkipped || !strings.Contains(o.Error, "paused") {
 		t.Errorf("outcome = %+v, want skipped once the webhook was paused", o)
 	}
 	code, w := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
@@ -248,9 +250,25 @@ func TestAutoPauseSkipsPendingDeliveriesAndResumes(t *testing.T) {
 	if attempts < 2 || attempts > 6 {
 		t.Errorf("receiver got %d attempts before the pause, want a few over about a second", attempts)
 	}
+	if d := s.deliveryOf(id, first); d["status"] != "skipped" || !strings.Contains(fmt.Sprint(d["lastError"]), "paused") {
+		t.Errorf("pending delivery after the pause = %s %v, want skipped", d["status"], d["lastError"])
+	}
+	if code, _ := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`); code != http.StatusConflict {
+		t.Errorf("recover while paused = %d, want 409", code)
+	}
 	up.Store(true)
 	if code, _ := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"status": "ACTIVE"}`); code != http.StatusOK {
 		t.Fatal("resume")
+	}
+	// Resuming and recovering bring back what was skipped.
+	code, rec := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`)
+	if code != http.StatusAccepted || rec["count"] != float64(1) {
+		t.Fatalf("recover after resuming = %d %v", code, rec)
+	}
+	var recovered workflows.RecoverResult
+	s.waitWorkflow(fmt.Sprint(rec["workflowId"]), &recovered)
+	if d := s.deliveryOf(id, first); d["status"] != "delivered" || !strings.HasSuffix(summary(d), "recover:delivered:200") {
+		t.Errorf("skipped delivery after recover = %s %s", d["status"], summary(d))
 	}
 	next := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
 	if o := s.wait(next).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered {

@@ -61,6 +61,10 @@ type stackOptions struct {
 	rateLimit       float64
 	network         *netguard.Policy
 	pauseAfter      time.Duration
+	// backend is "postgres" (the default) or "sqlite".
+	backend string
+	// afterSend runs between each attempt's request and its record.
+	afterSend func(ctx context.Context, in activities.DeliverInput)
 }
 
 // stack is one deployment under test.
@@ -68,8 +72,9 @@ type stack struct {
 	t         *testing.T
 	store     *store.Store
 	client    client.Client
-	acts      *activities.Activities
-	taskQueue string
+	acts       *activities.Activities
+	actsConfig activities.Config
+	taskQueue  string
 	worker    worker.Worker
 	api       *httptest.Server
 	keyA      string // workspace wrk_a: manage and emit
@@ -81,7 +86,7 @@ type stack struct {
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, testenv.PostgresURL(t), store.Options{EncryptionKey: testenv.EncryptionKey})
+	st, err := store.Open(ctx, testenv.DatabaseURL(t, cmp.Or(opts.backend, "postgres")), store.Options{EncryptionKey: testenv.EncryptionKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +104,8 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.acts = activities.New(st, activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter})
+	s.actsConfig = activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend}
+	s.acts = activities.New(st, s.actsConfig)
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()

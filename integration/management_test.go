@@ -315,6 +315,17 @@ func TestTestEndpointReportsTheAttempt(t *testing.T) {
 			if e, _ := out["error"].(string); !strings.Contains(e, tt.errPart) || (tt.errPart == "") != (out["error"] == nil) {
 				t.Errorf("error = %v, want one mentioning %q", out["error"], tt.errPart)
 			}
+			// The test is in the webhook's delivery log too.
+			code, list := s.do("GET", "/v1/webhooks/"+tt.id+"/deliveries?event=testing.connection", s.keyA, "")
+			items := items(list, "deliveries")
+			wantStatus := map[bool]string{true: "delivered", false: "failed"}[tt.delivered]
+			if code != http.StatusOK || len(items) != 1 || items[0]["eventId"] != out["eventId"] || items[0]["status"] != wantStatus {
+				t.Fatalf("log of the test = %d %v, want one %s delivery", code, list, wantStatus)
+			}
+			code, d := s.do("GET", "/v1/deliveries/"+fmt.Sprint(items[0]["id"]), s.keyA, "")
+			if attempts := attemptsOf(d); code != http.StatusOK || len(attempts) != 1 || attempts[0]["trigger"] != "test" || attempts[0]["statusCode"] != tt.status {
+				t.Errorf("test delivery = %d %v", code, d)
+			}
 		})
 	}
 	got := okRcv.deliveries()

@@ -1,0 +1,52 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+)
+
+// BenchmarkDeliveryStatsMillionAttempts times GET /v1/webhooks/{id}/stats's
+// query on PostgreSQL with a million attempts in the log, spread over the
+// last seven days: all of them one webhook's (the worst case), and spread
+// over a thousand webhooks (the usual case).
+//
+//	go test ./store -run '^$' -bench DeliveryStatsMillion -benchtime 20x
+func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		webhooks int
+	}{{"one-webhook", 1}, {"thousand-webhooks", 1000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			url := testenv.PostgresURL(b)
+			st, err := store.Open(ctx, url, store.Options{EncryptionKey: testenv.EncryptionKey})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now().UTC()
+			if err := st.SeedAttemptsForBenchmark(ctx, 1_000_000, bc.webhooks, now); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				days, err := st.DeliveryStats(ctx, "wh_bench_0", now, models.StatsDays)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total := 0
+				for _, d := range days {
+					total += d.Delivered + d.Failed
+				}
+				if want := 1_000_000 / bc.webhooks; total < want*99/100 {
+					b.Fatalf("stats counted %d attempts, want about %d", total, want)
+				}
+			}
+		})
+	}
+}
