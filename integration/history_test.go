@@ -7,17 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 var recordHistory = flag.Bool("record-history", false, "record the DeliverEvent history the workflows package replays")
 
-// TestRecordHistory regenerates workflows/testdata/deliver_event.json and
-// test_webhook.json, the histories the replay tests check the workflow
-// code against:
+// TestRecordHistory regenerates workflows/testdata/deliver_event.json,
+// test_webhook.json, redeliver.json and recover.json, the histories the
+// replay tests check the workflow code against:
 //
 //	go test ./integration -run TestRecordHistory -record-history
 func TestRecordHistory(t *testing.T) {
@@ -44,6 +48,35 @@ func TestRecordHistory(t *testing.T) {
 		t.Fatalf("test: %d %v", code, out)
 	}
 	writeHistory(t, s, out["eventId"].(string), "test_webhook.json")
+
+	// A manual retry of the flaky webhook's delivery.
+	d := s.deliveryOf(testID, out["eventId"].(string))
+	code, retried := s.do("POST", "/v1/deliveries/"+d["id"].(string)+"/retry", s.keyA, "")
+	if code != 200 {
+		t.Fatalf("retry: %d %v", code, retried)
+	}
+	writeHistory(t, s, attemptsOf(retried)[1]["workflowId"].(string), "redeliver.json")
+
+	// A recover of one delivery that failed for good.
+	recoverID, _ := s.webhook(s.keyA, flaky.URL, "*")
+	ctx := context.Background()
+	now := time.Now().UTC()
+	ref, err := s.store.BeginAttempt(ctx, models.AttemptStart{WorkspaceID: "wrk_a", WebhookID: recoverID, EventID: id,
+		EventType: "conversation.assigned", Trigger: models.TriggerScheduled, StartedAt: now, WorkflowID: id, RunID: "run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 500, Error: "endpoint answered 500", Scheduled: true}); err != nil {
+		t.Fatal(err)
+	}
+	since := now.Add(-time.Minute).Format(time.RFC3339)
+	code, rec := s.do("POST", "/v1/webhooks/"+recoverID+"/recover", s.keyA, `{"since": "`+since+`"}`)
+	if code != 202 {
+		t.Fatalf("recover: %d %v", code, rec)
+	}
+	var res workflows.RecoverResult
+	s.waitWorkflow(rec["workflowId"].(string), &res)
+	writeHistory(t, s, rec["workflowId"].(string), "recover.json")
 }
 
 func writeHistory(t *testing.T, s *stack, id, file string) {

@@ -6,17 +6,19 @@ import (
 )
 
 // SeedAttemptsForBenchmark inserts n finished attempts on PostgreSQL,
-// spread evenly over the seven days before now and over webhooks
+// spread evenly over the seven-day stats window ending at now and over webhooks
 // wh_bench_0 … wh_bench_{webhooks-1}: one in ten failed, latencies 0–999 ms.
 func (s *Store) SeedAttemptsForBenchmark(ctx context.Context, n, webhooks int, now time.Time) error {
 	db := s.db.WithContext(ctx)
+	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -6)
+	secs := int(now.Sub(first).Seconds())
 	err := db.Exec(`INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, finished_at,
 			latency_ms, workflow_id, run_id)
 		SELECT 'dlv_' || g, 'wh_bench_' || (g % ?), 1, 'scheduled',
 			CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'delivered' END,
-			?::timestamptz - (g % 604000) * interval '1 second', ?::timestamptz - (g % 604000) * interval '1 second',
+			?::timestamptz + (g % ?) * interval '1 second', ?::timestamptz + (g % ?) * interval '1 second',
 			(g::bigint * 7919) % 1000, 'wf', 'run'
-		FROM generate_series(1, ?) AS g`, webhooks, now, now, n).Error
+		FROM generate_series(1, ?) AS g`, webhooks, first, secs, first, secs, n).Error
 	if err != nil {
 		return err
 	}

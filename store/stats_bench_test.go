@@ -43,7 +43,7 @@ func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
 				for _, d := range days {
 					total += d.Delivered + d.Failed
 				}
-				if want := 1_000_000 / bc.webhooks; total < want*99/100 {
+				if want := 1_000_000 / bc.webhooks; total != want {
 					b.Fatalf("stats counted %d attempts, want about %d", total, want)
 				}
 			}
