@@ -2,6 +2,8 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
@@ -68,6 +71,7 @@ func newHarness(t *testing.T, cfg activities.Config) *harness {
 	env := suite.NewTestWorkflowEnvironment()
 	cfg.Network = netguard.Policy{AllowLoopback: true}
 	env.RegisterWorkflow(workflows.DeliverEvent)
+	env.RegisterWorkflow(workflows.Recover)
 	env.RegisterActivity(activities.New(st, cfg))
 	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, schedule: cfg.Schedule}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
@@ -270,5 +274,76 @@ func TestNoMatchingWebhooks(t *testing.T) {
 	res := h.run(t)
 	if len(res.Webhooks) != 0 {
 		t.Errorf("result = %+v, want no webhooks", res)
+	}
+}
+
+// Recover goes through every failed delivery in the window a page at a
+// time, once each, and continues as new before its history grows long.
+func TestRecoverPagesAndContinuesAsNew(t *testing.T) {
+	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second}})
+	r := newReceiver(t, status(http.StatusOK))
+	w := h.webhook(t, r.URL)
+	ctx := context.Background()
+	typ, _ := models.LookupEvent("conversation.created")
+	t0 := time.Now().UTC().Add(-time.Hour)
+	perRun := workflows.RecoverPageSize * workflows.RecoverPagesPerRun
+	failed := perRun + 7
+	for i := range failed + 3 {
+		id := fmt.Sprintf("evt_%04d", i)
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		if err := h.store.SaveEvents(ctx, []models.Event{{ID: id, WorkspaceID: "wrk_a", Type: typ, OccurredAt: at, ReceivedAt: at, Payload: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := h.store.BeginAttempt(ctx, models.AttemptStart{WorkspaceID: "wrk_a", WebhookID: w.ID, EventID: id, EventType: typ.Wire,
+			Trigger: models.TriggerScheduled, StartedAt: at, WorkflowID: id, RunID: "run"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The last three were delivered: recover leaves them alone.
+		end := models.AttemptEnd{AttemptRef: ref, Delivered: i >= failed, FinishedAt: at, StatusCode: 500, Error: "500", Scheduled: true}
+		if err := h.store.FinishAttempt(ctx, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := workflows.RecoverInput{WebhookID: w.ID, Since: t0.Add(-time.Minute), Until: time.Now().UTC()}
+	h.env.ExecuteWorkflow(workflows.Recover, in)
+	var cont *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &cont) {
+		t.Fatalf("first run ended with %v, want continue-as-new", err)
+	}
+	var next workflows.RecoverInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(cont.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Attempted != perRun || next.Delivered != perRun || next.After == "" {
+		t.Fatalf("carried over %+v", next)
+	}
+
+	// The next run, as Temporal would start it, on the same database.
+	var suite testsuite.WorkflowTestSuite
+	second := suite.NewTestWorkflowEnvironment()
+	second.RegisterWorkflow(workflows.Recover)
+	second.RegisterActivity(activities.New(h.store, activities.Config{Network: netguard.Policy{AllowLoopback: true}}))
+	second.ExecuteWorkflow(workflows.Recover, next)
+	var res workflows.RecoverResult
+	if err := second.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res != (workflows.RecoverResult{Attempted: failed, Delivered: failed}) {
+		t.Errorf("result = %+v, want %d attempted and delivered", res, failed)
+	}
+	seen := map[string]int{}
+	r.mu.Lock()
+	for _, id := range r.ids {
+		seen[id]++
+	}
+	r.mu.Unlock()
+	if len(seen) != failed {
+		t.Errorf("receiver got %d distinct events, want %d", len(seen), failed)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s sent %d times", id, n)
+		}
 	}
 }
