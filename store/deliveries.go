@@ -1,13 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/tidysupport/tidyhooks/models"
 )
@@ -303,59 +306,117 @@ func (s *Store) RecoverableDeliveries(ctx context.Context, webhookID string, sin
 	return out, nil
 }
 
+// dayClosed is how long after midnight UTC a day's attempts are final:
+// an attempt started before midnight finishes within its timeout.
+const dayClosed = time.Minute
+
+type statsDayRow struct {
+	WebhookID string
+	Day       string
+	Delivered int
+	Failed    int
+	P50Ms     *int64
+	P95Ms     *int64
+}
+
+func (statsDayRow) TableName() string { return "delivery_stats_days" }
+
 // DeliveryStats summarises a webhook's finished attempts on each of the
 // days UTC days ending with the day of now, oldest first, days without
-// attempts included. Latency percentiles are nearest-rank.
+// attempts included. Latency percentiles are exact (nearest rank). A day
+// that is over is read from the log once and kept; only today's attempts
+// are read on every call.
 func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error) {
-	last := now.UTC().Truncate(24 * time.Hour)
-	first := last.AddDate(0, 0, -(days - 1))
-	day := "substr(started_at, 1, 10)"
-	if s.dialect == "postgres" {
-		day = "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-	}
-	var rows []struct {
-		Day       string
-		Delivered int
-		Failed    int
-		P50       *int64
-		P95       *int64
-	}
-	err := s.db.WithContext(ctx).Raw(`WITH a AS (
-			SELECT `+day+` AS day, outcome, latency_ms FROM delivery_attempts
-			WHERE webhook_id = ? AND started_at >= ? AND started_at < ? AND outcome IN (?, ?)
-		), r AS (
-			SELECT day, outcome, latency_ms,
-				ROW_NUMBER() OVER (PARTITION BY day ORDER BY latency_ms) AS rn,
-				COUNT(*) OVER (PARTITION BY day) AS n
-			FROM a
-		)
-		SELECT day,
-			SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS delivered,
-			SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS failed,
-			MIN(CASE WHEN rn * 100 >= n * 50 THEN latency_ms END) AS p50,
-			MIN(CASE WHEN rn * 100 >= n * 95 THEN latency_ms END) AS p95
-		FROM r GROUP BY day`,
-		webhookID, first, last.AddDate(0, 0, 1), string(models.AttemptDelivered), string(models.AttemptFailed),
-		string(models.AttemptDelivered), string(models.AttemptFailed)).Scan(&rows).Error
+	db := s.db.WithContext(ctx)
+	now = now.UTC()
+	first := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
+	var kept []statsDayRow
+	err := db.Where("webhook_id = ? AND day >= ?", webhookID, first.Format(time.DateOnly)).Find(&kept).Error
 	if err != nil {
 		return nil, fmt.Errorf("delivery stats of %s: %w", webhookID, translate(err))
 	}
-	out := make([]models.DayStats, days)
-	index := make(map[string]int, days)
-	for i := range out {
-		out[i].Day = first.AddDate(0, 0, i)
-		index[out[i].Day.Format(time.DateOnly)] = i
+	byDay := make(map[string]statsDayRow, len(kept))
+	for _, k := range kept {
+		byDay[k.Day] = k
 	}
-	for _, r := range rows {
-		// SQLite's driver may hand the day back as a time; its first ten
-		// characters are the date either way.
-		i, ok := index[r.Day[:min(len(r.Day), 10)]]
+	out := make([]models.DayStats, days)
+	for i := range out {
+		day := first.AddDate(0, 0, i)
+		key := day.Format(time.DateOnly)
+		row, ok := byDay[key]
 		if !ok {
-			return nil, fmt.Errorf("delivery stats of %s: unexpected day %q", webhookID, r.Day)
+			if row, err = s.statsOfDay(db, webhookID, day); err != nil {
+				return nil, fmt.Errorf("delivery stats of %s on %s: %w", webhookID, key, translate(err))
+			}
+			if !now.Before(day.Add(24*time.Hour + dayClosed)) {
+				// Another request may have kept it first: the same numbers.
+				if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+					return nil, fmt.Errorf("keep delivery stats of %s on %s: %w", webhookID, key, translate(err))
+				}
+			}
 		}
-		out[i].Delivered, out[i].Failed, out[i].P50, out[i].P95 = r.Delivered, r.Failed, r.P50, r.P95
+		out[i] = models.DayStats{Day: day, Delivered: row.Delivered, Failed: row.Failed, P50: row.P50Ms, P95: row.P95Ms}
 	}
 	return out, nil
+}
+
+// statsOfDay reads one day of a webhook's attempts from the log: one
+// index range, grouped by latency so that percentiles need no sort of the
+// day's rows.
+func (s *Store) statsOfDay(db *gorm.DB, webhookID string, day time.Time) (statsDayRow, error) {
+	var groups []struct {
+		Outcome   string
+		LatencyMs *int64
+		N         int
+	}
+	err := db.Raw(`SELECT outcome, latency_ms, COUNT(*) AS n FROM delivery_attempts
+		WHERE webhook_id = ? AND started_at >= ? AND started_at < ? AND outcome IN (?, ?)
+		GROUP BY outcome, latency_ms`,
+		webhookID, day, day.Add(24*time.Hour), string(models.AttemptDelivered), string(models.AttemptFailed)).Scan(&groups).Error
+	if err != nil {
+		return statsDayRow{}, err
+	}
+	row := statsDayRow{WebhookID: webhookID, Day: day.Format(time.DateOnly)}
+	var latencies []latencyCount
+	timed := 0
+	for _, g := range groups {
+		if g.Outcome == string(models.AttemptDelivered) {
+			row.Delivered += g.N
+		} else {
+			row.Failed += g.N
+		}
+		if g.LatencyMs != nil {
+			latencies = append(latencies, latencyCount{*g.LatencyMs, g.N})
+			timed += g.N
+		}
+	}
+	slices.SortStableFunc(latencies, func(a, b latencyCount) int { return cmp.Compare(a.ms, b.ms) })
+	row.P50Ms = percentile(latencies, timed, 50)
+	row.P95Ms = percentile(latencies, timed, 95)
+	return row, nil
+}
+
+type latencyCount struct {
+	ms int64
+	n  int
+}
+
+// percentile is the nearest-rank pct-th percentile of total values given
+// as ascending (value, count) pairs; nil without values.
+func percentile(values []latencyCount, total, pct int) *int64 {
+	if total == 0 {
+		return nil
+	}
+	rank := (total*pct + 99) / 100 // ceil(total × pct / 100)
+	seen := 0
+	for _, v := range values {
+		seen += v.n
+		if seen >= rank {
+			ms := v.ms
+			return &ms
+		}
+	}
+	return nil
 }
 
 // PruneLog removes up to batch deliveries created before before, with
@@ -383,6 +444,9 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, batch int) (int,
 	})
 	if err != nil {
 		return removed, fmt.Errorf("prune delivery log: %w", translate(err))
+	}
+	if err := db.Where("day < ?", before.Format(time.DateOnly)).Delete(&statsDayRow{}).Error; err != nil {
+		return removed, fmt.Errorf("prune delivery stats: %w", translate(err))
 	}
 	var ids []string
 	if err := db.Model(&eventRow{}).Where("received_at < ?", before).Order("received_at").Limit(batch).Pluck("id", &ids).Error; err != nil {

@@ -48,3 +48,15 @@ CREATE INDEX delivery_attempts_stats ON delivery_attempts (webhook_id, started_a
 
 -- Retention of events follows the log's.
 CREATE INDEX events_received ON events (received_at);
+
+-- Stats of days that are over, computed from delivery_attempts once and
+-- kept, so that the 7-day summary reads the log only for today.
+CREATE TABLE delivery_stats_days (
+    webhook_id TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    delivered  INTEGER NOT NULL,
+    failed     INTEGER NOT NULL,
+    p50_ms     INTEGER,
+    p95_ms     INTEGER,
+    PRIMARY KEY (webhook_id, day)
+);
