@@ -13,7 +13,8 @@ import (
 // BenchmarkDeliveryStatsMillionAttempts times GET /v1/webhooks/{id}/stats's
 // query on PostgreSQL with a million attempts in the log, spread over the
 // last seven days: all of them one webhook's (the worst case), and spread
-// over a thousand webhooks (the usual case).
+// over a thousand webhooks (the usual case). ns/op is a call after the
+// first; first-call-ms is the first, which reads every day from the log.
 //
 //	go test ./store -run '^$' -bench DeliveryStatsMillion -benchtime 20x
 func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
@@ -33,7 +34,13 @@ func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
 			if err := st.SeedAttemptsForBenchmark(ctx, 1_000_000, bc.webhooks, now); err != nil {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
+			// The first call reads the six days that are over from the log and
+			// keeps them; every later call reads only today.
+			started := time.Now()
+			if _, err := st.DeliveryStats(ctx, "wh_bench_0", now, models.StatsDays); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(started).Microseconds())/1000, "first-call-ms")
 			for b.Loop() {
 				days, err := st.DeliveryStats(ctx, "wh_bench_0", now, models.StatsDays)
 				if err != nil {

@@ -329,6 +329,13 @@ func TestDevWalkthrough(t *testing.T) {
 	if err != nil || bytes.Count(list, []byte(`"id":"wh_`)) != 2 {
 		t.Errorf("webhooks after restart: %v %s, want both", err, list)
 	}
+	// The delivery log survives the restart too: the walkthrough's event
+	// and the test, both delivered.
+	log, err := exec.Command("curl", "-sf", "http://"+httpAddr+"/v1/webhooks/"+string(whID[1])+"/deliveries?status=delivered",
+		"-H", "Authorization: Bearer "+key).Output()
+	if err != nil || !bytes.Contains(log, []byte(`"event":"conversation.created"`)) || !bytes.Contains(log, []byte(`"event":"testing.connection"`)) {
+		t.Errorf("delivery log after restart: %v %s", err, log)
+	}
 	dev.stop(t)
 
 }
