@@ -91,37 +91,45 @@ const LostAttemptError = "the worker stopped before recording this attempt's out
 // behind; the next scheduled attempt marks it unknown.
 func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error) {
 	at := a.StartedAt.UTC()
-	var ref models.AttemptRef
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var got struct {
-			ID           string
-			AttemptCount int
-		}
-		err := tx.Raw(`INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, attempt_count,
-				last_attempted_at, workflow_id, run_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
-			ON CONFLICT (event_id, webhook_id) DO UPDATE SET attempt_count = deliveries.attempt_count + 1,
-				last_attempted_at = excluded.last_attempted_at, updated_at = excluded.updated_at
-			RETURNING id, attempt_count`,
-			models.NewID("dlv", at), a.WorkspaceID, a.WebhookID, a.EventID, a.EventType, string(models.DeliveryPending),
-			at, a.WorkflowID, a.RunID, at, at).Scan(&got).Error
-		if err != nil {
-			return err
-		}
-		if a.Retry {
-			err := tx.Exec(`UPDATE delivery_attempts SET outcome = ?, error = ?, finished_at = ?
-				WHERE delivery_id = ? AND trigger = ? AND outcome = ?`,
-				string(models.AttemptUnknown), LostAttemptError, at, got.ID, string(models.TriggerScheduled), string(models.AttemptSending)).Error
-			if err != nil {
+	upsert := `INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, attempt_count,
+			last_attempted_at, workflow_id, run_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+		ON CONFLICT (event_id, webhook_id) DO UPDATE SET attempt_count = deliveries.attempt_count + 1,
+			last_attempted_at = excluded.last_attempted_at, updated_at = excluded.updated_at
+		RETURNING id, attempt_count`
+	upsertArgs := []any{models.NewID("dlv", at), a.WorkspaceID, a.WebhookID, a.EventID, a.EventType, string(models.DeliveryPending),
+		at, a.WorkflowID, a.RunID, at, at}
+	var (
+		ref models.AttemptRef
+		err error
+	)
+	if s.dialect == "postgres" && !a.Retry {
+		// The common case in one statement, one round trip.
+		err = s.db.WithContext(ctx).Raw(`WITH d AS (`+upsert+`)
+			INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, workflow_id, run_id)
+			SELECT d.id, ?, d.attempt_count, ?, ?, ?, ?, ? FROM d
+			RETURNING delivery_id, number`,
+			append(upsertArgs, a.WebhookID, string(a.Trigger), string(models.AttemptSending), at, a.WorkflowID, a.RunID)...).
+			Row().Scan(&ref.DeliveryID, &ref.Number)
+	} else {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Raw(upsert, upsertArgs...).Row().Scan(&ref.DeliveryID, &ref.Number); err != nil {
 				return err
 			}
-		}
-		ref = models.AttemptRef{DeliveryID: got.ID, Number: got.AttemptCount}
-		return tx.Create(&attemptRow{
-			DeliveryID: got.ID, WebhookID: a.WebhookID, Number: got.AttemptCount, Trigger: string(a.Trigger),
-			Outcome: string(models.AttemptSending), StartedAt: at, WorkflowID: a.WorkflowID, RunID: a.RunID,
-		}).Error
-	})
+			if a.Retry {
+				err := tx.Exec(`UPDATE delivery_attempts SET outcome = ?, error = ?, finished_at = ?
+					WHERE delivery_id = ? AND trigger = ? AND outcome = ?`,
+					string(models.AttemptUnknown), LostAttemptError, at, ref.DeliveryID, string(models.TriggerScheduled), string(models.AttemptSending)).Error
+				if err != nil {
+					return err
+				}
+			}
+			return tx.Create(&attemptRow{
+				DeliveryID: ref.DeliveryID, WebhookID: a.WebhookID, Number: ref.Number, Trigger: string(a.Trigger),
+				Outcome: string(models.AttemptSending), StartedAt: at, WorkflowID: a.WorkflowID, RunID: a.RunID,
+			}).Error
+		})
+	}
 	if err != nil {
 		return models.AttemptRef{}, fmt.Errorf("record attempt of %s to %s: %w", a.EventID, a.WebhookID, translate(err))
 	}
@@ -143,32 +151,39 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 	next := utcPtr(e.NextAttemptAt)
 	body := cleanText(e.ResponseBody, models.MaxResponseBody)
 	errMsg := cleanText(e.Error, 2048)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Exec(`UPDATE delivery_attempts SET outcome = ?, finished_at = ?, status_code = ?, latency_ms = ?,
-				response_body = ?, error = ?, next_attempt_at = ?
-			WHERE delivery_id = ? AND number = ?`,
-			string(outcome), at, code, e.LatencyMs, body, errMsg, next, e.DeliveryID, e.Number).Error
-		if err != nil {
-			return err
-		}
-		set := "status = ?, next_attempt_at = NULL"
-		args := []any{}
-		switch {
-		case e.Delivered:
-			args = append(args, string(models.DeliveryDelivered))
-		case next != nil:
-			set = "status = ?, next_attempt_at = ?"
-			args = append(args, string(models.DeliveryPending), next)
-		case e.Scheduled:
-			args = append(args, string(models.DeliveryFailed))
-		default:
-			// A one-off attempt failed: a scheduled retry still due stays due.
-			set = "status = CASE WHEN status = ? AND next_attempt_at > ? THEN status ELSE ? END"
-			args = append(args, string(models.DeliveryPending), at, string(models.DeliveryFailed))
-		}
-		args = append(args, code, errMsg, at, e.DeliveryID)
-		return tx.Exec("UPDATE deliveries SET "+set+", last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?", args...).Error
-	})
+	updateAttempt := `UPDATE delivery_attempts SET outcome = ?, finished_at = ?, status_code = ?, latency_ms = ?,
+			response_body = ?, error = ?, next_attempt_at = ?
+		WHERE delivery_id = ? AND number = ?`
+	attemptArgs := []any{string(outcome), at, code, e.LatencyMs, body, errMsg, next, e.DeliveryID, e.Number}
+	set := "status = ?, next_attempt_at = NULL"
+	var setArgs []any
+	switch {
+	case e.Delivered:
+		setArgs = append(setArgs, string(models.DeliveryDelivered))
+	case next != nil:
+		set = "status = ?, next_attempt_at = ?"
+		setArgs = append(setArgs, string(models.DeliveryPending), next)
+	case e.Scheduled:
+		setArgs = append(setArgs, string(models.DeliveryFailed))
+	default:
+		// A one-off attempt failed: a scheduled retry still due stays due.
+		set = "status = CASE WHEN status = ? AND next_attempt_at > ? THEN status ELSE ? END"
+		setArgs = append(setArgs, string(models.DeliveryPending), at, string(models.DeliveryFailed))
+	}
+	updateDelivery := "UPDATE deliveries SET " + set + ", last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?"
+	deliveryArgs := append(setArgs, code, errMsg, at, e.DeliveryID)
+	var err error
+	if s.dialect == "postgres" {
+		// One statement, one round trip.
+		err = s.db.WithContext(ctx).Exec("WITH a AS ("+updateAttempt+") "+updateDelivery, append(attemptArgs, deliveryArgs...)...).Error
+	} else {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(updateAttempt, attemptArgs...).Error; err != nil {
+				return err
+			}
+			return tx.Exec(updateDelivery, deliveryArgs...).Error
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("record outcome of attempt %d of %s: %w", e.Number, e.DeliveryID, translate(err))
 	}

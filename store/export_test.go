@@ -6,12 +6,11 @@ import (
 )
 
 // SeedAttemptsForBenchmark inserts n finished attempts on PostgreSQL,
-// spread evenly over the seven-day stats window ending at now and over webhooks
-// wh_bench_0 … wh_bench_{webhooks-1}: one in ten failed, latencies 0–999 ms.
-func (s *Store) SeedAttemptsForBenchmark(ctx context.Context, n, webhooks int, now time.Time) error {
+// spread evenly from first to now and over webhooks wh_bench_0 …
+// wh_bench_{webhooks-1}: one in ten failed, latencies 0–999 ms.
+func (s *Store) SeedAttemptsForBenchmark(ctx context.Context, n, webhooks int, first, now time.Time) error {
 	db := s.db.WithContext(ctx)
-	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -6)
-	secs := int(now.Sub(first).Seconds())
+	secs := max(int(now.Sub(first).Seconds()), 1)
 	err := db.Exec(`INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, finished_at,
 			latency_ms, workflow_id, run_id)
 		SELECT 'dlv_' || g, 'wh_bench_' || (g % ?), 1, 'scheduled',
