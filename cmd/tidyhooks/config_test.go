@@ -32,6 +32,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if !slices.Equal(cfg.RetrySchedule, activities.DefaultSchedule) || cfg.DeliveryTimeout != 15*time.Second {
 		t.Errorf("delivery defaults = %v, %s", cfg.RetrySchedule, cfg.DeliveryTimeout)
 	}
+	if cfg.LogRetention != 30*24*time.Hour {
+		t.Errorf("log retention = %s, want 30 days", cfg.LogRetention)
+	}
+	// The shortest retention the default schedule allows: its ~75.6h with
+	// +20 % jitter, and an hour.
+	if got := retryHorizon(activities.DefaultSchedule); got != 92*time.Hour {
+		t.Errorf("retry horizon of the default schedule = %s, want 92h", got)
+	}
 	prod, err := loadConfig(modeAPI, envOf(map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": testKey, "TIDYHOOKS_RETRY_SCHEDULE": "5s, 1m,30m"}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +63,9 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"schedule not durations", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "5s,often"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
 		{"schedule negative", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "-5s"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
 		{"schedule too long a wait", map[string]string{"TIDYHOOKS_RETRY_SCHEDULE": "5s,72h"}, modeDev, "TIDYHOOKS_RETRY_SCHEDULE"},
+		{"retention not a duration", map[string]string{"TIDYHOOKS_LOG_RETENTION": "a month"}, modeDev, "TIDYHOOKS_LOG_RETENTION"},
+		{"retention shorter than the schedule", map[string]string{"TIDYHOOKS_LOG_RETENTION": "48h"}, modeDev, "TIDYHOOKS_LOG_RETENTION"},
+		{"retention shorter than a custom schedule", map[string]string{"TIDYHOOKS_LOG_RETENTION": "2h", "TIDYHOOKS_RETRY_SCHEDULE": "1h,1h"}, modeDev, "TIDYHOOKS_LOG_RETENTION"},
 		{"timeout", map[string]string{"TIDYHOOKS_DELIVERY_TIMEOUT": "soon"}, modeDev, "TIDYHOOKS_DELIVERY_TIMEOUT"},
 		{"timeout too long", map[string]string{"TIDYHOOKS_DELIVERY_TIMEOUT": "5m"}, modeDev, "TIDYHOOKS_DELIVERY_TIMEOUT"},
 		{"retry-after cap", map[string]string{"TIDYHOOKS_RETRY_AFTER_MAX": "0s"}, modeDev, "TIDYHOOKS_RETRY_AFTER_MAX"},
