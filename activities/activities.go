@@ -315,7 +315,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 
 	started := time.Now()
-	sent := a.send(ctx, webhook, job.Secrets, event, attempt)
+	// The header numbers attempts as the log does: manual, recover and
+	// test attempts count too.
+	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
 	latency := time.Since(started)
 	if a.cfg.AfterSend != nil {
 		a.cfg.AfterSend(ctx, in)
@@ -441,7 +443,7 @@ type sendResult struct {
 }
 
 // send makes the HTTP attempt.
-func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int32) sendResult {
+func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int) sendResult {
 	body := e.Body()
 	sentAt := a.now()
 	signature, err := signing.Header(secrets, e.ID, sentAt, body)
@@ -460,7 +462,7 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	h.Set("webhook-signature", signature)
 	h.Set("X-TidySupport-Event", e.Type.Wire)
 	h.Set("X-TidySupport-Webhook-Id", w.ID)
-	h.Set("X-TidySupport-Attempt", strconv.Itoa(int(attempt)))
+	h.Set("X-TidySupport-Attempt", strconv.Itoa(attempt))
 
 	resp, err := a.client.Do(req)
 	if err != nil {
