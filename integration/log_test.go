@@ -198,6 +198,9 @@ func TestRetryDeliversAgainWithTheSameWebhookID(t *testing.T) {
 		if len(got) != 2 || got[0].header.Get("webhook-id") != ev || got[1].header.Get("webhook-id") != ev || string(got[0].body) != string(got[1].body) {
 			t.Fatalf("receiver got %d requests; want the same event twice with webhook-id %s", len(got), ev)
 		}
+		if a := got[1].header.Get("X-TidySupport-Attempt"); a != "2" {
+			t.Errorf("the manual attempt's X-TidySupport-Attempt = %q, want 2", a)
+		}
 		manual := attemptsOf(out)[1]
 		if u, _ := manual["workflowUrl"].(string); !strings.Contains(u, "/workflows/retry_") {
 			t.Errorf("manual attempt's workflowUrl = %v, want its Redeliver workflow", manual["workflowUrl"])
