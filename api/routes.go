@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tidysupport/tidyhooks/dashboard"
 	"github.com/tidysupport/tidyhooks/models"
 )
 
@@ -23,6 +24,11 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	r.GET("/v1/openapi.json", s.openAPI)
 
+	// The dashboard: static pages that call the API below with the key
+	// the user signs in with.
+	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/dashboard/") })
+	r.GET("/dashboard/*filepath", gin.WrapH(http.StripPrefix("/dashboard", dashboard.Handler())))
+
 	v1 := r.Group("/v1", s.authenticate, s.rateLimit)
 
 	ingest := v1.Group("", s.require(models.ScopeEventsWrite))
@@ -30,6 +36,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	ingest.POST("/events/batch", s.emitBatch)
 
 	manage := v1.Group("", s.require(models.ScopeAPIUser))
+	manage.GET("/event-types", s.eventTypes)
 	manage.GET("/webhooks", s.listWebhooks)
 	manage.POST("/webhooks", s.createWebhook)
 	manage.GET("/webhooks/:id", s.getWebhook)

@@ -276,3 +276,30 @@ func (s *Server) workflowURL(workflowID, runID string) *string {
 		url.PathEscape(workflowID) + "/" + url.PathEscape(runID) + "/history"
 	return &u
 }
+
+type eventTypeJSON struct {
+	Name  string `json:"name"`  // enum name, as in subscriptions
+	Event string `json:"event"` // wire name, as receivers see it
+}
+
+type familyJSON struct {
+	Name    string          `json:"name"`
+	Pattern string          `json:"pattern"` // the subscription entry for the whole family
+	Events  []eventTypeJSON `json:"events"`
+}
+
+// eventTypes is GET /v1/event-types: the catalog a webhook can subscribe
+// to, by family.
+func (s *Server) eventTypes(c *gin.Context) {
+	var families []familyJSON
+	for _, f := range models.Families() {
+		fam := familyJSON{Name: f, Pattern: strings.ToUpper(f) + "_*", Events: []eventTypeJSON{}}
+		for _, e := range models.Catalog() {
+			if e.Family == f {
+				fam.Events = append(fam.Events, eventTypeJSON{Name: e.Name, Event: e.Wire})
+			}
+		}
+		families = append(families, fam)
+	}
+	c.JSON(http.StatusOK, gin.H{"all": models.AllEvents, "families": families})
+}

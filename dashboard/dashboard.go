@@ -1,0 +1,31 @@
+// Package dashboard is the web page customers manage their webhooks with:
+// static HTML, CSS and JavaScript, embedded in the binary and served by the
+// API process. The page signs in with an API key and calls the public REST
+// API with it, so it can do nothing the API does not allow. It imports
+// only the standard library.
+package dashboard
+
+import (
+	"embed"
+	"net/http"
+)
+
+//go:embed static
+var static embed.FS
+
+// Handler serves the dashboard's files from its root.
+func Handler() http.Handler {
+	fileServer := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		// Only our own script and styles; the API on the same origin.
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/static" + r.URL.Path
+		r2.URL.RawPath = ""
+		fileServer.ServeHTTP(w, r2)
+	})
+}
