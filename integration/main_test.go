@@ -69,18 +69,18 @@ type stackOptions struct {
 
 // stack is one deployment under test.
 type stack struct {
-	t         *testing.T
-	store     *store.Store
-	client    client.Client
+	t          *testing.T
+	store      *store.Store
+	client     client.Client
 	acts       *activities.Activities
 	actsConfig activities.Config
 	taskQueue  string
-	worker    worker.Worker
-	api       *httptest.Server
-	keyA      string // workspace wrk_a: manage and emit
-	keyB      string // workspace wrk_b: manage and emit
-	platform  string // no workspace: emit only
-	emitOnlyA string // wrk_a: emit only
+	worker     worker.Worker
+	api        *httptest.Server
+	keyA       string // workspace wrk_a: manage and emit
+	keyB       string // workspace wrk_b: manage and emit
+	platform   string // no workspace: emit only
+	emitOnlyA  string // wrk_a: emit only
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
