@@ -237,7 +237,8 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.
 
-  API and dashboard: %s
+  API:               %s
+  Dashboard:         %s/dashboard/ (sign in with the API key below)
   Temporal:          %s
   Temporal UI:       %s
   Data:              %s
@@ -250,7 +251,7 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
     -d '{"url": "http://127.0.0.1:9000/hook", "events": ["conversation.*"]}'
   curl -s -X POST %s/v1/events -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_abc123"}}}'
-`, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
+`, apiURL, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
 	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

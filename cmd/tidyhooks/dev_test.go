@@ -228,6 +228,11 @@ func TestDevWalkthrough(t *testing.T) {
 		t.Fatal("no workspace printed")
 	}
 	dev.waitFor(t, regexp.QuoteMeta("http://127.0.0.1:"+strconv.Itoa(uport)))
+	dev.waitFor(t, regexp.QuoteMeta("Dashboard:         http://"+httpAddr+"/dashboard/"))
+	if page, err := exec.Command("curl", "-sfL", "-D", "-", "http://"+httpAddr+"/").Output(); err != nil ||
+		!bytes.Contains(page, []byte("<title>TidySupport Webhooks</title>")) || !bytes.Contains(page, []byte("Content-Security-Policy")) {
+		t.Errorf("the dashboard is not served at / (%v):\n%s", err, page)
+	}
 
 	rport := freePort(t)
 	recv := start(t, nil, "receive", "--addr", "127.0.0.1:"+strconv.Itoa(rport))
