@@ -17,26 +17,24 @@ import (
 	"github.com/tidysupport/tidyhooks/workflows"
 )
 
-// items returns the items of a listing answer {"<name>": {"items": […]}}.
-func items(out map[string]any, name string) []map[string]any {
-	list, _ := out[name].(map[string]any)
-	raw, _ := list["items"].([]any)
+// objects reads a JSON array of objects.
+func objects(v any) []map[string]any {
+	raw, _ := v.([]any)
 	got := make([]map[string]any, len(raw))
-	for i, v := range raw {
-		got[i], _ = v.(map[string]any)
+	for i, o := range raw {
+		got[i], _ = o.(map[string]any)
 	}
 	return got
 }
 
-// attemptsOf returns a delivery answer's attempts.
-func attemptsOf(d map[string]any) []map[string]any {
-	raw, _ := d["attempts"].([]any)
-	got := make([]map[string]any, len(raw))
-	for i, v := range raw {
-		got[i], _ = v.(map[string]any)
-	}
-	return got
+// items returns the items of a listing answer {"<name>": {"items": […]}}.
+func items(out map[string]any, name string) []map[string]any {
+	list, _ := out[name].(map[string]any)
+	return objects(list["items"])
 }
+
+// attemptsOf returns a delivery answer's attempts.
+func attemptsOf(d map[string]any) []map[string]any { return objects(d["attempts"]) }
 
 // deliveryOf finds the delivery of an event in a webhook's log.
 func (s *stack) deliveryOf(webhookID, eventID string) map[string]any {

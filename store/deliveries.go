@@ -257,15 +257,7 @@ func (s *Store) Deliveries(ctx context.Context, workspaceID, webhookID string, f
 	if err := q.Find(&rows).Error; err != nil {
 		return models.Page[models.Delivery]{}, fmt.Errorf("list deliveries of %s: %w", webhookID, translate(err))
 	}
-	page := models.Page[models.Delivery]{Items: make([]models.Delivery, 0, len(rows))}
-	for i, r := range rows {
-		if i == limit {
-			page.NextCursor = models.EncodeCursor(rows[i-1].ID)
-			break
-		}
-		page.Items = append(page.Items, r.model())
-	}
-	return page, nil
+	return page(rows, limit, func(r deliveryRow) string { return r.ID }, deliveryRow.model), nil
 }
 
 // Delivery returns one delivery of a workspace with every attempt, oldest

@@ -144,3 +144,17 @@ type apiKeyRow struct {
 }
 
 func (apiKeyRow) TableName() string { return "api_keys" }
+
+// page turns up to limit+1 rows, read in listing order, into a page of at
+// most limit items whose cursor resumes after the last one.
+func page[R any, M any](rows []R, limit int, id func(R) string, model func(R) M) models.Page[M] {
+	p := models.Page[M]{Items: make([]M, 0, min(len(rows), limit))}
+	for i, r := range rows {
+		if i == limit {
+			p.NextCursor = models.EncodeCursor(id(rows[i-1]))
+			break
+		}
+		p.Items = append(p.Items, model(r))
+	}
+	return p
+}

@@ -88,15 +88,7 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, li
 	if err := q.Find(&rows).Error; err != nil {
 		return models.Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", translate(err))
 	}
-	page := models.Page[models.Webhook]{Items: make([]models.Webhook, 0, len(rows))}
-	for i, r := range rows {
-		if i == limit {
-			page.NextCursor = models.EncodeCursor(rows[i-1].ID)
-			break
-		}
-		page.Items = append(page.Items, r.model())
-	}
-	return page, nil
+	return page(rows, limit, func(r webhookRow) string { return r.ID }, webhookRow.model), nil
 }
 
 // Webhook returns one webhook of a workspace; another workspace's webhook

@@ -150,10 +150,7 @@ type TestWebhookInput struct {
 // whatever its status, and returns the attempt's outcome. It is a
 // workflow so that the attempt shows in the Temporal UI like any other.
 func TestWebhook(ctx workflow.Context, in TestWebhookInput) (WebhookOutcome, error) {
-	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, onceOptions)
-	f := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Test: true})
-	return outcome(ctx, in.WebhookID, f), nil
+	return attemptOnce(ctx, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Test: true}), nil
 }
 
 // onceOptions run the delivery activity once: a test, a manual retry or a
@@ -161,6 +158,13 @@ func TestWebhook(ctx workflow.Context, in TestWebhookInput) (WebhookOutcome, err
 var onceOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: AttemptTimeout,
 	RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// attemptOnce runs one delivery attempt and returns its outcome.
+func attemptOnce(ctx workflow.Context, in activities.DeliverInput) WebhookOutcome {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, onceOptions)
+	return outcome(ctx, in.WebhookID, workflow.ExecuteActivity(ctx, a.Deliver, in))
 }
 
 // RedeliverInput names a delivery to attempt again now.
@@ -173,10 +177,7 @@ type RedeliverInput struct {
 // event's own webhook-id, and returns its outcome. It is recorded in the
 // delivery's log as manual.
 func Redeliver(ctx workflow.Context, in RedeliverInput) (WebhookOutcome, error) {
-	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, onceOptions)
-	f := workflow.ExecuteActivity(ctx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Trigger: models.TriggerManual})
-	return outcome(ctx, in.WebhookID, f), nil
+	return attemptOnce(ctx, activities.DeliverInput{EventID: in.EventID, WebhookID: in.WebhookID, Trigger: models.TriggerManual}), nil
 }
 
 // Recover sizes: deliveries attempted at once, and pages per run before
