@@ -81,6 +81,10 @@ func (r attemptRow) model() models.DeliveryAttempt {
 	return a
 }
 
+// staleSending is how long after its start an attempt still "sending"
+// is known to be lost: well past the delivery activity's 30 s timeout.
+const staleSending = 2 * time.Minute
+
 // LostAttemptError is the error of an attempt whose worker stopped before
 // recording its outcome.
 const LostAttemptError = "the worker stopped before recording this attempt's outcome; the request may have reached the endpoint"
@@ -274,8 +278,15 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (models.De
 	}
 	d := row.model()
 	d.Attempts = make([]models.DeliveryAttempt, len(attempts))
+	stale := s.now().Add(-staleSending)
 	for i, a := range attempts {
 		d.Attempts[i] = a.model()
+		// No attempt is under way for longer than its timeout: one still
+		// "sending" long after lost its worker, even where no later
+		// attempt came to mark it (a manual retry, a test, a recover).
+		if at := &d.Attempts[i]; at.Outcome == models.AttemptSending && at.StartedAt.Before(stale) {
+			at.Outcome, at.Error = models.AttemptUnknown, LostAttemptError
+		}
 	}
 	return d, nil
 }

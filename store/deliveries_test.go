@@ -49,7 +49,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
 		ctx := context.Background()
 		w := newWebhook(t, st, "wrk_a", "*")
-		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		t0 := time.Now().UTC().Truncate(time.Millisecond)
 
 		// Attempt 1 fails with a retry due; attempt 2 is lost with its
 		// worker; attempt 3 marks it unknown and succeeds.
@@ -106,6 +106,18 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		d = delivery(t, st, "wrk_a", ref1.DeliveryID)
 		if d.Status != models.DeliveryFailed || d.Attempts[3].Trigger != models.TriggerManual || d.LastStatusCode != 0 {
 			t.Errorf("after a failed manual retry: %+v", d)
+		}
+
+		// A manual attempt whose worker was lost, with none after it, reads
+		// as unknown once it is older than any attempt can run.
+		lostManual := begin(t, st, start(w, "evt_1", models.TriggerManual, time.Now().Add(-3*time.Minute)))
+		d = delivery(t, st, "wrk_a", ref1.DeliveryID)
+		if a := d.Attempts[lostManual.Number-1]; a.Outcome != models.AttemptUnknown || a.Error != store.LostAttemptError {
+			t.Errorf("stale sending attempt = %+v", a)
+		}
+		recent := begin(t, st, start(w, "evt_1", models.TriggerManual, time.Now()))
+		if a := delivery(t, st, "wrk_a", ref1.DeliveryID).Attempts[recent.Number-1]; a.Outcome != models.AttemptSending {
+			t.Errorf("an attempt under way = %+v", a)
 		}
 
 		if _, err := st.Delivery(ctx, "wrk_b", ref1.DeliveryID); !errors.Is(err, models.ErrNotFound) {
