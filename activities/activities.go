@@ -335,7 +335,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	)
 	if sent.err != nil {
 		var delay time.Duration
-		fail, delay = a.failure(trigger, attempt, sent, latency)
+		fail, delay = a.failure(trigger, attempt, ref.Scheduled, sent, latency)
 		if delay > 0 {
 			at := a.now().Add(delay)
 			next = &at
@@ -377,8 +377,11 @@ func pausesOnGone(trigger models.AttemptTrigger, status int) bool {
 }
 
 // failure is the error Deliver returns for a failed attempt, and the wait
-// before the schedule's next attempt (0 when there is none).
-func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, sent sendResult, latency time.Duration) (error, time.Duration) {
+// before the schedule's next attempt (0 when there is none). The place in
+// the schedule is the log's count of scheduled attempts, not Temporal's
+// attempt number: a try that failed before sending anything (the database
+// down) does not use up a retry.
+func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, scheduled int, sent sendResult, latency time.Duration) (error, time.Duration) {
 	details := failureDetails(attempt, sent.status, latency)
 	msg := sent.err.Error()
 	final := func(typ, msg string) error {
@@ -391,10 +394,10 @@ func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, sent 
 		return final(ErrTypeHTTP, msg), 0
 	case errors.Is(sent.err, netguard.ErrBlocked):
 		return final(ErrTypeBlocked, msg), 0
-	case int(attempt) > len(a.cfg.Schedule):
-		return final(ErrTypeExhausted, fmt.Sprintf("%s; gave up after %d attempts", msg, attempt)), 0
+	case scheduled > len(a.cfg.Schedule):
+		return final(ErrTypeExhausted, fmt.Sprintf("%s; gave up after %d attempts", msg, scheduled)), 0
 	}
-	delay := RetryDelay(a.cfg.Schedule, attempt, a.jitter())
+	delay := RetryDelay(a.cfg.Schedule, int32(scheduled), a.jitter())
 	if sent.retryAfter > 0 {
 		delay = min(sent.retryAfter, a.cfg.RetryAfterCap)
 	}

@@ -128,6 +128,9 @@ type AttemptStart struct {
 type AttemptRef struct {
 	DeliveryID string
 	Number     int
+	// Scheduled counts the delivery's scheduled attempts, this one
+	// included: the attempt's place in the retry schedule.
+	Scheduled int
 }
 
 // AttemptEnd is an attempt's outcome.

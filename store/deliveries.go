@@ -96,13 +96,18 @@ const LostAttemptError = "the worker stopped before recording this attempt's out
 func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error) {
 	at := a.StartedAt.UTC()
 	upsert := `INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, attempt_count,
-			last_attempted_at, workflow_id, run_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+			scheduled_count, last_attempted_at, workflow_id, run_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (event_id, webhook_id) DO UPDATE SET attempt_count = deliveries.attempt_count + 1,
+			scheduled_count = deliveries.scheduled_count + excluded.scheduled_count,
 			last_attempted_at = excluded.last_attempted_at, updated_at = excluded.updated_at
-		RETURNING id, attempt_count`
+		RETURNING id, attempt_count, scheduled_count`
+	scheduled := 0
+	if a.Trigger == models.TriggerScheduled {
+		scheduled = 1
+	}
 	upsertArgs := []any{models.NewID("dlv", at), a.WorkspaceID, a.WebhookID, a.EventID, a.EventType, string(models.DeliveryPending),
-		at, a.WorkflowID, a.RunID, at, at}
+		scheduled, at, a.WorkflowID, a.RunID, at, at}
 	var (
 		ref models.AttemptRef
 		err error
@@ -112,12 +117,12 @@ func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models
 		err = s.db.WithContext(ctx).Raw(`WITH d AS (`+upsert+`)
 			INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, workflow_id, run_id)
 			SELECT d.id, ?, d.attempt_count, ?, ?, ?, ?, ? FROM d
-			RETURNING delivery_id, number`,
+			RETURNING delivery_id, number, (SELECT scheduled_count FROM d)`,
 			append(upsertArgs, a.WebhookID, string(a.Trigger), string(models.AttemptSending), at, a.WorkflowID, a.RunID)...).
-			Row().Scan(&ref.DeliveryID, &ref.Number)
+			Row().Scan(&ref.DeliveryID, &ref.Number, &ref.Scheduled)
 	} else {
 		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Raw(upsert, upsertArgs...).Row().Scan(&ref.DeliveryID, &ref.Number); err != nil {
+			if err := tx.Raw(upsert, upsertArgs...).Row().Scan(&ref.DeliveryID, &ref.Number, &ref.Scheduled); err != nil {
 				return err
 			}
 			if a.Retry {

@@ -99,7 +99,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		// A manual retry of the delivered delivery is attempt 4; its failure
 		// makes the delivery failed, as no retry is due.
 		ref4 := begin(t, st, start(w, "evt_1", models.TriggerManual, t0.Add(time.Hour)))
-		if ref4.Number != 4 || ref4.DeliveryID != ref1.DeliveryID {
+		if ref4.Number != 4 || ref4.DeliveryID != ref1.DeliveryID || ref4.Scheduled != 3 || ref3.Scheduled != 3 || ref1.Scheduled != 1 {
 			t.Errorf("manual attempt = %+v", ref4)
 		}
 		finish(t, st, models.AttemptEnd{AttemptRef: ref4, FinishedAt: t0.Add(time.Hour), Error: "request failed: connection refused"})

@@ -9,6 +9,9 @@ CREATE TABLE deliveries (
     event_type        TEXT NOT NULL,
     status            TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'skipped')),
     attempt_count     INTEGER NOT NULL DEFAULT 0,
+    -- Attempts the retry schedule made: its position, whatever manual
+    -- retries or failed bookkeeping happened in between.
+    scheduled_count   INTEGER NOT NULL DEFAULT 0,
     last_status_code  INTEGER,
     last_error        TEXT NOT NULL DEFAULT '',
     last_attempted_at DATETIME,
