@@ -34,6 +34,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("no-first-run", true),
+		chromedp.Env("TZ=UTC"), // the page shows and reads local times; the test writes UTC
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
@@ -195,6 +196,25 @@ func TestDashboard(t *testing.T) {
 	failing.Store(true)
 	p.click("#test-webhook")
 	p.until("the failed test", `document.querySelector('#action-result').textContent.includes('Test event failed')`)
+	// An event that fails for good, recovered from the page once the
+	// endpoint answers again.
+	lost := s.emit(s.keyA, `{"event": "conversation.closed", "payload": {}}`)
+	if o := s.wait(lost).Webhooks[0]; o.Outcome != "failed" {
+		t.Fatalf("outcome = %+v, want failed", o)
+	}
+	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	p.run("recover since", chromedp.SetValue(chromedp.CSS("#recover-since"), since))
+	p.click("#recover-count")
+	p.until("the count", `document.querySelector('#recover-result').textContent === '1 deliveries would be redelivered.'`)
+	before := r.eventIDs()[lost]
+	failing.Store(false)
+	p.click("#recover-run")
+	p.until("the recover", `document.querySelector('#recover-result').textContent.startsWith('Redelivering 1 deliveries')`)
+	eventually(t, "the recovered delivery", func() bool { return r.eventIDs()[lost] == before+1 })
+	failing.Store(true)
+	p.click("#test-webhook")
+	p.until("another failed test", `document.querySelector('#action-result').textContent.includes('Test event failed')`)
+
 	p.click("#back")
 	p.until("the list's last error", `(document.querySelector('#webhook-table tr[data-id="`+id+`"] td.error') || {}).textContent?.includes('500')`)
 

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
 	tidyworker "github.com/tidysupport/tidyhooks/worker"
 	"github.com/tidysupport/tidyhooks/workflows"
@@ -330,4 +332,43 @@ func TestWorkerKilledBetweenRequestAndRecord(t *testing.T) {
 func activitiesConfigWithout(cfg activities.Config) activities.Config {
 	cfg.AfterSend = nil
 	return cfg
+}
+
+// failingBegin is the real store whose first BeginAttempt calls fail, as
+// with the database briefly down.
+type failingBegin struct {
+	activities.Store
+	left atomic.Int32
+}
+
+func (f *failingBegin) BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error) {
+	if f.left.Add(-1) >= 0 {
+		return models.AttemptRef{}, errors.New("injected: database unavailable")
+	}
+	return f.Store.BeginAttempt(ctx, a)
+}
+
+// When the log cannot be written before a request, nothing is sent, the
+// try is retried, and it does not use up the retry schedule.
+func TestLogWriteFailureNeitherSendsNorUsesARetry(t *testing.T) {
+	fault := &failingBegin{}
+	fault.left.Store(2)
+	s := newStack(t, stackOptions{
+		schedule:  []time.Duration{100 * time.Millisecond, 100 * time.Millisecond},
+		wrapStore: func(st activities.Store) activities.Store { fault.Store = st; return fault },
+	})
+	r := newReceiver(t, func(int) int { return http.StatusInternalServerError })
+	id, _ := s.webhook(s.keyA, r.URL, "*")
+	ev := s.emit(s.keyA, `{"event": "contact.created", "payload": {}}`)
+	o := s.wait(ev).Webhooks[0]
+	if o.Outcome != workflows.OutcomeFailed {
+		t.Fatalf("outcome = %+v", o)
+	}
+	// Three requests, as the schedule says, though Temporal ran five tries.
+	if n := r.eventIDs()[ev]; n != 3 {
+		t.Errorf("receiver got %d requests, want 3 (the first attempt and two retries)", n)
+	}
+	if d := s.deliveryOf(id, ev); summary(d) != "scheduled:failed:500 scheduled:failed:500 scheduled:failed:500" {
+		t.Errorf("log = %s", summary(d))
+	}
 }

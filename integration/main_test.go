@@ -65,6 +65,8 @@ type stackOptions struct {
 	backend string
 	// afterSend runs between each attempt's request and its record.
 	afterSend func(ctx context.Context, in activities.DeliverInput)
+	// wrapStore, when set, wraps the store the activities use (faults).
+	wrapStore func(activities.Store) activities.Store
 }
 
 // stack is one deployment under test.
@@ -105,7 +107,11 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		network = *opts.network
 	}
 	s.actsConfig = activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend}
-	s.acts = activities.New(st, s.actsConfig)
+	var actStore activities.Store = st
+	if opts.wrapStore != nil {
+		actStore = opts.wrapStore(st)
+	}
+	s.acts = activities.New(actStore, s.actsConfig)
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()

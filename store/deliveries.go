@@ -297,11 +297,12 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (models.De
 }
 
 // recoverable is what recover redelivers: a webhook's failed and skipped
-// deliveries created in [since, until).
+// deliveries of events created in [since, until); tests of the webhook are
+// not events to catch up on.
 func (s *Store) recoverable(ctx context.Context, webhookID string, since, until time.Time) *gorm.DB {
 	return s.db.WithContext(ctx).Model(&deliveryRow{}).
-		Where("webhook_id = ? AND status IN ? AND created_at >= ? AND created_at < ?", webhookID,
-			[]string{string(models.DeliveryFailed), string(models.DeliverySkipped)}, since.UTC(), until.UTC())
+		Where("webhook_id = ? AND status IN ? AND created_at >= ? AND created_at < ? AND event_type <> ?", webhookID,
+			[]string{string(models.DeliveryFailed), string(models.DeliverySkipped)}, since.UTC(), until.UTC(), models.TestingConnection.Wire)
 }
 
 // CountRecoverable counts the deliveries RecoverableDeliveries would list.

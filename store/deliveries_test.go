@@ -233,6 +233,11 @@ func TestPausingSkipsPendingDeliveries(t *testing.T) {
 		if d := delivery(t, st, "wrk_a", done.DeliveryID); d.Status != models.DeliveryDelivered {
 			t.Errorf("SkipDelivery changed a delivered delivery to %s", d.Status)
 		}
+		// A failed test of the webhook is not an event to recover.
+		test := start(w, "evt_test", models.TriggerTest, now)
+		test.EventType = models.TestingConnection.Wire
+		tref := begin(t, st, test)
+		finish(t, st, models.AttemptEnd{AttemptRef: tref, FinishedAt: now, StatusCode: 500, Error: "500"})
 		n, err := st.CountRecoverable(ctx, w.ID, now.Add(-time.Minute), now.Add(time.Minute))
 		if err != nil || n != 2 {
 			t.Errorf("recoverable after pause = %d (err %v), want the skipped two", n, err)
