@@ -224,54 +224,56 @@ func TestWorkspaceKeysSeeOnlyTheirWorkspace(t *testing.T) {
 // its pending deliveries stop retrying (skipped); resuming it brings new
 // events back.
 func TestAutoPauseSkipsPendingDeliveriesAndResumes(t *testing.T) {
-	s := newStack(t, stackOptions{pauseAfter: time.Second, schedule: []time.Duration{
-		400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
-		400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
-	}})
-	var up atomic.Bool
-	r := newReceiver(t, func(int) int {
-		if up.Load() {
-			return http.StatusOK
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := newStack(t, stackOptions{backend: backend, pauseAfter: time.Second, schedule: []time.Duration{
+			400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
+			400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
+		}})
+		var up atomic.Bool
+		r := newReceiver(t, func(int) int {
+			if up.Load() {
+				return http.StatusOK
+			}
+			return http.StatusInternalServerError
+		})
+		id, _ := s.webhook(s.keyA, r.URL, "*")
+		since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+		first := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
+		res := s.wait(first)
+		if o := res.Webhooks[0]; o.Outcome != workflows.OutcomeSkipped || !strings.Contains(o.Error, "paused") {
+			t.Errorf("outcome = %+v, want skipped once the webhook was paused", o)
 		}
-		return http.StatusInternalServerError
+		code, w := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
+		if code != http.StatusOK || w["status"] != "PAUSED" || !strings.Contains(fmt.Sprint(w["pausedReason"]), "every delivery attempt failed for 1s") {
+			t.Fatalf("webhook = %d %v, want PAUSED by auto-pause", code, w)
+		}
+		attempts := len(r.deliveries())
+		if attempts < 2 || attempts > 6 {
+			t.Errorf("receiver got %d attempts before the pause, want a few over about a second", attempts)
+		}
+		if d := s.deliveryOf(id, first); d["status"] != "skipped" || !strings.Contains(fmt.Sprint(d["lastError"]), "paused") {
+			t.Errorf("pending delivery after the pause = %s %v, want skipped", d["status"], d["lastError"])
+		}
+		if code, _ := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`); code != http.StatusConflict {
+			t.Errorf("recover while paused = %d, want 409", code)
+		}
+		up.Store(true)
+		if code, _ := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"status": "ACTIVE"}`); code != http.StatusOK {
+			t.Fatal("resume")
+		}
+		// Resuming and recovering bring back what was skipped.
+		code, rec := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`)
+		if code != http.StatusAccepted || rec["count"] != float64(1) {
+			t.Fatalf("recover after resuming = %d %v", code, rec)
+		}
+		var recovered workflows.RecoverResult
+		s.waitWorkflow(fmt.Sprint(rec["workflowId"]), &recovered)
+		if d := s.deliveryOf(id, first); d["status"] != "delivered" || !strings.HasSuffix(summary(d), "recover:delivered:200") {
+			t.Errorf("skipped delivery after recover = %s %s", d["status"], summary(d))
+		}
+		next := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
+		if o := s.wait(next).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered {
+			t.Errorf("after resuming: %+v, want delivered", o)
+		}
 	})
-	id, _ := s.webhook(s.keyA, r.URL, "*")
-	since := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
-	first := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
-	res := s.wait(first)
-	if o := res.Webhooks[0]; o.Outcome != workflows.OutcomeSkipped || !strings.Contains(o.Error, "paused") {
-		t.Errorf("outcome = %+v, want skipped once the webhook was paused", o)
-	}
-	code, w := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
-	if code != http.StatusOK || w["status"] != "PAUSED" || !strings.Contains(fmt.Sprint(w["pausedReason"]), "every delivery attempt failed for 1s") {
-		t.Fatalf("webhook = %d %v, want PAUSED by auto-pause", code, w)
-	}
-	attempts := len(r.deliveries())
-	if attempts < 2 || attempts > 6 {
-		t.Errorf("receiver got %d attempts before the pause, want a few over about a second", attempts)
-	}
-	if d := s.deliveryOf(id, first); d["status"] != "skipped" || !strings.Contains(fmt.Sprint(d["lastError"]), "paused") {
-		t.Errorf("pending delivery after the pause = %s %v, want skipped", d["status"], d["lastError"])
-	}
-	if code, _ := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`); code != http.StatusConflict {
-		t.Errorf("recover while paused = %d, want 409", code)
-	}
-	up.Store(true)
-	if code, _ := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"status": "ACTIVE"}`); code != http.StatusOK {
-		t.Fatal("resume")
-	}
-	// Resuming and recovering bring back what was skipped.
-	code, rec := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+since+`"}`)
-	if code != http.StatusAccepted || rec["count"] != float64(1) {
-		t.Fatalf("recover after resuming = %d %v", code, rec)
-	}
-	var recovered workflows.RecoverResult
-	s.waitWorkflow(fmt.Sprint(rec["workflowId"]), &recovered)
-	if d := s.deliveryOf(id, first); d["status"] != "delivered" || !strings.HasSuffix(summary(d), "recover:delivered:200") {
-		t.Errorf("skipped delivery after recover = %s %s", d["status"], summary(d))
-	}
-	next := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {}}`)
-	if o := s.wait(next).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered {
-		t.Errorf("after resuming: %+v, want delivered", o)
-	}
 }

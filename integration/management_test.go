@@ -275,74 +275,76 @@ func TestRateLimitAndRequestIDs(t *testing.T) {
 }
 
 func TestTestEndpointReportsTheAttempt(t *testing.T) {
-	s := newStack(t, stackOptions{eager: true})
-	okRcv := newReceiver(t, ok)
-	failing := newReceiver(t, func(int) int { return http.StatusInternalServerError })
-	refusing := newReceiver(t, ok)
-	refusing.Close() // nothing listens there any more
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := newStack(t, stackOptions{backend: backend, eager: true})
+		okRcv := newReceiver(t, ok)
+		failing := newReceiver(t, func(int) int { return http.StatusInternalServerError })
+		refusing := newReceiver(t, ok)
+		refusing.Close() // nothing listens there any more
 
-	okID, secret := s.webhook(s.keyA, okRcv.URL, "conversation.created")
-	failingID, _ := s.webhook(s.keyA, failing.URL, "*")
-	refusingID, _ := s.webhook(s.keyA, refusing.URL, "*")
-	// A paused webhook can be tested before it is turned on.
-	if code, _ := s.do("PATCH", "/v1/webhooks/"+okID, s.keyA, `{"status": "PAUSED"}`); code != http.StatusOK {
-		t.Fatal("pause")
-	}
-	tests := []struct {
-		name      string
-		id        string
-		delivered bool
-		status    any
-		errPart   string
-	}{
-		{"200", okID, true, float64(200), ""},
-		{"500", failingID, false, float64(500), "500"},
-		{"refused", refusingID, false, nil, "refused"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := s.do("POST", "/v1/webhooks/"+tt.id+"/test", s.keyA, "")
-			if code != http.StatusOK {
-				t.Fatalf("test = %d %v", code, out)
-			}
-			wantURL := "http://ui.test/namespaces/default/workflows/" + fmt.Sprint(out["eventId"]) + "/"
-			if u, _ := out["workflowUrl"].(string); !strings.HasPrefix(u, wantURL) || !strings.HasSuffix(u, "/history") {
-				t.Errorf("workflowUrl = %v, want %s<run>/history", out["workflowUrl"], wantURL)
-			}
-			if out["delivered"] != tt.delivered || out["statusCode"] != tt.status || out["event"] != "testing.connection" {
-				t.Errorf("answer = %v, want delivered %v, statusCode %v", out, tt.delivered, tt.status)
-			}
-			if e, _ := out["error"].(string); !strings.Contains(e, tt.errPart) || (tt.errPart == "") != (out["error"] == nil) {
-				t.Errorf("error = %v, want one mentioning %q", out["error"], tt.errPart)
-			}
-			// The test is in the webhook's delivery log too.
-			code, list := s.do("GET", "/v1/webhooks/"+tt.id+"/deliveries?event=testing.connection", s.keyA, "")
-			items := items(list, "deliveries")
-			wantStatus := map[bool]string{true: "delivered", false: "failed"}[tt.delivered]
-			if code != http.StatusOK || len(items) != 1 || items[0]["eventId"] != out["eventId"] || items[0]["status"] != wantStatus {
-				t.Fatalf("log of the test = %d %v, want one %s delivery", code, list, wantStatus)
-			}
-			code, d := s.do("GET", "/v1/deliveries/"+fmt.Sprint(items[0]["id"]), s.keyA, "")
-			if attempts := attemptsOf(d); code != http.StatusOK || len(attempts) != 1 || attempts[0]["trigger"] != "test" || attempts[0]["statusCode"] != tt.status {
-				t.Errorf("test delivery = %d %v", code, d)
-			}
-		})
-	}
-	got := okRcv.deliveries()
-	if len(got) != 1 || got[0].header.Get("X-TidySupport-Event") != "testing.connection" {
-		t.Fatalf("the 200 receiver got %d requests", len(got))
-	}
-	wh, _ := standardwebhooks.NewWebhook(secret)
-	if err := wh.Verify(got[0].body, got[0].header); err != nil {
-		t.Errorf("test event signature: %v", err)
-	}
-	if n := len(failing.deliveries()); n != 1 {
-		t.Errorf("the failing receiver got %d requests, want 1 (a test is not retried)", n)
-	}
-	if code, _ := s.do("POST", "/v1/webhooks/"+okID+"/test", s.keyB, ""); code != http.StatusNotFound {
-		t.Errorf("testing another workspace's webhook = %d, want 404", code)
-	}
-	if code, _ := s.do("POST", "/v1/webhooks/wh_nope/test", s.keyA, ""); code != http.StatusNotFound {
-		t.Errorf("testing an unknown webhook = %d, want 404", code)
-	}
+		okID, secret := s.webhook(s.keyA, okRcv.URL, "conversation.created")
+		failingID, _ := s.webhook(s.keyA, failing.URL, "*")
+		refusingID, _ := s.webhook(s.keyA, refusing.URL, "*")
+		// A paused webhook can be tested before it is turned on.
+		if code, _ := s.do("PATCH", "/v1/webhooks/"+okID, s.keyA, `{"status": "PAUSED"}`); code != http.StatusOK {
+			t.Fatal("pause")
+		}
+		tests := []struct {
+			name      string
+			id        string
+			delivered bool
+			status    any
+			errPart   string
+		}{
+			{"200", okID, true, float64(200), ""},
+			{"500", failingID, false, float64(500), "500"},
+			{"refused", refusingID, false, nil, "refused"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				code, out := s.do("POST", "/v1/webhooks/"+tt.id+"/test", s.keyA, "")
+				if code != http.StatusOK {
+					t.Fatalf("test = %d %v", code, out)
+				}
+				wantURL := "http://ui.test/namespaces/default/workflows/" + fmt.Sprint(out["eventId"]) + "/"
+				if u, _ := out["workflowUrl"].(string); !strings.HasPrefix(u, wantURL) || !strings.HasSuffix(u, "/history") {
+					t.Errorf("workflowUrl = %v, want %s<run>/history", out["workflowUrl"], wantURL)
+				}
+				if out["delivered"] != tt.delivered || out["statusCode"] != tt.status || out["event"] != "testing.connection" {
+					t.Errorf("answer = %v, want delivered %v, statusCode %v", out, tt.delivered, tt.status)
+				}
+				if e, _ := out["error"].(string); !strings.Contains(e, tt.errPart) || (tt.errPart == "") != (out["error"] == nil) {
+					t.Errorf("error = %v, want one mentioning %q", out["error"], tt.errPart)
+				}
+				// The test is in the webhook's delivery log too.
+				code, list := s.do("GET", "/v1/webhooks/"+tt.id+"/deliveries?event=testing.connection", s.keyA, "")
+				items := items(list, "deliveries")
+				wantStatus := map[bool]string{true: "delivered", false: "failed"}[tt.delivered]
+				if code != http.StatusOK || len(items) != 1 || items[0]["eventId"] != out["eventId"] || items[0]["status"] != wantStatus {
+					t.Fatalf("log of the test = %d %v, want one %s delivery", code, list, wantStatus)
+				}
+				code, d := s.do("GET", "/v1/deliveries/"+fmt.Sprint(items[0]["id"]), s.keyA, "")
+				if attempts := attemptsOf(d); code != http.StatusOK || len(attempts) != 1 || attempts[0]["trigger"] != "test" || attempts[0]["statusCode"] != tt.status {
+					t.Errorf("test delivery = %d %v", code, d)
+				}
+			})
+		}
+		got := okRcv.deliveries()
+		if len(got) != 1 || got[0].header.Get("X-TidySupport-Event") != "testing.connection" {
+			t.Fatalf("the 200 receiver got %d requests", len(got))
+		}
+		wh, _ := standardwebhooks.NewWebhook(secret)
+		if err := wh.Verify(got[0].body, got[0].header); err != nil {
+			t.Errorf("test event signature: %v", err)
+		}
+		if n := len(failing.deliveries()); n != 1 {
+			t.Errorf("the failing receiver got %d requests, want 1 (a test is not retried)", n)
+		}
+		if code, _ := s.do("POST", "/v1/webhooks/"+okID+"/test", s.keyB, ""); code != http.StatusNotFound {
+			t.Errorf("testing another workspace's webhook = %d, want 404", code)
+		}
+		if code, _ := s.do("POST", "/v1/webhooks/wh_nope/test", s.keyA, ""); code != http.StatusNotFound {
+			t.Errorf("testing an unknown webhook = %d, want 404", code)
+		}
+	})
 }
