@@ -202,6 +202,11 @@ func TestDashboard(t *testing.T) {
 	if o := s.wait(lost).Webhooks[0]; o.Outcome != "failed" {
 		t.Fatalf("outcome = %+v, want failed", o)
 	}
+	// The log filtered by status shows only the failed ones.
+	p.eval(`(() => { const f = document.querySelector('#delivery-status'); f.value = 'failed'; f.dispatchEvent(new Event('change')); return ''; })()`)
+	p.until("only failed deliveries", `(() => { const rows = [...document.querySelectorAll('tr.delivery')];
+		return rows.length === 2 && rows.every(r => r.querySelector('td:nth-child(3)').textContent === 'failed') &&
+			rows.some(r => r.dataset.eventId === '`+lost+`'); })()`)
 	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
 	p.run("recover since", chromedp.SetValue(chromedp.CSS("#recover-since"), since))
 	p.click("#recover-count")

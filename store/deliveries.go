@@ -202,14 +202,15 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 // cleanText makes s storable as TEXT on both databases: valid UTF-8
 // without NUL bytes, at most max bytes, cut on a rune boundary.
 func cleanText(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-		for len(s) > 0 && !utf8.ValidString(s[len(s)-min(len(s), utf8.UTFMax):]) {
-			s = s[:len(s)-1]
-		}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) <= max {
+		return s
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+	s = s[:max]
+	for !utf8.ValidString(s) { // at most three bytes of a cut rune
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // SkipDelivery marks a delivery skipped because its webhook is paused or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
@@ -69,8 +70,14 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		if d.Status != models.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(next) || d.LastStatusCode != 500 {
 			t.Errorf("after a failure with a retry due: %+v", d)
 		}
-		if body := d.Attempts[0].ResponseBody; len(body) > models.MaxResponseBody || !strings.HasPrefix(body, "éé") || strings.ContainsRune(body, 0) {
+		if body := d.Attempts[0].ResponseBody; len(body) > models.MaxResponseBody || len(body) < models.MaxResponseBody-1 || !strings.HasPrefix(body, "éé") || !utf8.ValidString(body) {
 			t.Errorf("response body kept %d bytes: %q…", len(body), body[:10])
+		}
+		// Binary answers are kept as text, within the limit.
+		binary := begin(t, st, start(w, "evt_binary", models.TriggerScheduled, t0))
+		finish(t, st, models.AttemptEnd{AttemptRef: binary, FinishedAt: t0, StatusCode: 502, Error: "502", ResponseBody: strings.Repeat("\xff\x00", 2048), Scheduled: true})
+		if body := delivery(t, st, "wrk_a", binary.DeliveryID).Attempts[0].ResponseBody; len(body) > models.MaxResponseBody || !utf8.ValidString(body) || strings.ContainsRune(body, 0) {
+			t.Errorf("binary response body kept as %d bytes, valid %v", len(body), utf8.ValidString(body))
 		}
 
 		lost := start(w, "evt_1", models.TriggerScheduled, t0.Add(6*time.Second))
