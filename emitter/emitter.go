@@ -252,18 +252,30 @@ func (e *Emitter) Retry(ctx context.Context, d models.Delivery) (RetryResult, er
 	return res, nil
 }
 
+// ErrRecovering is returned by Recover while a recover of the same webhook
+// is still running: two at once would send the same deliveries twice.
+var ErrRecovering = fmt.Errorf("%w: a recover of this webhook is still running", models.ErrConflict)
+
 // Recover starts redelivering a webhook's failed and skipped deliveries
 // created in [since, until) and returns the Recover workflow's id and run
-// without waiting for it.
+// without waiting for it. One recover of a webhook runs at a time: its
+// workflow id is the webhook's.
 func (e *Emitter) Recover(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (workflowID, runID string, err error) {
 	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        models.NewID("recover", e.now()),
-		TaskQueue: e.opts.TaskQueue,
+		ID:                                       "recover-" + webhookID,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TaskQueue:                                e.opts.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.WorkspaceAttr.ValueSet(workspaceID),
 			workflows.WebhooksAttr.ValueSet([]string{webhookID}),
 		),
 	}, workflows.Recover, workflows.RecoverInput{WebhookID: webhookID, Since: since.UTC(), Until: until.UTC()})
+	var running *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &running) {
+		return "", "", fmt.Errorf("recover %s: %w", webhookID, ErrRecovering)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("start recover of %s: %w: %w", webhookID, models.ErrUnavailable, err)
 	}

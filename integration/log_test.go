@@ -95,11 +95,14 @@ func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 func TestOutageLogAndRecover(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		s := newStack(t, stackOptions{backend: backend, schedule: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}})
-		var down atomic.Bool
+		var down, slow atomic.Bool
 		down.Store(true)
 		r := newReceiver(t, func(int) int {
 			if down.Load() {
 				return http.StatusInternalServerError
+			}
+			if slow.Load() {
+				time.Sleep(time.Second) // an endpoint slow to answer, so that the recover is still running
 			}
 			return http.StatusOK
 		})
@@ -152,9 +155,14 @@ func TestOutageLogAndRecover(t *testing.T) {
 			t.Fatalf("dry run = %d %v, want a count of 1", code, dry)
 		}
 		counts := r.eventIDs()
+		slow.Store(true)
 		code, rec := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+before+`"}`)
 		if code != http.StatusAccepted || rec["count"] != float64(1) {
 			t.Fatalf("recover = %d %v", code, rec)
+		}
+		// One recover of a webhook at a time: a second would send twice.
+		if code, again := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+before+`"}`); code != http.StatusConflict {
+			t.Errorf("a second recover while the first runs = %d %v, want 409", code, again)
 		}
 		var res workflows.RecoverResult
 		s.waitWorkflow(fmt.Sprint(rec["workflowId"]), &res)
