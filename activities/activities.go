@@ -102,9 +102,11 @@ const DefaultPauseAfter = 5 * 24 * time.Hour
 
 // Observer hears of every delivery attempt: the event type's wire name,
 // the outcome ("delivered" or "failed"), the HTTP status (0 without an
-// answer) and how long the attempt took.
+// answer) and how long the attempt took; and of every log write that
+// failed after a request was made ("outcome" or "webhook").
 type Observer interface {
 	ObserveAttempt(event, outcome string, status int, latency time.Duration)
+	ObserveLogWriteFailure(record string)
 }
 
 // Activities holds the long-lived dependencies of delivery. Register one
@@ -354,6 +356,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	if err := a.store.FinishAttempt(ctx, end); err != nil {
 		logger.Warn("record attempt outcome", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
+		a.logWriteFailed("outcome")
 	}
 	a.recordOnWebhook(ctx, webhook.ID, now, sent.err)
 
@@ -405,6 +408,12 @@ func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, sched
 		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: details}), delay
 }
 
+func (a *Activities) logWriteFailed(record string) {
+	if a.cfg.Observer != nil {
+		a.cfg.Observer.ObserveLogWriteFailure(record)
+	}
+}
+
 // recordOnWebhook keeps the webhook's lastAttemptedAt, lastErrorAt and
 // lastErrorMessage current and runs auto-pause. It is best effort; a
 // success within a second of the last one recorded for the webhook changes
@@ -421,6 +430,7 @@ func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at t
 	paused, err := a.store.RecordAttempt(ctx, webhookID, at, errMsg, a.cfg.PauseAfter)
 	if err != nil {
 		logger.Warn("record attempt on webhook", "webhook_id", webhookID, "error", err)
+		a.logWriteFailed("webhook")
 	}
 	if paused {
 		logger.Warn("webhook paused: every attempt failed for the auto-pause window", "webhook_id", webhookID, "window", a.cfg.PauseAfter.String())

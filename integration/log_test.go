@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 	"github.com/tidysupport/tidyhooks/models"
@@ -378,5 +380,54 @@ func TestLogWriteFailureNeitherSendsNorUsesARetry(t *testing.T) {
 	}
 	if d := s.deliveryOf(id, ev); summary(d) != "scheduled:failed:500 scheduled:failed:500 scheduled:failed:500" {
 		t.Errorf("log = %s", summary(d))
+	}
+}
+
+// failingFinish is the real store whose writes after a request fail.
+type failingFinish struct{ activities.Store }
+
+func (failingFinish) FinishAttempt(context.Context, models.AttemptEnd) error {
+	return errors.New("injected: database unavailable")
+}
+
+func (failingFinish) RecordAttempt(context.Context, string, time.Time, string, time.Duration) (bool, error) {
+	return false, errors.New("injected: database unavailable")
+}
+
+// A log write that fails after the request neither fails the delivery
+// nor sends it again; operators see it in the metrics.
+func TestLogWriteFailureAfterTheRequestKeepsTheDelivery(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newStack(t, stackOptions{
+		observer:  tidyworker.NewMetrics(reg),
+		wrapStore: func(st activities.Store) activities.Store { return failingFinish{st} },
+	})
+	r := newReceiver(t, ok)
+	id, _ := s.webhook(s.keyA, r.URL, "*")
+	ev := s.emit(s.keyA, `{"event": "signal.created", "payload": {}}`)
+	if o := s.wait(ev).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered || o.Attempts != 1 {
+		t.Fatalf("outcome = %+v, want delivered on the first attempt", o)
+	}
+	if n := r.eventIDs()[ev]; n != 1 {
+		t.Errorf("receiver got the event %d times, want once", n)
+	}
+	// The record before the request is there; its outcome could not be written.
+	if d := s.deliveryOf(id, ev); summary(d) != "scheduled:sending:-" {
+		t.Errorf("log = %s", summary(d))
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "tidyhooks_delivery_log_write_failures_total" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["outcome"] != 1 || got["webhook"] != 1 {
+		t.Errorf("log write failures = %v, want one outcome and one webhook", got)
 	}
 }

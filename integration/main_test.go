@@ -67,6 +67,7 @@ type stackOptions struct {
 	afterSend func(ctx context.Context, in activities.DeliverInput)
 	// wrapStore, when set, wraps the store the activities use (faults).
 	wrapStore func(activities.Store) activities.Store
+	observer  activities.Observer
 }
 
 // stack is one deployment under test.
@@ -106,7 +107,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.actsConfig = activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend}
+	s.actsConfig = activities.Config{Schedule: opts.schedule, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer}
 	var actStore activities.Store = st
 	if opts.wrapStore != nil {
 		actStore = opts.wrapStore(st)

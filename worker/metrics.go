@@ -10,8 +10,9 @@ import (
 // Metrics are the delivery metrics a worker exposes at /metrics. It is an
 // activities.Observer.
 type Metrics struct {
-	attempts *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	attempts    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	logFailures *prometheus.CounterVec
 }
 
 // NewMetrics registers the delivery metrics on reg.
@@ -26,9 +27,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of delivery attempts, from sending the request to the answer or the error, by outcome.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30},
 		}, []string{"outcome"}),
+		logFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidyhooks_delivery_log_write_failures_total",
+			Help: "Delivery log writes that failed after the request was made, by what was being written (outcome: the attempt's record; webhook: its lastAttemptedAt and errors). The delivery itself stands.",
+		}, []string{"record"}),
 	}
-	reg.MustRegister(m.attempts, m.latency)
+	reg.MustRegister(m.attempts, m.latency, m.logFailures)
 	return m
+}
+
+// ObserveLogWriteFailure counts a log write that failed after a request.
+func (m *Metrics) ObserveLogWriteFailure(record string) {
+	m.logFailures.WithLabelValues(record).Inc()
 }
 
 // ObserveAttempt records one attempt.
