@@ -86,6 +86,14 @@ function failed(target, err) {
     return;
   }
   $(target).textContent = err.message;
+  $(target).className = 'error';
+}
+
+// say shows the outcome of an action: neutral, 'ok' or 'error'.
+function say(text, cls) {
+  const out = $('#action-result');
+  out.textContent = text;
+  out.className = cls || '';
 }
 
 // ---- sign in ----
@@ -235,7 +243,7 @@ async function saveWebhook(e) {
 
 async function openDetail(id) {
   show('detail');
-  $('#action-result').textContent = '';
+  say('');
   $('#recover-result').textContent = '';
   $('#secret-box').hidden = true;
   disarmDelete();
@@ -268,7 +276,7 @@ function showSecret(text) {
 
 async function testWebhook() {
   const out = $('#action-result');
-  out.textContent = 'Sending a test event…';
+  say('Sending a test event…');
   try {
     const r = await api('POST', '/v1/webhooks/' + encodeURIComponent(state.webhook.id) + '/test');
     const parts = r.delivered
@@ -287,7 +295,7 @@ async function togglePause() {
   try {
     state.webhook = await api('PATCH', '/v1/webhooks/' + encodeURIComponent(state.webhook.id), { status: next });
     renderWebhook();
-    $('#action-result').textContent = next === 'PAUSED' ? 'Paused: new events are not sent to it.' : 'Resumed.';
+    say(next === 'PAUSED' ? 'Paused: new events are not sent to it.' : 'Resumed.');
     await loadDeliveries(true);
   } catch (err) {
     failed('#action-result', err);
@@ -309,7 +317,7 @@ async function rotateSecret() {
   try {
     const s = await api('POST', '/v1/webhooks/' + encodeURIComponent(state.webhook.id) + '/rotate-secret');
     showSecret('New signing secret: ' + s.secret + '\nThe previous secret keeps signing until ' + when(s.previousSecretsExpireAt) + '.');
-    $('#action-result').textContent = 'Secret rotated.';
+    say('Secret rotated.', 'ok');
   } catch (err) {
     failed('#action-result', err);
   }
@@ -440,7 +448,7 @@ function attemptsRow(d) {
 
 async function retryDelivery(row, id) {
   const out = $('#action-result');
-  out.textContent = 'Retrying…';
+  say('Retrying…');
   try {
     const d = await api('POST', '/v1/deliveries/' + encodeURIComponent(id) + '/retry');
     const last = d.attempts[d.attempts.length - 1];
@@ -463,6 +471,7 @@ async function retryDelivery(row, id) {
 
 async function recover(dryRun) {
   const out = $('#recover-result');
+  out.className = '';
   const raw = $('#recover-since').value;
   if (!raw) {
     out.textContent = 'Choose a time to recover from.';
