@@ -1,9 +1,10 @@
 // Package api is the HTTP surface: the management API customers call, the
-// ingest API the platform calls, health, readiness and metrics. Routes are
-// listed in routes.go; errors become statuses in errors.go only. It imports
-// models, signing, and the emitter's and workflows' result types; storage
-// and the emitter reach it through the small interfaces declared here. It never imports
-// store, activities or cmd.
+// ingest API the platform calls, the dashboard's pages, health, readiness
+// and metrics. Routes are listed in routes.go; errors become statuses in
+// errors.go only. It imports models, signing, dashboard, and the emitter's
+// and workflows' result types; storage and the emitter reach it through the
+// small interfaces declared here. It never imports store, activities or
+// cmd.
 package api
 
 import (

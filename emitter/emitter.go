@@ -1,8 +1,9 @@
 // Package emitter accepts support events from the platform: it validates
 // them, stores them and starts one DeliverEvent workflow per event, whose id
 // is the event id. The HTTP ingest API uses it, and a platform service in Go
-// can use it directly to emit without HTTP. It imports workflows and models;
-// never api or store.
+// can use it directly to emit without HTTP. It also starts the workflows a
+// customer asks for: a test of a webhook, a manual retry, a recover. It
+// imports workflows and models; never api or store.
 package emitter
 
 import (
