@@ -1,5 +1,5 @@
 // Package store is the only package that talks to the database. It persists
-// events, webhooks, their secrets and API keys with GORM over PostgreSQL or,
+// events, webhooks, their secrets, API keys and the delivery log with GORM over PostgreSQL or,
 // as the embedded default, SQLite through a pure-Go driver. Every exported
 // method is one unit of work taking ctx first; driver errors are translated
 // into models' sentinel errors here. It imports models and nothing else of

@@ -1,6 +1,7 @@
 // Package workflows holds the durable delivery logic: one DeliverEvent
-// workflow per emitted event, and the constants every process shares (task
-// queue, search attributes). It imports activities and models; never api,
+// workflow per emitted event; TestWebhook, Redeliver and Recover for what a
+// customer asks for; and the constants every process shares (task queue,
+// search attributes). It imports activities and models; never api,
 // worker or store. Workflow code here must stay deterministic.
 package workflows
 
