@@ -294,11 +294,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		Retry: trigger == models.TriggerScheduled && attempt > 1,
 	}
 	if trigger == models.TriggerScheduled {
-		// A manual retry or recover may have settled it meanwhile, or a
-		// pause skipped it: the schedule stops there.
+		// A manual retry or recover may have settled it meanwhile, or this
+		// very attempt before its worker was lost, or a pause skipped it:
+		// the schedule stops there.
 		switch job.Status {
 		case models.DeliveryDelivered:
-			return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "already delivered by another attempt"}, nil
+			return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, Reason: "delivered by an earlier attempt"}, nil
 		case models.DeliverySkipped:
 			return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "skipped while the webhook was paused"}, nil
 		}

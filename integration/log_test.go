@@ -431,3 +431,53 @@ func TestLogWriteFailureAfterTheRequestKeepsTheDelivery(t *testing.T) {
 		t.Errorf("log write failures = %v, want one outcome and one webhook", got)
 	}
 }
+
+// hangAfterFinish is the real store whose first outcome write succeeds and
+// then never returns: the worker dies right after recording a success.
+type hangAfterFinish struct {
+	activities.Store
+	once    sync.Once
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (h *hangAfterFinish) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
+	err := h.Store.FinishAttempt(ctx, e)
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		close(h.reached)
+		<-h.release
+	}
+	return err
+}
+
+// The worker dies after the outcome was recorded and before Temporal heard
+// of it: the retried attempt finds the delivery delivered and sends nothing.
+func TestWorkerKilledAfterTheRecordSendsNothingMore(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		hang := &hangAfterFinish{reached: make(chan struct{}), release: make(chan struct{})}
+		t.Cleanup(func() { close(hang.release) })
+		s := newStack(t, stackOptions{backend: backend,
+			wrapStore: func(st activities.Store) activities.Store { hang.Store = st; return hang }})
+		r := newReceiver(t, ok)
+		id, _ := s.webhook(s.keyA, r.URL, "*")
+		ev := s.emit(s.keyA, `{"event": "message.updated", "payload": {}}`)
+		<-hang.reached
+		s.worker.Stop()
+		w := tidyworker.New(s.client, activities.New(s.store, s.actsConfig), tidyworker.Options{TaskQueue: s.taskQueue})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		if o := s.wait(ev).Webhooks[0]; o.Outcome != workflows.OutcomeDelivered {
+			t.Fatalf("outcome = %+v", o)
+		}
+		if n := r.eventIDs()[ev]; n != 1 {
+			t.Errorf("receiver got the event %d times, want once", n)
+		}
+		if d := s.deliveryOf(id, ev); summary(d) != "scheduled:delivered:200" {
+			t.Errorf("log = %s", summary(d))
+		}
+	})
+}
