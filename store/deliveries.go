@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -331,9 +332,9 @@ func (s *Store) RecoverableDeliveries(ctx context.Context, webhookID string, sin
 	return out, nil
 }
 
-// dayClosed is how long after midnight UTC a day's attempts are final:
-// an attempt started before midnight finishes within its timeout.
-const dayClosed = time.Minute
+// closedAfter is how long after its end a span of attempts is final: an
+// attempt started before the end finishes within its timeout.
+const closedAfter = time.Minute
 
 type statsDayRow struct {
 	WebhookID string
@@ -346,11 +347,26 @@ type statsDayRow struct {
 
 func (statsDayRow) TableName() string { return "delivery_stats_days" }
 
+// statsHourRow keeps one hour of a day that is not over yet: the counts,
+// and how many attempts took each latency, so hours add up exactly.
+type statsHourRow struct {
+	WebhookID string
+	Hour      string // 2006-01-02T15
+	Delivered int
+	Failed    int
+	Latencies string // JSON [[ms, attempts], …]
+}
+
+func (statsHourRow) TableName() string { return "delivery_stats_hours" }
+
+const hourKey = "2006-01-02T15"
+
 // DeliveryStats summarises a webhook's finished attempts on each of the
 // days UTC days ending with the day of now, oldest first, days without
 // attempts included. Latency percentiles are exact (nearest rank). A day
-// that is over is read from the log once and kept; only today's attempts
-// are read on every call.
+// that is over is read from the log once and kept; so is each hour of
+// today that is over, so that a call reads the log only for the current
+// hour.
 func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error) {
 	db := s.db.WithContext(ctx)
 	now = now.UTC()
@@ -369,26 +385,92 @@ func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Ti
 		day := first.AddDate(0, 0, i)
 		key := day.Format(time.DateOnly)
 		row, ok := byDay[key]
-		if !ok {
-			if row, err = s.statsOfDay(db, webhookID, day); err != nil {
+		switch {
+		case ok:
+		case closed(day.Add(24*time.Hour), now):
+			t, err := s.tally(db, webhookID, day, day.Add(24*time.Hour))
+			if err != nil {
 				return nil, fmt.Errorf("delivery stats of %s on %s: %w", webhookID, key, translate(err))
 			}
-			if !now.Before(day.Add(24*time.Hour + dayClosed)) {
-				// Another request may have kept it first: the same numbers.
-				if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-					return nil, fmt.Errorf("keep delivery stats of %s on %s: %w", webhookID, key, translate(err))
-				}
+			row = t.row(webhookID, key)
+			// Another request may have kept it first: the same numbers.
+			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+				return nil, fmt.Errorf("keep delivery stats of %s on %s: %w", webhookID, key, translate(err))
 			}
+		default:
+			t, err := s.tallyByHour(db, webhookID, day, now)
+			if err != nil {
+				return nil, fmt.Errorf("delivery stats of %s on %s: %w", webhookID, key, translate(err))
+			}
+			row = t.row(webhookID, key)
 		}
 		out[i] = models.DayStats{Day: day, Delivered: row.Delivered, Failed: row.Failed, P50: row.P50Ms, P95: row.P95Ms}
 	}
 	return out, nil
 }
 
-// statsOfDay reads one day of a webhook's attempts from the log: one
-// index range, grouped by latency so that percentiles need no sort of the
-// day's rows.
-func (s *Store) statsOfDay(db *gorm.DB, webhookID string, day time.Time) (statsDayRow, error) {
+// closed reports whether attempts started before end are all final at now.
+func closed(end, now time.Time) bool { return !now.Before(end.Add(closedAfter)) }
+
+// tallyByHour adds up a day that is not over, hour by hour: hours that are
+// over come from delivery_stats_hours (computed and kept the first time),
+// the rest from the log.
+func (s *Store) tallyByHour(db *gorm.DB, webhookID string, day, now time.Time) (tally, error) {
+	var kept []statsHourRow
+	err := db.Where("webhook_id = ? AND hour >= ? AND hour < ?", webhookID,
+		day.Format(hourKey), day.Add(24*time.Hour).Format(hourKey)).Find(&kept).Error
+	if err != nil {
+		return tally{}, err
+	}
+	byHour := make(map[string]statsHourRow, len(kept))
+	for _, k := range kept {
+		byHour[k.Hour] = k
+	}
+	total := tally{counts: map[int64]int{}}
+	for h := day; h.Before(day.Add(24*time.Hour)) && !h.After(now); h = h.Add(time.Hour) {
+		key := h.Format(hourKey)
+		if k, ok := byHour[key]; ok {
+			var pairs [][2]int64
+			if err := json.Unmarshal([]byte(k.Latencies), &pairs); err != nil {
+				return tally{}, fmt.Errorf("kept stats of hour %s: %w", key, err)
+			}
+			total.delivered += k.Delivered
+			total.failed += k.Failed
+			for _, p := range pairs {
+				total.counts[p[0]] += int(p[1])
+			}
+			continue
+		}
+		t, err := s.tally(db, webhookID, h, h.Add(time.Hour))
+		if err != nil {
+			return tally{}, err
+		}
+		if closed(h.Add(time.Hour), now) {
+			row := statsHourRow{WebhookID: webhookID, Hour: key, Delivered: t.delivered, Failed: t.failed, Latencies: t.latenciesJSON()}
+			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+				return tally{}, err
+			}
+		}
+		total.delivered += t.delivered
+		total.failed += t.failed
+		for ms, n := range t.counts {
+			total.counts[ms] += n
+		}
+	}
+	return total, nil
+}
+
+// tally is a span of a webhook's finished attempts: how many were
+// delivered and failed, and how many took each latency.
+type tally struct {
+	delivered int
+	failed    int
+	counts    map[int64]int
+}
+
+// tally reads [from, to) of a webhook's attempts from the log: one index
+// range, grouped by latency so that percentiles need no sort of its rows.
+func (s *Store) tally(db *gorm.DB, webhookID string, from, to time.Time) (tally, error) {
 	var groups []struct {
 		Outcome   string
 		LatencyMs *int64
@@ -397,47 +479,64 @@ func (s *Store) statsOfDay(db *gorm.DB, webhookID string, day time.Time) (statsD
 	err := db.Raw(`SELECT outcome, latency_ms, COUNT(*) AS n FROM delivery_attempts
 		WHERE webhook_id = ? AND started_at >= ? AND started_at < ? AND outcome IN (?, ?)
 		GROUP BY outcome, latency_ms`,
-		webhookID, day, day.Add(24*time.Hour), string(models.AttemptDelivered), string(models.AttemptFailed)).Scan(&groups).Error
+		webhookID, from, to, string(models.AttemptDelivered), string(models.AttemptFailed)).Scan(&groups).Error
 	if err != nil {
-		return statsDayRow{}, err
+		return tally{}, err
 	}
-	row := statsDayRow{WebhookID: webhookID, Day: day.Format(time.DateOnly)}
-	var latencies []latencyCount
-	timed := 0
+	t := tally{counts: map[int64]int{}}
 	for _, g := range groups {
 		if g.Outcome == string(models.AttemptDelivered) {
-			row.Delivered += g.N
+			t.delivered += g.N
 		} else {
-			row.Failed += g.N
+			t.failed += g.N
 		}
 		if g.LatencyMs != nil {
-			latencies = append(latencies, latencyCount{*g.LatencyMs, g.N})
-			timed += g.N
+			t.counts[*g.LatencyMs] += g.N
 		}
 	}
-	slices.SortStableFunc(latencies, func(a, b latencyCount) int { return cmp.Compare(a.ms, b.ms) })
-	row.P50Ms = percentile(latencies, timed, 50)
-	row.P95Ms = percentile(latencies, timed, 95)
-	return row, nil
+	return t, nil
 }
 
-type latencyCount struct {
-	ms int64
-	n  int
+// sorted returns the latencies in ascending order with their counts, and
+// how many attempts they cover.
+func (t tally) sorted() ([][2]int64, int) {
+	pairs := make([][2]int64, 0, len(t.counts))
+	total := 0
+	for ms, n := range t.counts {
+		pairs = append(pairs, [2]int64{ms, int64(n)})
+		total += n
+	}
+	slices.SortFunc(pairs, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	return pairs, total
+}
+
+func (t tally) latenciesJSON() string {
+	pairs, _ := t.sorted()
+	b, _ := json.Marshal(pairs) // pairs of integers always marshal
+	return string(b)
+}
+
+// row is the day's summary with exact nearest-rank percentiles.
+func (t tally) row(webhookID, day string) statsDayRow {
+	pairs, total := t.sorted()
+	return statsDayRow{
+		WebhookID: webhookID, Day: day, Delivered: t.delivered, Failed: t.failed,
+		P50Ms: percentile(pairs, total, 50), P95Ms: percentile(pairs, total, 95),
+	}
 }
 
 // percentile is the nearest-rank pct-th percentile of total values given
 // as ascending (value, count) pairs; nil without values.
-func percentile(values []latencyCount, total, pct int) *int64 {
+func percentile(values [][2]int64, total, pct int) *int64 {
 	if total == 0 {
 		return nil
 	}
-	rank := (total*pct + 99) / 100 // ceil(total × pct / 100)
-	seen := 0
+	rank := int64((total*pct + 99) / 100) // ceil(total × pct / 100)
+	var seen int64
 	for _, v := range values {
-		seen += v.n
+		seen += v[1]
 		if seen >= rank {
-			ms := v.ms
+			ms := v[0]
 			return &ms
 		}
 	}
@@ -471,6 +570,9 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, batch int) (int,
 		return removed, fmt.Errorf("prune delivery log: %w", translate(err))
 	}
 	if err := db.Where("day < ?", before.Format(time.DateOnly)).Delete(&statsDayRow{}).Error; err != nil {
+		return removed, fmt.Errorf("prune delivery stats: %w", translate(err))
+	}
+	if err := db.Where("hour < ?", before.Format(hourKey)).Delete(&statsHourRow{}).Error; err != nil {
 		return removed, fmt.Errorf("prune delivery stats: %w", translate(err))
 	}
 	var ids []string

@@ -13,7 +13,7 @@ import (
 // BenchmarkDeliveryStatsMillionAttempts times GET /v1/webhooks/{id}/stats's
 // query on PostgreSQL with a million attempts in the log: over the last
 // seven days, all one webhook's or spread over a thousand webhooks; and
-// all today, to one webhook. ns/op is a call after the
+// over the last 24 hours, to one webhook. ns/op is a call after the
 // first; first-call-ms is the first, which reads every day from the log.
 //
 //	go test ./store -run '^$' -bench DeliveryStatsMillion -benchtime 20x
@@ -27,8 +27,9 @@ func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
 	}{
 		{"one-webhook-over-7-days", 1, today.AddDate(0, 0, -6)},
 		{"thousand-webhooks-over-7-days", 1000, today.AddDate(0, 0, -6)},
-		// The most a call reads: a million attempts today, to one webhook.
-		{"one-webhook-all-today", 1, today},
+		// A webhook taking a million attempts a day: the current hour is
+		// what a call reads from the log.
+		{"one-webhook-last-24-hours", 1, now.Add(-24 * time.Hour)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()

@@ -63,3 +63,15 @@ CREATE TABLE delivery_stats_days (
     p95_ms     INTEGER,
     PRIMARY KEY (webhook_id, day)
 );
+
+-- Hours of today that are over, kept the same way: counts and how many
+-- attempts took each latency, as JSON [[ms, attempts], …], so that they add
+-- up to exact percentiles.
+CREATE TABLE delivery_stats_hours (
+    webhook_id TEXT NOT NULL,
+    hour       TEXT NOT NULL,
+    delivered  INTEGER NOT NULL,
+    failed     INTEGER NOT NULL,
+    latencies  TEXT NOT NULL,
+    PRIMARY KEY (webhook_id, hour)
+);
