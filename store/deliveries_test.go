@@ -392,6 +392,24 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 				keep = append(keep, ref.DeliveryID)
 			}
 		}
+		statsAt := cutoff.Add(time.Hour)
+		stats := func() map[string]int {
+			t.Helper()
+			days, err := st.DeliveryStats(ctx, w.ID, statsAt, models.StatsDays)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]int{}
+			for _, d := range days {
+				out[d.Day.Format(time.DateOnly)] = d.Delivered
+			}
+			return out
+		}
+		// Each delivery has two attempts, the second a second later: the
+		// one a millisecond before the cutoff has its second on March 1st.
+		if got := stats(); got["2026-02-27"] != 2 || got["2026-02-28"] != 3 || got["2026-03-01"] != 7 {
+			t.Fatalf("stats before pruning = %v", got)
+		}
 		removed := 0
 		for {
 			n, err := st.PruneLog(ctx, cutoff, 2)
@@ -408,6 +426,11 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 		}
 		if removed != 6 {
 			t.Errorf("removed %d deliveries and events, want 3 + 3", removed)
+		}
+		// Stats kept for pruned days go with them; the pruned delivery's
+		// attempt on March 1st too.
+		if got := stats(); got["2026-02-27"] != 0 || got["2026-02-28"] != 0 || got["2026-03-01"] != 6 {
+			t.Errorf("stats after pruning = %v", got)
 		}
 		page, err := st.Deliveries(ctx, "wrk_a", w.ID, models.DeliveryFilter{}, "", 100)
 		if err != nil {
