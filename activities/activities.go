@@ -7,6 +7,8 @@ package activities
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -77,6 +80,8 @@ const (
 	ErrTypeBlocked   = "DestinationBlocked"     // SSRF guard: not retried
 	ErrTypeExhausted = "RetryScheduleExhausted" // the last attempt failed
 	ErrTypeNoEvent   = "EventMissing"           // the stored event is gone
+	ErrTypeStore     = "StoreUnavailable"       // the database did not answer: retried
+	ErrTypeBusy      = "WebhookBusy"            // over the in-flight cap: retried shortly
 )
 
 // Config is the deployment's delivery settings.
@@ -91,11 +96,21 @@ type Config struct {
 	// PauseAfter pauses a webhook whose attempts have all failed for this
 	// long; 0 means DefaultPauseAfter, negative never.
 	PauseAfter time.Duration
+	// MaxInFlight bounds one webhook's scheduled attempts in flight in
+	// this worker; 0 means DefaultWebhookMaxInFlight. An attempt over it
+	// waits its turn (retried shortly, without using up a retry), so that
+	// an endpoint that hangs holds at most that many of the worker's
+	// slots.
+	MaxInFlight int
 	// AfterSend, when set, runs after each attempt's request and before
 	// its outcome is recorded. Fault-injection tests use it to stop a
 	// worker at the worst moment.
 	AfterSend func(ctx context.Context, in DeliverInput)
 }
+
+// DefaultWebhookMaxInFlight is Config.MaxInFlight's default: with the
+// worker's 200 slots, fifty endpoints that all hang hold half of them.
+const DefaultWebhookMaxInFlight = 2
 
 // DefaultPauseAfter is SPEC §4's auto-pause window.
 const DefaultPauseAfter = 5 * 24 * time.Hour
@@ -118,6 +133,34 @@ type Activities struct {
 	now    func() time.Time
 	jitter func() float64 // uniform in [0, 1)
 	recent *recorded
+	busy   *inFlight
+}
+
+// inFlight counts each webhook's attempts in flight in this worker.
+type inFlight struct {
+	mu  sync.Mutex
+	n   map[string]int
+	max int
+}
+
+// enter reports whether one more attempt to the webhook may start, and if
+// so counts it; leave ends it.
+func (f *inFlight) enter(webhookID string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[webhookID] >= f.max {
+		return false
+	}
+	f.n[webhookID]++
+	return true
+}
+
+func (f *inFlight) leave(webhookID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[webhookID]--; f.n[webhookID] <= 0 {
+		delete(f.n, webhookID)
+	}
 }
 
 // recorded remembers when each webhook's last success was written, so that
@@ -167,6 +210,9 @@ func New(store Store, cfg Config) *Activities {
 	if cfg.PauseAfter == 0 {
 		cfg.PauseAfter = DefaultPauseAfter
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultWebhookMaxInFlight
+	}
 	transport := &http.Transport{
 		DialContext:           cfg.Network.DialContext(cfg.Timeout),
 		Proxy:                 nil, // a proxy would connect on our behalf and defeat the guard
@@ -190,6 +236,7 @@ func New(store Store, cfg Config) *Activities {
 		now:    time.Now,
 		jitter: rand.Float64,
 		recent: &recorded{last: map[string]time.Time{}},
+		busy:   &inFlight{n: map[string]int{}, max: cfg.MaxInFlight},
 	}
 }
 
@@ -285,7 +332,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	case errors.As(err, &missing):
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook deleted"}, nil
 	case err != nil:
-		return DeliverResult{}, err
+		return DeliverResult{}, storeUnavailable(attempt, err)
 	}
 	webhook, event := job.Webhook, job.Event
 	start := models.AttemptStart{
@@ -306,15 +353,21 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	if webhook.Status != models.WebhookActive && trigger != models.TriggerTest && trigger != models.TriggerManual {
 		if err := a.store.SkipDelivery(ctx, start, "skipped: the webhook was paused"); err != nil {
-			return DeliverResult{}, err
+			return DeliverResult{}, storeUnavailable(attempt, err)
 		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
+	}
+	if trigger == models.TriggerScheduled {
+		if !a.busy.enter(webhook.ID) {
+			return DeliverResult{}, webhookBusy(attempt, a.jitter())
+		}
+		defer a.busy.leave(webhook.ID)
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
 	// attempt is retried rather than made unrecorded.
 	ref, err := a.store.BeginAttempt(ctx, start)
 	if err != nil {
-		return DeliverResult{}, err
+		return DeliverResult{}, storeUnavailable(attempt, err)
 	}
 
 	started := time.Now()
@@ -366,13 +419,30 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
 	case pausesOnGone(trigger, sent.status):
 		if err := a.store.PauseWebhook(ctx, webhook.ID, goneReason); err != nil {
-			return DeliverResult{}, err // retried: the pause must not be lost
+			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
 		}
 	}
 	return DeliverResult{}, fail
 }
 
 const goneReason = "endpoint answered 410 Gone"
+
+// MaxStoreRetryDelay caps the wait between tries of a delivery whose
+// bookkeeping could not reach the database, so that deliveries resume
+// within a minute of the database coming back, however long it was down.
+const MaxStoreRetryDelay = time.Minute
+
+// storeUnavailable is the error of a try that failed before sending
+// anything because the database did not answer: retried with a backoff
+// capped at MaxStoreRetryDelay, without using up a retry of the schedule.
+func storeUnavailable(attempt int32, err error) error {
+	delay := MaxStoreRetryDelay
+	if attempt >= 1 && attempt < 8 {
+		delay = min(time.Second<<(attempt-1), MaxStoreRetryDelay)
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeStore,
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Cause: err})
+}
 
 // pausesOnGone reports whether an answer with status pauses the webhook:
 // a 410 does, except to a test or a manual retry.
@@ -438,6 +508,20 @@ func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at t
 	}
 }
 
+// webhookBusy is the error of a scheduled attempt that found its webhook
+// at MaxInFlight attempts in this worker: it waits its turn, from half a
+// second up to ten with repeated tries (jittered so that waiting attempts
+// spread out), and the schedule does not count it.
+func webhookBusy(attempt int32, u float64) error {
+	wait := 10 * time.Second
+	if attempt >= 1 && attempt < 6 {
+		wait = min(500*time.Millisecond<<(attempt-1), wait)
+	}
+	wait = time.Duration(float64(wait) * (0.75 + 0.5*u))
+	return temporal.NewApplicationErrorWithOptions("the webhook has the most attempts in flight allowed; waiting its turn", ErrTypeBusy,
+		temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+}
+
 // RetryDelay is the wait after failed attempt number attempt (1-based):
 // schedule[attempt-1] scaled by a factor in [0.8, 1.2) picked by u in [0, 1).
 func RetryDelay(schedule []time.Duration, attempt int32, u float64) time.Duration {
@@ -466,7 +550,8 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, strings.NewReader(string(body)))
 	if err != nil {
-		return sendResult{err: fmt.Errorf("build request: %w", err)}
+		activity.GetLogger(ctx).Warn("delivery request not built", "webhook_id", w.ID, "error", err)
+		return sendResult{err: &deliveryError{msg: "the webhook's URL could not be used", cause: err}}
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -480,6 +565,7 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 
 	resp, err := a.client.Do(req)
 	if err != nil {
+		activity.GetLogger(ctx).Info("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
 		return sendResult{err: describeTransportError(err, a.cfg.Timeout)}
 	}
 	defer resp.Body.Close()
@@ -518,15 +604,60 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// deliveryError is a failed request as the customer sees it: a short,
+// classified message naming no internal host or address. The cause, for
+// errors.Is and the operator's log, is not part of the message.
+type deliveryError struct {
+	msg   string
+	cause error
+}
+
+func (e *deliveryError) Error() string { return e.msg }
+func (e *deliveryError) Unwrap() error { return e.cause }
+
+// describeTransportError classifies a request that got no HTTP answer.
 func describeTransportError(err error, timeout time.Duration) error {
-	var netErr net.Error
+	var (
+		blocked  *netguard.BlockedError
+		dnsErr   *net.DNSError
+		netErr   net.Error
+		hostErr  x509.HostnameError
+		authErr  x509.UnknownAuthorityError
+		certErr  x509.CertificateInvalidError
+		recErr   tls.RecordHeaderError
+		alertErr tls.AlertError
+		verErr   *tls.CertificateVerificationError
+	)
+	msg := "request failed"
 	switch {
-	case errors.Is(err, netguard.ErrBlocked):
-		return fmt.Errorf("refused to connect: %w", err)
+	case errors.As(err, &blocked):
+		msg = "the address is not allowed: " + blocked.Reason
+	case errors.As(err, &dnsErr):
+		msg = "could not resolve the host"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Errorf("no response within %s: %w", timeout, err)
+		msg = fmt.Sprintf("timed out after %s", timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		msg = "connection reset by the endpoint"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		msg = "the host is unreachable"
+	case errors.As(err, &hostErr):
+		msg = "TLS: certificate not valid for host"
+	case errors.As(err, &authErr):
+		msg = "TLS: certificate signed by an unknown authority"
+	case errors.As(err, &certErr):
+		msg = "TLS: certificate not valid (expired, not yet valid or not for serving)"
+	case errors.As(err, &verErr):
+		msg = "TLS: certificate not valid"
+	case errors.As(err, &recErr):
+		msg = "TLS: the endpoint did not answer with TLS"
+	case errors.As(err, &alertErr):
+		msg = "TLS: handshake refused by the endpoint"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "the endpoint closed the connection without answering"
 	}
-	return fmt.Errorf("request failed: %w", err)
+	return &deliveryError{msg: msg, cause: err}
 }
 
 // RecoverPageInput asks for the next page of deliveries a recover

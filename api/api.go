@@ -8,6 +8,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -56,6 +57,15 @@ type Config struct {
 	// RateLimit is each key's sustained requests per second (bursts of
 	// twice that); 0 means DefaultRateLimit, negative disables it.
 	RateLimit float64
+	// AuthFailureRate is each client address's sustained failed
+	// authentications per second (bursts of twice that) before it is
+	// answered 429 without a lookup; 0 means DefaultAuthFailureRate,
+	// negative disables it.
+	AuthFailureRate float64
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; none by default, so that a client
+	// cannot pick the address it is limited by.
+	TrustedProxies []string
 	// TemporalUIURL is the Temporal Web UI's base URL, for links to a
 	// delivery's workflow; "" for no links. Namespace is the workflows'.
 	TemporalUIURL string
@@ -69,6 +79,9 @@ type Config struct {
 const (
 	DefaultMaxWebhooks = 100
 	DefaultRateLimit   = 100
+	// DefaultAuthFailureRate lets a client address fail authentication
+	// twice a second on average, in bursts of four.
+	DefaultAuthFailureRate = 2
 )
 
 // Server holds the handlers' dependencies.
@@ -79,6 +92,8 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 	limits  *limiter
+	// authFailures counts failed authentications per client address.
+	authFailures *limiter
 }
 
 // New returns the API; Handler serves it.
@@ -92,7 +107,8 @@ func New(s Store, e Emitter, cfg Config, logger *slog.Logger, reg prometheus.Reg
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = DefaultRateLimit
 	}
-	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg), limits: newLimiter(cfg.RateLimit)}
+	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg), limits: newLimiter(cfg.RateLimit),
+		authFailures: newLimiter(cmp.Or(cfg.AuthFailureRate, DefaultAuthFailureRate))}
 }
 
 // NewHTTPServer wraps h with timeouts suited to the API.

@@ -31,13 +31,22 @@ type errorBody struct {
 	} `json:"error"`
 }
 
+// unavailableRetryAfter is the Retry-After of a 503, in seconds.
+const unavailableRetryAfter = 5
+
 // fail is the one place errors become HTTP statuses. Internal errors are
 // logged here, once, and the client sees a generic message.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, code, msg := classify(err)
 	var rl *rateLimited
-	if errors.As(err, &rl) {
+	switch {
+	case errors.As(err, &rl):
 		c.Header("Retry-After", strconv.Itoa(rl.retryAfter))
+		if rl.what != "" {
+			msg = "too many " + rl.what + "; retry after the Retry-After header's seconds"
+		}
+	case status == http.StatusServiceUnavailable:
+		c.Header("Retry-After", strconv.Itoa(unavailableRetryAfter))
 	}
 	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
 		s.logger.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(requestIDContext), "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err)
@@ -65,6 +74,8 @@ func classify(err error) (int, string, string) {
 		return http.StatusBadRequest, "malformed_request", br.msg
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "not_found", "no such route"
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error()
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"
 	case errors.Is(err, models.ErrUnauthorized):

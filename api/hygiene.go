@@ -3,7 +3,12 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"math"
+	"mime"
+	"net/http"
+	"net/url"
 	"regexp"
 	"sync"
 	"time"
@@ -32,8 +37,12 @@ func (s *Server) requestID(c *gin.Context) {
 	c.Next()
 }
 
-// rateLimited carries how long the client should wait.
-type rateLimited struct{ retryAfter int }
+// rateLimited carries how long the client should wait, and what was
+// limited ("" for the key's requests).
+type rateLimited struct {
+	retryAfter int
+	what       string
+}
 
 func (e *rateLimited) Error() string        { return models.ErrRateLimited.Error() }
 func (e *rateLimited) Is(target error) bool { return target == models.ErrRateLimited }
@@ -54,14 +63,9 @@ func newLimiter(rps float64) *limiter {
 	return &limiter{rps: rps, buckets: map[string]*bucket{}}
 }
 
-// wait returns 0 if keyID may make a request now, or the seconds to wait.
-func (l *limiter) wait(keyID string, now time.Time) int {
-	if l.rps < 0 {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[keyID]
+// bucketOf returns key's bucket, made full if new. l.mu must be held.
+func (l *limiter) bucketOf(key string, now time.Time) *bucket {
+	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) > 100_000 { // forget keys idle for a while
 			for k, v := range l.buckets {
@@ -71,10 +75,21 @@ func (l *limiter) wait(keyID string, now time.Time) int {
 			}
 		}
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rps), int(math.Max(2*l.rps, 1)))}
-		l.buckets[keyID] = b
+		l.buckets[key] = b
 	}
 	b.seen = now
-	r := b.lim.ReserveN(now, 1)
+	return b
+}
+
+// wait returns 0 if key may make a request now, taking a token, or the
+// seconds to wait.
+func (l *limiter) wait(key string, now time.Time) int {
+	if l.rps < 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.bucketOf(key, now).lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return int(math.Ceil(d.Seconds()))
@@ -82,11 +97,62 @@ func (l *limiter) wait(keyID string, now time.Time) int {
 	return 0
 }
 
+// empty returns 0 if key has a token left, without taking it, or the
+// seconds until it has one.
+func (l *limiter) empty(key string, now time.Time) int {
+	if l.rps < 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.bucketOf(key, now).lim
+	if missing := 1 - lim.TokensAt(now); missing > 0 {
+		return int(math.Ceil(missing / l.rps))
+	}
+	return 0
+}
+
+// take uses up one of key's tokens, if it has one.
+func (l *limiter) take(key string, now time.Time) {
+	if l.rps < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bucketOf(key, now).lim.AllowN(now, 1)
+}
+
 // rateLimit answers 429 with Retry-After when a key exceeds its rate.
 func (s *Server) rateLimit(c *gin.Context) {
 	if wait := s.limits.wait(apiKey(c).ID, time.Now()); wait > 0 {
 		s.fail(c, &rateLimited{retryAfter: wait})
 		return
+	}
+	c.Next()
+}
+
+// errMediaType is a body that is not JSON (415).
+var errMediaType = errors.New("unsupported media type")
+
+// noStore keeps every API answer out of caches: some carry secrets.
+func (s *Server) noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// wellFormed refuses a query string that does not parse (400) and a body
+// that is not declared as JSON (415), before any handler reads either.
+func (s *Server) wellFormed(c *gin.Context) {
+	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+		s.fail(c, &badRequest{msg: "the query string is malformed: " + err.Error()})
+		return
+	}
+	if c.Request.ContentLength != 0 && c.Request.Body != nil && c.Request.Body != http.NoBody {
+		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+		if err != nil || mt != "application/json" {
+			s.fail(c, fmt.Errorf("%w: send the body as Content-Type: application/json", errMediaType))
+			return
+		}
 	}
 	c.Next()
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -16,17 +17,28 @@ import (
 const keyContext = "tidyhooks.key"
 
 // authenticate resolves the bearer key; a missing, unknown or revoked key
-// is 401.
+// is 401. A client address that keeps failing is answered 429 before any
+// lookup, so that guessing keys costs the database nothing.
 func (s *Server) authenticate(c *gin.Context) {
+	client := c.ClientIP()
+	now := time.Now()
+	if wait := s.authFailures.empty(client, now); wait > 0 {
+		s.fail(c, &rateLimited{retryAfter: wait, what: "failed authentications from this address"})
+		return
+	}
 	value, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	value = strings.TrimSpace(value)
 	if !ok || value == "" {
+		s.authFailures.take(client, now)
 		s.fail(c, models.ErrUnauthorized)
 		return
 	}
-	key, err := s.store.APIKeyByValue(c.Request.Context(), value)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), lookupTimeout)
+	defer cancel()
+	key, err := s.store.APIKeyByValue(ctx, value)
 	if err != nil {
 		if isNotFound(err) {
+			s.authFailures.take(client, now)
 			err = models.ErrUnauthorized
 		}
 		s.fail(c, err)
@@ -35,6 +47,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Set(keyContext, key)
 	c.Next()
 }
+
+// lookupTimeout bounds the key lookup, so that a database that does not
+// answer makes a 503, not a request that hangs.
+const lookupTimeout = 5 * time.Second
 
 // require lets through keys holding scope; management scope also needs a
 // key bound to a workspace.

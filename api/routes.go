@@ -15,6 +15,9 @@ import (
 func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Only listed proxies may name the client (c.ClientIP); Config
+	// validation has parsed them.
+	_ = r.SetTrustedProxies(s.cfg.TrustedProxies)
 	r.Use(s.requestID, s.recoverer, s.observe)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, errNoMethod) })
@@ -27,9 +30,16 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	// The dashboard: static pages that call the API below with the key
 	// the user signs in with.
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/dashboard/") })
-	r.GET("/dashboard/*filepath", gin.WrapH(http.StripPrefix("/dashboard", dashboard.Handler())))
+	pages := http.StripPrefix("/dashboard", dashboard.Handler())
+	r.GET("/dashboard/*filepath", func(c *gin.Context) {
+		if !dashboard.Has(c.Param("filepath")) {
+			s.fail(c, errNoRoute)
+			return
+		}
+		pages.ServeHTTP(c.Writer, c.Request)
+	})
 
-	v1 := r.Group("/v1", s.authenticate, s.rateLimit)
+	v1 := r.Group("/v1", s.noStore, s.authenticate, s.rateLimit, s.wellFormed)
 
 	ingest := v1.Group("", s.require(models.ScopeEventsWrite))
 	ingest.POST("/events", s.emitEvent)

@@ -252,7 +252,7 @@ func (s *Server) testWebhook(c *gin.Context) {
 	}
 	out := res.Outcome
 	body := gin.H{"eventId": res.Event.ID, "event": res.Event.Type.Wire, "delivered": out.Outcome == workflows.OutcomeDelivered,
-		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil, "workflowUrl": s.workflowURL(res.Event.ID, res.RunID)}
+		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil, "workflowUrl": s.workflowURL(res.WorkflowID, res.RunID)}
 	if out.StatusCode != 0 {
 		body["statusCode"] = out.StatusCode
 	}

@@ -7,11 +7,26 @@ package dashboard
 
 import (
 	"embed"
+	"io/fs"
 	"net/http"
+	pathpkg "path"
+	"strings"
 )
 
 //go:embed static
 var static embed.FS
+
+// Has reports whether the dashboard serves a page or file at path (as
+// Handler sees it: "/" or "/app.js"), so that the API can answer anything
+// else in its own error shape.
+func Has(path string) bool {
+	name := strings.TrimPrefix(pathpkg.Clean("/"+path), "/")
+	if name == "" {
+		return true
+	}
+	info, err := fs.Stat(static, "static/"+name)
+	return err == nil && !info.IsDir()
+}
 
 // Handler serves the dashboard's files from its root.
 func Handler() http.Handler {

@@ -1,7 +1,8 @@
 // Package emitter accepts support events from the platform: it validates
 // them, stores them and starts one DeliverEvent workflow per event, whose id
-// is the event id. The HTTP ingest API uses it, and a platform service in Go
-// can use it directly to emit without HTTP. It also starts the workflows a
+// is the event id and its workspace (workflows.EventWorkflowID). The HTTP
+// ingest API uses it, and a platform service in Go can use it directly to
+// emit without HTTP. It also starts the workflows a
 // customer asks for: a test of a webhook, a manual retry, a recover. It
 // imports workflows and models; never api or store.
 package emitter
@@ -146,8 +147,9 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 		}
 	}
 	opts := client.StartWorkflowOptions{
-		ID:                       ev.ID,
+		ID:                       workflows.EventWorkflowID(ev.WorkspaceID, ev.ID),
 		TaskQueue:                e.opts.TaskQueue,
+		Priority:                 workflows.Fairness(ev.WorkspaceID),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		EnableEagerStart:         e.opts.EagerStart,
@@ -176,9 +178,10 @@ const TestTimeout = 45 * time.Second
 // TestResult is a test delivery: the event sent, the run of its
 // TestWebhook workflow and the attempt's outcome.
 type TestResult struct {
-	Event   models.Event
-	RunID   string
-	Outcome workflows.WebhookOutcome
+	Event      models.Event
+	WorkflowID string
+	RunID      string
+	Outcome    workflows.WebhookOutcome
 }
 
 // Test sends a testing.connection event to one webhook of workspaceID now,
@@ -201,8 +204,9 @@ func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (Test
 	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
 	defer cancel()
 	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:               ev.ID,
+		ID:               workflows.EventWorkflowID(workspaceID, ev.ID),
 		TaskQueue:        e.opts.TaskQueue,
+		Priority:         workflows.Fairness(workspaceID),
 		EnableEagerStart: e.opts.EagerStart,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.WorkspaceAttr.ValueSet(workspaceID),
@@ -213,7 +217,7 @@ func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (Test
 	if err != nil {
 		return TestResult{}, fmt.Errorf("start test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
 	}
-	res := TestResult{Event: ev, RunID: run.GetRunID()}
+	res := TestResult{Event: ev, WorkflowID: run.GetID(), RunID: run.GetRunID()}
 	if err := run.Get(ctx, &res.Outcome); err != nil {
 		return TestResult{}, fmt.Errorf("test of %s: %w: %w", webhookID, models.ErrUnavailable, err)
 	}
@@ -236,6 +240,7 @@ func (e *Emitter) Retry(ctx context.Context, d models.Delivery) (RetryResult, er
 	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:               models.NewID("retry", e.now()),
 		TaskQueue:        e.opts.TaskQueue,
+		Priority:         workflows.Fairness(d.WorkspaceID),
 		EnableEagerStart: e.opts.EagerStart,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.WorkspaceAttr.ValueSet(d.WorkspaceID),
@@ -268,6 +273,7 @@ func (e *Emitter) Recover(ctx context.Context, workspaceID, webhookID string, si
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TaskQueue:                                e.opts.TaskQueue,
+		Priority:                                 workflows.Fairness(workspaceID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.WorkspaceAttr.ValueSet(workspaceID),
 			workflows.WebhooksAttr.ValueSet([]string{webhookID}),

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // Every bad request gets SPEC §5's error shape and status, and nothing is
@@ -78,13 +79,15 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	for i := 1; i <= 20; i++ {
 		id := "evt_bad" + strconv.Itoa(i)
-		if _, err := s.store.Event(ctx, id); !errors.Is(err, models.ErrNotFound) {
-			t.Errorf("event %s was stored (err %v)", id, err)
-		}
-		_, err := s.client.DescribeWorkflowExecution(ctx, id, "")
-		var nf *serviceerror.NotFound
-		if !errors.As(err, &nf) {
-			t.Errorf("workflow %s exists (err %v)", id, err)
+		for _, ws := range []string{"wrk_a", "wrk_b"} {
+			if _, err := s.store.Event(ctx, ws, id); !errors.Is(err, models.ErrNotFound) {
+				t.Errorf("event %s was stored in %s (err %v)", id, ws, err)
+			}
+			_, err := s.client.DescribeWorkflowExecution(ctx, workflows.EventWorkflowID(ws, id), "")
+			var nf *serviceerror.NotFound
+			if !errors.As(err, &nf) {
+				t.Errorf("workflow of %s in %s exists (err %v)", id, ws, err)
+			}
 		}
 	}
 	page, err := s.store.ListWebhooks(ctx, "wrk_a", "", 100)

@@ -195,14 +195,22 @@ func (s *stack) emit(key, body string) string {
 	return out["id"].(string)
 }
 
-// wait blocks until the event's workflow completes and returns its result.
+// wait blocks until wrk_a's event's workflow completes and returns its
+// result.
 func (s *stack) wait(eventID string) workflows.DeliverEventResult {
+	s.t.Helper()
+	return s.waitIn("wrk_a", eventID)
+}
+
+// waitIn blocks until a workspace's event's workflow completes and returns
+// its result.
+func (s *stack) waitIn(workspaceID, eventID string) workflows.DeliverEventResult {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var res workflows.DeliverEventResult
-	if err := s.client.GetWorkflow(ctx, eventID, "").Get(ctx, &res); err != nil {
-		s.t.Fatalf("workflow %s: %v", eventID, err)
+	if err := s.client.GetWorkflow(ctx, workflows.EventWorkflowID(workspaceID, eventID), "").Get(ctx, &res); err != nil {
+		s.t.Fatalf("workflow of %s in %s: %v", eventID, workspaceID, err)
 	}
 	return res
 }

@@ -2,9 +2,11 @@ package integration_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,8 +127,11 @@ func TestDeliveriesToNonPublicAddressesAreRefused(t *testing.T) {
 		t.Fatalf("%d outcomes, want %d", len(res.Webhooks), len(urls))
 	}
 	for _, o := range res.Webhooks {
-		if o.Outcome != workflows.OutcomeFailed || o.Attempts != 1 || !strings.Contains(o.Error, "not allowed") {
+		if o.Outcome != workflows.OutcomeFailed || o.Attempts != 1 || !strings.HasPrefix(o.Error, "the address is not allowed: ") {
 			t.Errorf("webhook %s: %s after %d attempts (%s), want failed at once as not allowed", o.WebhookID, o.Outcome, o.Attempts, o.Error)
+		}
+		if internal.MatchString(o.Error) {
+			t.Errorf("webhook %s: error %q names an internal address", o.WebhookID, o.Error)
 		}
 	}
 	if n := l.n.Load(); n != 0 {
@@ -135,10 +140,54 @@ func TestDeliveriesToNonPublicAddressesAreRefused(t *testing.T) {
 	// The webhook's last error says why.
 	page, _ := s.store.ListWebhooks(context.Background(), "wrk_a", "", 100)
 	for _, w := range page.Items {
-		if !strings.Contains(w.LastErrorMessage, "not allowed") {
-			t.Errorf("webhook %s lastErrorMessage = %q, want the reason", w.URL, w.LastErrorMessage)
+		if !strings.Contains(w.LastErrorMessage, "not allowed") || internal.MatchString(w.LastErrorMessage) {
+			t.Errorf("webhook %s lastErrorMessage = %q, want the reason without an address", w.URL, w.LastErrorMessage)
 		}
 	}
+}
+
+// internal matches what a customer-facing error must not carry: an IP
+// address, a resolver or a host name of the test's DNS.
+var internal = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+|[0-9a-f]*::[0-9a-f]|\.test|lookup|dial`)
+
+// Errors a customer sees are classified; the raw detail, which names
+// resolvers and addresses, stays in the operator's log.
+func TestDeliveryErrorsAreClassified(t *testing.T) {
+	resolver := dnsServer(t, map[string]netip.Addr{"private.test": netip.MustParseAddr("10.1.2.3")})
+	s := newStack(t, stackOptions{network: &netguard.Policy{Resolver: resolver, AllowLoopback: true}})
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	_ = closed.Close()
+	want := map[string]string{
+		s.hook(t, "http://missing.test/"):      "could not resolve the host",
+		s.hook(t, "http://private.test/"):      "the address is not allowed: private (RFC 1918)",
+		s.hook(t, "http://"+refused+"/"):       "connection refused",
+		s.hook(t, "http://[64:ff9b::7f00:1]/"): "the address is not allowed: loopback through a translator",
+	}
+	for id, w := range want {
+		code, out := s.do("POST", "/v1/webhooks/"+id+"/test", s.keyA, "")
+		if code != http.StatusOK {
+			t.Fatalf("test %s: %d %v", id, code, out)
+		}
+		got := fmt.Sprint(out["error"])
+		if got != w || internal.MatchString(got) {
+			t.Errorf("test of %s: error = %q, want %q", id, got, w)
+		}
+		_, hook := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
+		if msg := fmt.Sprint(hook["lastErrorMessage"]); msg != w {
+			t.Errorf("lastErrorMessage of %s = %q, want %q", id, msg, w)
+		}
+	}
+}
+
+// hook creates a webhook of wrk_a for every event and returns its id.
+func (s *stack) hook(t *testing.T, url string) string {
+	t.Helper()
+	id, _ := s.webhook(s.keyA, url, "*")
+	return id
 }
 
 func TestAllowedCIDRGetsThrough(t *testing.T) {

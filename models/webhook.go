@@ -2,6 +2,7 @@ package models
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -76,6 +77,13 @@ func ValidateWebhookURL(raw string, p URLPolicy) error {
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return Invalid("url", "must name a host")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return Invalid("url", "has port %q; a port is a number from 1 to 65535", port)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return Invalid("url", "has an empty port")
 	}
 	if u.User != nil {
 		return Invalid("url", "must not contain credentials")

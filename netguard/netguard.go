@@ -17,6 +17,25 @@ import (
 // ErrBlocked is wrapped by every refusal.
 var ErrBlocked = errors.New("destination address is not allowed")
 
+// BlockedError is a refusal: the address, and the kind of range it is in
+// ("private (RFC 1918)", "loopback", …). Reason names no address, so it may
+// be shown to whoever chose the destination; Error is for operators.
+type BlockedError struct {
+	Addr   netip.Addr
+	Reason string
+	detail string
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("%s: %s", e.detail, ErrBlocked)
+}
+
+func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
+
+func blockedBy(ip netip.Addr, reason, detail string) *BlockedError {
+	return &BlockedError{Addr: ip, Reason: reason, detail: detail}
+}
+
 // Policy says which otherwise blocked addresses are allowed.
 type Policy struct {
 	AllowLoopback bool           // the all-in-one dev mode
@@ -34,11 +53,12 @@ var blocked = []struct {
 	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified / this network"},
 	{netip.MustParsePrefix("10.0.0.0/8"), "private (RFC 1918)"},
 	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("127.0.0.0/8"), loopback},
 	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
 	{netip.MustParsePrefix("172.16.0.0/12"), "private (RFC 1918)"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
 	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay anycast (deprecated)"},
 	{netip.MustParsePrefix("192.168.0.0/16"), "private (RFC 1918)"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
@@ -46,24 +66,41 @@ var blocked = []struct {
 	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
-	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::1/128"), loopback},
+	// Forms that carry an IPv4 address the kernel or a relay may reach,
+	// but that no public endpoint uses: refused outright.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo tunnelling"},
+	{netip.MustParsePrefix("100::/64"), "discard-only"},
+	{netip.MustParsePrefix("2001:2::/48"), "benchmarking"},
+	{netip.MustParsePrefix("2001:10::/28"), "ORCHID"},
+	{netip.MustParsePrefix("2001:20::/28"), "ORCHIDv2"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
+	{netip.MustParsePrefix("3fff::/20"), "documentation"},
+	{netip.MustParsePrefix("5f00::/16"), "segment routing"},
 	{netip.MustParsePrefix("fc00::/7"), "unique local"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("fec0::/10"), "site-local (deprecated)"},
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
-	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 }
 
-// embedded returns the IPv4 address carried inside IPv4-mapped, NAT64 and
-// 6to4 IPv6 addresses, so each is judged by the address it reaches.
-func embedded(ip netip.Addr) (netip.Addr, bool) {
-	if ip.Is4In6() {
-		return ip.Unmap(), true
-	}
+const loopback = "loopback"
+
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+)
+
+// translated returns the IPv4 address that a NAT64 or 6to4 address
+// reaches through a translator or relay.
+func translated(ip netip.Addr) (netip.Addr, bool) {
 	b := ip.As16()
 	switch {
-	case netip.MustParsePrefix("64:ff9b::/96").Contains(ip), netip.MustParsePrefix("64:ff9b:1::/48").Contains(ip):
+	case nat64.Contains(ip), nat64Local.Contains(ip):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
-	case netip.MustParsePrefix("2002::/16").Contains(ip):
+	case sixToFour.Contains(ip):
 		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
 	}
 	return netip.Addr{}, false
@@ -71,16 +108,32 @@ func embedded(ip netip.Addr) (netip.Addr, bool) {
 
 // Check returns nil if ip may be connected to, or an error wrapping
 // ErrBlocked that says why not.
+//
+// An address that carries an IPv4 address is judged by that address
+// first: IPv4-mapped (::ffff:a.b.c.d, which the kernel connects to
+// a.b.c.d), NAT64 and 6to4; so an allow list of IPv6 ranges cannot let a
+// private IPv4 address through. Allowing loopback allows 127.0.0.0/8, ::1
+// and the IPv4-mapped form only; loopback reached through a translator
+// is never allowed. An allow-list entry opens a blocked range only where it lies
+// inside that range: 10.1.0.0/16 opens part of 10.0.0.0/8, while 2000::/3
+// does not open Teredo's 2001::/32.
 func (p Policy) Check(ip netip.Addr) error {
 	ip = ip.WithZone("")
-	for _, a := range p.Allow {
-		if a.Contains(ip) {
-			return nil
+	if ip.Is4In6() {
+		var inner *BlockedError
+		if err := p.Check(ip.Unmap()); errors.As(err, &inner) {
+			return blockedBy(ip, inner.Reason, fmt.Sprintf("%s maps %s", ip, inner.detail))
 		}
+		return nil
 	}
-	if inner, ok := embedded(ip); ok {
-		if err := p.Check(inner); err != nil {
-			return fmt.Errorf("%s embeds %s: %w", ip, inner, err)
+	if inner, ok := translated(ip); ok {
+		// Loopback through a translator is the translator's own.
+		if inner.IsLoopback() {
+			return blockedBy(ip, "loopback through a translator", fmt.Sprintf("%s embeds %s, loopback through a translator", ip, inner))
+		}
+		var why *BlockedError
+		if err := p.Check(inner); errors.As(err, &why) {
+			return blockedBy(ip, why.Reason, fmt.Sprintf("%s embeds %s", ip, why.detail))
 		}
 		return nil
 	}
@@ -88,10 +141,15 @@ func (p Policy) Check(ip netip.Addr) error {
 		if !b.prefix.Contains(ip) {
 			continue
 		}
-		if b.why == "loopback" && p.AllowLoopback {
+		if b.why == loopback && p.AllowLoopback {
 			return nil
 		}
-		return fmt.Errorf("%s is %s: %w", ip, b.why, ErrBlocked)
+		for _, a := range p.Allow {
+			if a.Contains(ip) && a.Bits() >= b.prefix.Bits() && a.Addr().Is4() == ip.Is4() {
+				return nil
+			}
+		}
+		return blockedBy(ip, b.why, fmt.Sprintf("%s is %s", ip, b.why))
 	}
 	return nil
 }

@@ -9,37 +9,97 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	blocked := []string{
-		"127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-		"169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-		"::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1",
-		"::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:0a00:0001::1",
-	}
-	for _, s := range blocked {
-		if err := (netguard.Policy{}).Check(netip.MustParseAddr(s)); !errors.Is(err, netguard.ErrBlocked) {
-			t.Errorf("Check(%s) = %v, want blocked", s, err)
-		}
-	}
-	public := []string{"93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "172.32.0.1"}
-	for _, s := range public {
-		if err := (netguard.Policy{}).Check(netip.MustParseAddr(s)); err != nil {
-			t.Errorf("Check(%s) = %v, want allowed", s, err)
-		}
-	}
+	none := netguard.Policy{}
 	loop := netguard.Policy{AllowLoopback: true}
-	for _, s := range []string{"127.0.0.1", "::1", "::ffff:127.0.0.1"} {
-		if err := loop.Check(netip.MustParseAddr(s)); err != nil {
-			t.Errorf("with loopback allowed, Check(%s) = %v", s, err)
+	allow := func(cidrs ...string) netguard.Policy {
+		var p netguard.Policy
+		for _, c := range cidrs {
+			p.Allow = append(p.Allow, netip.MustParsePrefix(c))
 		}
+		return p
 	}
-	if err := loop.Check(netip.MustParseAddr("10.0.0.1")); err == nil {
-		t.Error("allowing loopback allowed 10.0.0.1")
+	tests := []struct {
+		name    string
+		policy  netguard.Policy
+		addr    string
+		allowed bool
+	}{
+		// IPv4 ranges.
+		{"loopback", none, "127.0.0.1", false},
+		{"loopback, high", none, "127.255.0.9", false},
+		{"private 10/8", none, "10.1.2.3", false},
+		{"private 172.16/12", none, "172.16.0.1", false},
+		{"private 172.16/12, top", none, "172.31.255.255", false},
+		{"private 192.168/16", none, "192.168.1.1", false},
+		{"link-local metadata", none, "169.254.169.254", false},
+		{"carrier-grade NAT", none, "100.64.0.1", false},
+		{"this network", none, "0.0.0.0", false},
+		{"multicast", none, "224.0.0.1", false},
+		{"broadcast", none, "255.255.255.255", false},
+		{"6to4 relay anycast", none, "192.88.99.1", false},
+		{"benchmarking", none, "198.18.0.1", false},
+		{"public", none, "93.184.216.34", true},
+		{"public next to 172.16/12", none, "172.32.0.1", true},
+		// IPv6 ranges.
+		{"v6 loopback", none, "::1", false},
+		{"v6 unspecified", none, "::", false},
+		{"unique local", none, "fd12:3456::1", false},
+		{"unique local fc", none, "fc00::1", false},
+		{"v6 link-local", none, "fe80::1", false},
+		{"v6 link-local with zone", none, "fe80::1%eth0", false},
+		{"v6 multicast", none, "ff02::1", false},
+		{"site-local", none, "fec0::1", false},
+		{"discard-only", none, "100::1", false},
+		{"Teredo", none, "2001:0:4136:e378:8000:63bf:3fff:fdd2", false},
+		{"ORCHIDv2", none, "2001:20::1", false},
+		{"v6 documentation", none, "2001:db8::1", false},
+		{"v6 public", none, "2606:4700::1111", true},
+		// Forms that carry IPv4.
+		{"mapped loopback", none, "::ffff:127.0.0.1", false},
+		{"mapped metadata", none, "::ffff:169.254.169.254", false},
+		{"mapped public", none, "::ffff:8.8.8.8", true},
+		{"compatible loopback", none, "::127.0.0.1", false},
+		{"compatible private", none, "::10.0.0.1", false},
+		{"compatible public", none, "::8.8.8.8", false},
+		{"translated private", none, "::ffff:0:10.0.0.1", false},
+		{"translated public", none, "::ffff:0:8.8.8.8", false},
+		{"NAT64 metadata", none, "64:ff9b::a9fe:a9fe", false},
+		{"NAT64 public", none, "64:ff9b::808:808", true},
+		{"local NAT64 private", none, "64:ff9b:1::a00:1", false},
+		{"6to4 private", none, "2002:0a00:0001::1", false},
+		{"6to4 metadata", none, "2002:a9fe:a9fe::1", false},
+		{"6to4 public", none, "2002:0808:0808::1", true},
+		// Allowing loopback.
+		{"loopback allowed", loop, "127.0.0.1", true},
+		{"v6 loopback allowed", loop, "::1", true},
+		{"mapped loopback allowed", loop, "::ffff:127.0.0.1", true},
+		{"loopback allowed, private still not", loop, "10.0.0.1", false},
+		{"loopback allowed, NAT64 loopback not", loop, "64:ff9b::7f00:1", false},
+		{"loopback allowed, 6to4 loopback not", loop, "2002:7f00:0001::1", false},
+		{"loopback allowed, compatible loopback not", loop, "::127.0.0.1", false},
+		// Allow lists.
+		{"listed CIDR", allow("10.20.0.0/16"), "10.20.3.4", true},
+		{"outside the listed CIDR", allow("10.20.0.0/16"), "10.21.3.4", false},
+		{"listed CIDR, mapped form", allow("10.20.0.0/16"), "::ffff:10.20.3.4", true},
+		{"listed CIDR, through 6to4", allow("10.20.0.0/16"), "2002:0a14:0304::1", true},
+		{"v6 global listed, 6to4 metadata not", allow("2000::/3"), "2002:a9fe:a9fe::1", false},
+		{"v6 global listed, Teredo not", allow("2000::/3"), "2001:0:4136:e378:8000:63bf:3fff:fdd2", false},
+		{"v6 global listed, documentation not", allow("2000::/3"), "2001:db8::1", false},
+		{"v6 everything listed, NAT64 private not", allow("::/0"), "64:ff9b::a00:1", false},
+		{"v4 everything listed, private not", allow("0.0.0.0/0"), "10.0.0.1", false},
+		{"unique local subnet listed", allow("fd12:3456::/32"), "fd12:3456::1", true},
+		{"listed loopback", allow("127.0.0.0/8"), "127.0.0.1", true},
+		{"listed loopback, NAT64 loopback not", allow("127.0.0.0/8"), "64:ff9b::7f00:1", false},
 	}
-	listed := netguard.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}}
-	if err := listed.Check(netip.MustParseAddr("10.20.3.4")); err != nil {
-		t.Errorf("listed CIDR refused: %v", err)
-	}
-	if err := listed.Check(netip.MustParseAddr("10.21.3.4")); err == nil {
-		t.Error("address outside the listed CIDR allowed")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.policy.Check(netip.MustParseAddr(tt.addr))
+			switch {
+			case tt.allowed && err != nil:
+				t.Errorf("Check(%s) = %v, want allowed", tt.addr, err)
+			case !tt.allowed && !errors.Is(err, netguard.ErrBlocked):
+				t.Errorf("Check(%s) = %v, want blocked", tt.addr, err)
+			}
+		})
 	}
 }

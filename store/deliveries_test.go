@@ -447,7 +447,7 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 			t.Errorf("kept %v, want %v", got, keep)
 		}
 		for i, off := range offsets {
-			_, err := st.Event(ctx, fmt.Sprintf("evt_%d", i))
+			_, err := st.Event(ctx, "wrk_a", fmt.Sprintf("evt_%d", i))
 			if gone := errors.Is(err, models.ErrNotFound); gone != (off < 0) {
 				t.Errorf("event at cutoff%+v: gone = %v (err %v)", off, gone, err)
 			}

@@ -16,7 +16,7 @@ var (
 
 type eventRow struct {
 	ID          string `gorm:"primaryKey"`
-	WorkspaceID string
+	WorkspaceID string `gorm:"primaryKey"`
 	Type        string
 	OccurredAt  time.Time
 	ReceivedAt  time.Time

@@ -8,20 +8,28 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 //go:embed migrations
@@ -136,7 +144,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fmt.Errorf("ping database: %w: %w", models.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -250,6 +258,34 @@ func translate(err error) error {
 		return errNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return errConflict
+	case unreachable(err):
+		return fmt.Errorf("%w: database: %w", models.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unreachable reports whether err says the database could not be reached
+// or is not serving (down, restarting, out of connections, too slow), as
+// opposed to refusing the statement: the caller may retry later.
+func unreachable(err error) bool {
+	var (
+		pgErr   *pgconn.PgError
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 53: insufficient resources;
+		// 57P01-57P03: shutting down or starting up.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "53") ||
+			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	case errors.As(err, &connErr), errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		return true
+	}
+	// SQLite answers SQLITE_BUSY when another process holds the file
+	// locked past the busy timeout.
+	var liteErr *sqlitedriver.Error
+	return errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 }

@@ -75,12 +75,29 @@ func TestEvents(t *testing.T) {
 		if err := st.SaveEvents(ctx, []models.Event{ev}); err != nil {
 			t.Fatal(err)
 		}
+		again := ev
+		again.OccurredAt = occurred.Add(time.Hour) // a resend may carry another time
+		if err := st.SaveEvents(ctx, []models.Event{again}); err != nil {
+			t.Fatalf("saving the same event again: %v", err)
+		}
+		fresh := ev
+		fresh.ID = "evt_2"
 		dup := ev
 		dup.Payload = []byte(`{"other":true}`)
-		if err := st.SaveEvents(ctx, []models.Event{dup}); err != nil {
-			t.Fatalf("saving an existing id again: %v", err)
+		err := st.SaveEvents(ctx, []models.Event{fresh, dup})
+		if !errors.Is(err, models.ErrConflict) || !strings.Contains(err.Error(), "evt_1") {
+			t.Fatalf("same id, other payload: err = %v, want ErrConflict naming evt_1", err)
 		}
-		got, err := st.Event(ctx, "evt_1")
+		if _, err := st.Event(ctx, "wrk_a", "evt_2"); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("a refused batch stored its other event (err %v)", err)
+		}
+		other := ev
+		other.WorkspaceID = "wrk_b"
+		other.Payload = []byte(`{"workspace":"b"}`)
+		if err := st.SaveEvents(ctx, []models.Event{other}); err != nil {
+			t.Fatalf("another workspace's event with the same id: %v", err)
+		}
+		got, err := st.Event(ctx, "wrk_a", "evt_1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +107,11 @@ func TestEvents(t *testing.T) {
 		if !got.OccurredAt.Equal(occurred) || got.Type != typ || got.WorkspaceID != "wrk_a" {
 			t.Errorf("event = %+v, want %+v", got, ev)
 		}
-		if _, err := st.Event(ctx, "evt_missing"); !errors.Is(err, models.ErrNotFound) {
+		gotB, err := st.Event(ctx, "wrk_b", "evt_1")
+		if err != nil || string(gotB.Payload) != `{"workspace":"b"}` || gotB.WorkspaceID != "wrk_b" {
+			t.Errorf("wrk_b's evt_1 = %+v, %v; want its own payload", gotB, err)
+		}
+		if _, err := st.Event(ctx, "wrk_a", "evt_missing"); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("missing event: err = %v, want ErrNotFound", err)
 		}
 	})
@@ -424,6 +445,21 @@ func TestDeliveryInputs(t *testing.T) {
 		}
 		if _, err := st.DeliveryInputs(ctx, "wh_gone", ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "webhook" {
 			t.Errorf("missing webhook: %v", err)
+		}
+		// Another workspace's webhook never reads this workspace's event,
+		// even by its id.
+		wb := newWebhook(t, st, "wrk_b", "*")
+		if _, err := st.DeliveryInputs(ctx, wb.ID, ev.ID, time.Now()); !errors.As(err, &nf) || nf.Kind != "event" {
+			t.Errorf("wrk_b's webhook with wrk_a's event id: err = %v, want the event not found", err)
+		}
+		own := ev
+		own.WorkspaceID, own.Payload = "wrk_b", []byte(`{"b": 2}`)
+		if err := st.SaveEvents(ctx, []models.Event{own}); err != nil {
+			t.Fatal(err)
+		}
+		job, err = st.DeliveryInputs(ctx, wb.ID, ev.ID, time.Now())
+		if err != nil || string(job.Event.Payload) != `{"b": 2}` || job.Event.WorkspaceID != "wrk_b" {
+			t.Errorf("wrk_b's own evt_in = %+v, %v; want wrk_b's payload", job.Event, err)
 		}
 	})
 }

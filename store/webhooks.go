@@ -331,9 +331,9 @@ type deliveryExtra struct {
 }
 
 // DeliveryInputs returns, in one round trip, what one delivery attempt
-// needs: the webhook by id whatever its workspace, the secrets that sign
-// at time now (the current one first), the event and the delivery's status
-// so far. A deleted webhook or a missing event is a *models.NotFoundError
+// needs: the webhook by id, the secrets that sign at time now (the current
+// one first), the webhook's workspace's event of that id and the delivery's
+// status so far. Another workspace's event of the same id is never read. A deleted webhook or a missing event is a *models.NotFoundError
 // saying which.
 func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.DeliveryJob, error) {
 	if s.sealer == nil {
@@ -344,7 +344,7 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 			e.occurred_at AS event_occurred_at, e.received_at AS event_received_at, e.payload AS event_payload,
 			sec.id AS secret_id, sec.secret AS secret_value, d.status AS delivery_status
 		FROM webhooks w
-		JOIN events e ON e.id = ?
+		JOIN events e ON e.id = ? AND e.workspace_id = w.workspace_id
 		LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = w.id
 		LEFT JOIN webhook_secrets sec ON sec.webhook_id = w.id AND (sec.expires_at IS NULL OR sec.expires_at > ?)
 		WHERE w.id = ?
@@ -388,7 +388,14 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 	}
 	if n == 0 {
 		// Rare: say which of the two is gone.
-		if _, err := s.Event(ctx, eventID); errors.Is(err, models.ErrNotFound) {
+		var ws string
+		if err := db.Raw("SELECT workspace_id FROM webhooks WHERE id = ?", webhookID).Scan(&ws).Error; err != nil {
+			return models.DeliveryJob{}, fmt.Errorf("load webhook %s: %w", webhookID, translate(err))
+		}
+		if ws == "" {
+			return models.DeliveryJob{}, &models.NotFoundError{Kind: "webhook", ID: webhookID}
+		}
+		if _, err := s.Event(ctx, ws, eventID); errors.Is(err, models.ErrNotFound) {
 			return models.DeliveryJob{}, &models.NotFoundError{Kind: "event", ID: eventID}
 		} else if err != nil {
 			return models.DeliveryJob{}, err

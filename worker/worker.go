@@ -59,6 +59,7 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 		MaxConcurrentWorkflowTaskPollers:        4,
 	})
 	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
+	w.RegisterWorkflowWithOptions(workflows.DeliverToWebhooks, workflow.RegisterOptions{Name: "DeliverToWebhooks"})
 	w.RegisterWorkflowWithOptions(workflows.TestWebhook, workflow.RegisterOptions{Name: "TestWebhook"})
 	w.RegisterWorkflowWithOptions(workflows.Redeliver, workflow.RegisterOptions{Name: "Redeliver"})
 	w.RegisterWorkflowWithOptions(workflows.Recover, workflow.RegisterOptions{Name: "Recover"})

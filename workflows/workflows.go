@@ -7,6 +7,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -37,6 +38,36 @@ const MaxRetryInterval = 48 * time.Hour
 // HTTP timeout is capped below it. It is also how long an attempt lost
 // with a crashed worker waits before Temporal retries it.
 const AttemptTimeout = 30 * time.Second
+
+// EventWorkflowID is the id of an event's DeliverEvent workflow. An event
+// id is unique within its workspace only, so the workspace is part of it;
+// it starts with the event id, so that the Temporal UI finds an event with
+// WorkflowId STARTS_WITH "evt_…" (or exactly, knowing the workspace).
+func EventWorkflowID(workspaceID, eventID string) string {
+	return eventID + "/" + workspaceID
+}
+
+// Fairness returns the priority every workflow and activity of a workspace
+// runs with: its fairness key is the workspace, so that Temporal's
+// task-queue fairness shares the workers between workspaces by turns
+// instead of in arrival order.
+func Fairness(workspaceID string) temporal.Priority {
+	return temporal.Priority{FairnessKey: workspaceID}
+}
+
+// WebhooksPerWorkflow is how many webhooks one workflow delivers an event
+// to and lists in TidyWebhooks. A keyword list of 32 webhook ids is about
+// 1 KiB, half of Temporal's default 2 KiB limit on a search attribute's
+// value; past it the workflow would be terminated. An event that matches
+// more webhooks delivers to each group of them in a child workflow of its
+// own (DeliverToWebhooks) that lists that group.
+const WebhooksPerWorkflow = 32
+
+// MaxWebhooksPerEvent is the most webhooks one event may fan out to, and so
+// the highest webhooks-per-workspace limit a deployment may configure: an
+// event's workflow starts one child per WebhooksPerWorkflow webhooks, and
+// 1,000 webhooks keep its history near a hundred events.
+const MaxWebhooksPerEvent = 1000
 
 // DeliverEventInput names the event. The payload stays in the database,
 // out of history, so retries long after the workflow closed still find it.
@@ -69,50 +100,145 @@ type DeliverEventResult struct {
 	Webhooks []WebhookOutcome
 }
 
+// lookupOptions run a database read in the worker's own workflow task,
+// retried a few times at once; after that the database is taken to be down
+// and the read moves to durableLookupOptions.
+var lookupOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: 200 * time.Millisecond, MaximumInterval: 2 * time.Second, MaximumAttempts: 3,
+	},
+}
+
+// durableLookupOptions wait out an outage of any length: the server retries
+// the activity with a capped backoff and no deadline, and a retry adds
+// nothing to the workflow's history, however long the outage lasts. (A
+// local activity retried that long would keep its workflow task open and
+// write a heartbeat into history every few seconds.)
+var durableLookupOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+	},
+}
+
+// lookup runs a read-only activity as a local activity and, if that keeps
+// failing for a reason retrying may cure, as an activity retried until the
+// database answers.
+func lookup(ctx workflow.Context, activity, in, out any) error {
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lookupOptions), activity, in).Get(ctx, out)
+	if err == nil || isNonRetryable(err) {
+		return err
+	}
+	workflow.GetLogger(ctx).Warn("lookup failed; retrying until the database answers", "error", err)
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, durableLookupOptions), activity, in).Get(ctx, out)
+}
+
+// deliverOptions run one webhook's delivery with the retry schedule.
+var deliverOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: AttemptTimeout,
+	// The activity sets NextRetryDelay from the deployment's schedule and
+	// ends retries itself; this policy only covers crashes and timeouts.
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    5 * time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    MaxRetryInterval,
+	},
+}
+
 // DeliverEvent matches the event against the workspace's webhooks as they
 // are now and delivers it to each concurrently, each with its own retries.
 // One webhook's failure does not fail the workflow or hold up the others.
+// No dependency outage ends it: the lookup waits for the database to come
+// back, and so does every delivery.
 func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResult, error) {
 	var a *activities.Activities
-	matchCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-	})
-	deliverCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: AttemptTimeout,
-		// The activity sets NextRetryDelay from the deployment's schedule and
-		// ends retries itself; this policy only covers crashes and timeouts.
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    MaxRetryInterval,
-		},
-	})
-
 	var match activities.MatchResult
-	err := workflow.ExecuteLocalActivity(matchCtx, a.MatchWebhooks, activities.MatchInput{
-		WorkspaceID: in.WorkspaceID, EventType: in.EventType,
-	}).Get(ctx, &match)
+	err := lookup(ctx, a.MatchWebhooks, activities.MatchInput{WorkspaceID: in.WorkspaceID, EventType: in.EventType}, &match)
 	if err != nil {
 		return DeliverEventResult{}, err
 	}
 	if len(match.WebhookIDs) == 0 {
 		return DeliverEventResult{}, nil
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
-		return DeliverEventResult{}, err
+	if len(match.WebhookIDs) <= WebhooksPerWorkflow {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
+			return DeliverEventResult{}, err
+		}
+		res := deliverToWebhooks(ctx, in.EventID, match.WebhookIDs)
+		workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(res.Webhooks))
+		return res, nil
 	}
 
-	futures := make([]workflow.Future, len(match.WebhookIDs))
-	for i, id := range match.WebhookIDs {
-		futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{EventID: in.EventID, WebhookID: id})
+	// Too many webhooks for one TidyWebhooks value: a child per group.
+	typ, _ := models.LookupEvent(in.EventType) // MatchWebhooks has checked it
+	var futures []workflow.ChildWorkflowFuture
+	for i := 0; i < len(match.WebhookIDs); i += WebhooksPerWorkflow {
+		group := match.WebhookIDs[i:min(i+WebhooksPerWorkflow, len(match.WebhookIDs))]
+		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s/%d", workflow.GetInfo(ctx).WorkflowExecution.ID, len(futures)+1),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				WorkspaceAttr.ValueSet(in.WorkspaceID),
+				EventAttr.ValueSet(typ.Wire),
+				WebhooksAttr.ValueSet(group),
+			),
+			Priority: Fairness(in.WorkspaceID),
+		})
+		futures = append(futures, workflow.ExecuteChildWorkflow(childCtx, DeliverToWebhooks, DeliverToWebhooksInput{EventID: in.EventID, WebhookIDs: group}))
+	}
+	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, 0, len(match.WebhookIDs))}
+	for i, f := range futures {
+		var part DeliverEventResult
+		if err := f.Get(ctx, &part); err != nil {
+			// A child ends only by being terminated or by a bug; its
+			// webhooks are reported failed rather than dropped.
+			group := match.WebhookIDs[i*WebhooksPerWorkflow : min((i+1)*WebhooksPerWorkflow, len(match.WebhookIDs))]
+			for _, id := range group {
+				result.Webhooks = append(result.Webhooks, WebhookOutcome{WebhookID: id, Outcome: OutcomeFailed, Error: err.Error()})
+			}
+			continue
+		}
+		result.Webhooks = append(result.Webhooks, part.Webhooks...)
+	}
+	workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(result.Webhooks), "workflows", len(futures))
+	return result, nil
+}
+
+// DeliverToWebhooksInput names an event and a group of the webhooks it
+// matched, at most WebhooksPerWorkflow.
+type DeliverToWebhooksInput struct {
+	EventID    string
+	WebhookIDs []string
+}
+
+// DeliverToWebhooks delivers an event to one group of the webhooks it
+// matched: DeliverEvent's child when an event matches more webhooks than
+// one workflow lists. Its search attributes, set when it starts, name the
+// group.
+func DeliverToWebhooks(ctx workflow.Context, in DeliverToWebhooksInput) (DeliverEventResult, error) {
+	return deliverToWebhooks(ctx, in.EventID, in.WebhookIDs), nil
+}
+
+// deliverToWebhooks delivers the event to each webhook concurrently.
+func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string) DeliverEventResult {
+	var a *activities.Activities
+	deliverCtx := workflow.WithActivityOptions(ctx, deliverOptions)
+	futures := make([]workflow.Future, len(webhookIDs))
+	for i, id := range webhookIDs {
+		futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{EventID: eventID, WebhookID: id})
 	}
 	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, len(futures))}
 	for i, f := range futures {
-		result.Webhooks[i] = outcome(ctx, match.WebhookIDs[i], f)
+		result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
 	}
-	workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(result.Webhooks))
-	return result, nil
+	return result
+}
+
+// isNonRetryable reports whether err is an application error that says
+// retrying cannot help.
+func isNonRetryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
 }
 
 func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookOutcome {
@@ -210,16 +336,12 @@ type RecoverResult struct {
 // time. Each attempt is recorded in its delivery's log as a recover.
 func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 	var a *activities.Activities
-	pageCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-	})
 	deliverCtx := workflow.WithActivityOptions(ctx, onceOptions)
 	for range RecoverPagesPerRun {
 		var page activities.RecoverPageResult
-		err := workflow.ExecuteLocalActivity(pageCtx, a.RecoverPage, activities.RecoverPageInput{
+		err := lookup(ctx, a.RecoverPage, activities.RecoverPageInput{
 			WebhookID: in.WebhookID, Since: in.Since, Until: in.Until, After: in.After, Limit: RecoverPageSize,
-		}).Get(ctx, &page)
+		}, &page)
 		if err != nil {
 			return RecoverResult{}, err
 		}

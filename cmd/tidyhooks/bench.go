@@ -25,6 +25,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create bench databases
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/tidysupport/tidyhooks/bench"
@@ -161,8 +162,17 @@ func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, s
 	return ph, history, nil
 }
 
-func historyLength(ctx context.Context, c client.Client, id string) int {
-	iter := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+// historyLength counts the history events of the workflow whose id starts
+// with the event id: an event's DeliverEvent workflow (the id and its
+// workspace) or the floor's (the bare id).
+func historyLength(ctx context.Context, c client.Client, eventID string) int {
+	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowId STARTS_WITH %q", eventID), PageSize: 1,
+	})
+	if err != nil || len(list.Executions) == 0 {
+		return 0
+	}
+	iter := c.GetWorkflowHistory(ctx, list.Executions[0].Execution.WorkflowId, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	n := 0
 	for iter.HasNext() {
 		if _, err := iter.Next(); err != nil {

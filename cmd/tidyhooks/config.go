@@ -15,6 +15,7 @@ import (
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
 	"github.com/tidysupport/tidyhooks/worker"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // Config is every setting, read from the environment in loadConfig and
@@ -40,6 +41,9 @@ type Config struct {
 	LogFormat         string          // TIDYHOOKS_LOG_FORMAT
 	EncryptionKey     []byte          // TIDYHOOKS_ENCRYPTION_KEY
 	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
+	TrustedProxies    []string        // TIDYHOOKS_TRUSTED_PROXIES
+	// WebhookMaxInFlight bounds one webhook's attempts in flight per worker.
+	WebhookMaxInFlight int // TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT
 	RateLimit         float64         // TIDYHOOKS_RATE_LIMIT
 	TemporalUIURL     string          // TIDYHOOKS_TEMPORAL_UI_URL
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
@@ -129,7 +133,8 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		WorkerActivities:    integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
 		MetricsAddr:         env("TIDYHOOKS_METRICS_ADDR", ":9090"),
 		LogFormat:           env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
-		MaxWebhooks:         integer("TIDYHOOKS_MAX_WEBHOOKS", 100, 1, 100000),
+		MaxWebhooks:         integer("TIDYHOOKS_MAX_WEBHOOKS", 100, 1, workflows.MaxWebhooksPerEvent),
+		WebhookMaxInFlight:  integer("TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT", activities.DefaultWebhookMaxInFlight, 1, 10000),
 		RateLimit:           float64(integer("TIDYHOOKS_RATE_LIMIT", map[bool]int{true: 1000, false: 100}[dev], 1, 1000000)),
 		MaxConcurrentStarts: integer("TIDYHOOKS_MAX_CONCURRENT_STARTS", map[bool]int{true: 16, false: 0}[dev], 0, 100000),
 		DataDir:             env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
@@ -173,6 +178,18 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 				continue
 			}
 			c.AllowedCIDRs = append(c.AllowedCIDRs, p.Masked())
+		}
+	}
+	if raw := env("TIDYHOOKS_TRUSTED_PROXIES", ""); raw != "" {
+		for _, part := range strings.Split(raw, ",") {
+			part = strings.TrimSpace(part)
+			if _, err := netip.ParsePrefix(part); err != nil {
+				if _, err := netip.ParseAddr(part); err != nil {
+					errs = append(errs, fmt.Errorf("TIDYHOOKS_TRUSTED_PROXIES: %q is not an IP address or CIDR such as 10.0.0.0/8", part))
+					continue
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, part)
 		}
 	}
 	switch lvl := strings.ToLower(env("TIDYHOOKS_LOG_LEVEL", "info")); lvl {

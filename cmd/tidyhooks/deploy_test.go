@@ -90,6 +90,15 @@ func TestDockerComposeDescribesTheProductionTopology(t *testing.T) {
 	if !slices.Contains(c.Services["api"].Ports, "8080:8080") {
 		t.Errorf("api ports = %v, want 8080 published", c.Services["api"].Ports)
 	}
+	// Temporal's gRPC API and Web UI have no authentication in this file:
+	// every port they publish is bound to the host's loopback.
+	for _, name := range []string{"temporal", "temporal-ui"} {
+		for _, p := range c.Services[name].Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s publishes %q on every interface; want 127.0.0.1:…", name, p)
+			}
+		}
+	}
 }
 
 // readmeVariables returns the variables of the README's configuration table.

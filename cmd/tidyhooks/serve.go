@@ -43,6 +43,7 @@ func activitiesConfig(cfg Config, reg prometheus.Registerer) activities.Config {
 		RetryAfterCap: cfg.RetryAfterMax,
 		Network:       netguard.Policy{AllowLoopback: cfg.AllowLoopback, Allow: cfg.AllowedCIDRs},
 		UserAgent:     "TidySupport-Webhooks/" + version,
+		MaxInFlight:   cfg.WebhookMaxInFlight,
 	}
 }
 
@@ -57,6 +58,7 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
 		MaxWebhooks:     cfg.MaxWebhooks,
 		RateLimit:       cfg.RateLimit,
+		TrustedProxies:  cfg.TrustedProxies,
 		TemporalUIURL:   cfg.TemporalUIURL,
 		Namespace:       cfg.TemporalNamespace,
 		Ready: func(ctx context.Context) error {

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+)
+
+// countingStore is a real store that counts key lookups.
+type countingStore struct {
+	*store.Store
+	lookups atomic.Int32
+}
+
+func (s *countingStore) APIKeyByValue(ctx context.Context, value string) (models.APIKey, error) {
+	s.lookups.Add(1)
+	return s.Store.APIKeyByValue(ctx, value)
+}
+
+func newTestAPI(t *testing.T, cfg Config) (http.Handler, *countingStore, string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), testenv.SQLiteURL(t), store.Options{EncryptionKey: testenv.EncryptionKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	key, err := store.NewKeyValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAPIKey(context.Background(), models.APIKey{WorkspaceID: "wrk_a", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, key, "test"); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: st}
+	reg := prometheus.NewRegistry()
+	return New(cs, nil, cfg, slog.New(slog.DiscardHandler), reg).Handler(reg), cs, key
+}
+
+type answer struct {
+	code   int
+	header http.Header
+	err    struct{ Code, Message string }
+}
+
+func call(t *testing.T, h http.Handler, method, path, key, contentType, body string, remote string) answer {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	a := answer{code: w.Code, header: w.Header()}
+	var out struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &out)
+	a.err = out.Error
+	return a
+}
+
+// Failed authentications are limited per client address, and once over
+// the limit a request is answered 429 without a database lookup, whatever
+// key it carries and whatever X-Forwarded-For it claims.
+func TestFailedAuthenticationIsLimitedBeforeLookup(t *testing.T) {
+	h, st, key := newTestAPI(t, Config{AuthFailureRate: 1}) // bursts of 2
+	for i := range 2 {
+		if a := call(t, h, "GET", "/v1/webhooks", "tsk_wrong_key_0000000000", "", "", "192.0.2.1:1000"); a.code != http.StatusUnauthorized {
+			t.Fatalf("bad key %d: %d, want 401", i+1, a.code)
+		}
+	}
+	before := st.lookups.Load()
+	for _, tt := range []struct{ name, key, forwarded string }{
+		{"bad key", "tsk_wrong_key_0000000000", ""},
+		{"no key", "", ""},
+		{"good key", key, ""},
+		{"forged X-Forwarded-For", "tsk_wrong_key_0000000000", "198.51.100.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/v1/webhooks", nil)
+			req.RemoteAddr = "192.0.2.1:1001"
+			if tt.key != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.key)
+			}
+			if tt.forwarded != "" {
+				req.Header.Set("X-Forwarded-For", tt.forwarded)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+				t.Errorf("%d Retry-After %q, want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+			}
+			if !strings.Contains(w.Body.String(), `"rate_limited"`) {
+				t.Errorf("body %s, want the error shape", w.Body.String())
+			}
+		})
+	}
+	if got := st.lookups.Load(); got != before {
+		t.Errorf("%d lookups over the limit, want none", got-before)
+	}
+	// Another address is not held back.
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", "192.0.2.2:1000"); a.code != http.StatusOK {
+		t.Errorf("another address with a good key: %d, want 200", a.code)
+	}
+}
+
+func TestRequestHygiene(t *testing.T) {
+	h, _, key := newTestAPI(t, Config{URLPolicy: models.URLPolicy{AllowHTTP: true}})
+	tests := []struct {
+		name, method, path, contentType, body string
+		code                                  int
+		errCode                               string
+	}{
+		{"malformed cursor escape", "GET", "/v1/webhooks?cursor=%%%%", "", "", 400, "malformed_request"},
+		{"cursor not ours", "GET", "/v1/webhooks?cursor=!!", "", "", 422, "invalid_field"},
+		{"form body", "POST", "/v1/webhooks", "application/x-www-form-urlencoded", "url=https://example.com", 415, "unsupported_media_type"},
+		{"no content type", "POST", "/v1/webhooks", "", `{"url": "https://example.com/h", "events": ["*"]}`, 415, "unsupported_media_type"},
+		{"text body", "PATCH", "/v1/webhooks/wh_x", "text/plain", `{}`, 415, "unsupported_media_type"},
+		{"port out of range", "POST", "/v1/webhooks", "application/json", `{"url": "https://example.com:99999/h", "events": ["*"]}`, 422, "invalid_field"},
+		{"dashboard file missing", "GET", "/dashboard/missing.js", "", "", 404, "not_found"},
+		{"dashboard escape", "GET", "/dashboard/../api/routes.go", "", "", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := call(t, h, tt.method, tt.path, key, tt.contentType, tt.body, "")
+			if a.code != tt.code || a.err.Code != tt.errCode || a.err.Message == "" {
+				t.Errorf("%s %s = %d %+v, want %d %s with a message", tt.method, tt.path, a.code, a.err, tt.code, tt.errCode)
+			}
+		})
+	}
+	// Nothing was created by the refused bodies.
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", ""); a.code != http.StatusOK {
+		t.Fatalf("list: %d", a.code)
+	}
+	// Answers that may carry secrets are never cached; a JSON body with
+	// parameters is accepted.
+	a := call(t, h, "POST", "/v1/webhooks", key, "application/json; charset=utf-8", `{"url": "https://example.com/h", "events": ["*"]}`, "")
+	if a.code != http.StatusCreated {
+		t.Fatalf("create with charset: %d %+v", a.code, a.err)
+	}
+	if cc := a.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("create's Cache-Control = %q, want no-store", cc)
+	}
+	if a := call(t, h, "GET", "/dashboard/", "", "", "", ""); a.code != http.StatusOK {
+		t.Errorf("dashboard page: %d", a.code)
+	}
+}
