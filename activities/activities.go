@@ -593,10 +593,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
+		// Beyond about 68 years the product would overflow a Duration;
+		// the caller caps the wait far below either.
+		return time.Duration(min(max(secs, 0), 1<<31)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

@@ -61,6 +61,7 @@ func classify(err error) (int, string, string) {
 		ve *models.ValidationError
 		tl *models.TooLargeError
 		br *badRequest
+		ce *models.ConflictError
 		mb *http.MaxBytesError
 	)
 	switch {
@@ -88,6 +89,8 @@ func classify(err error) (int, string, string) {
 		return http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after the Retry-After header's seconds"
 	case errors.Is(err, models.ErrLimit):
 		return http.StatusConflict, "limit_reached", err.Error()
+	case errors.As(err, &ce):
+		return http.StatusConflict, "conflict", ce.Message
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict, "conflict", "conflicts with the current state"
 	case errors.Is(err, models.ErrUnavailable):

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // browser starts a headless Chromium for t. CHROMIUM names the binary;
@@ -156,7 +157,7 @@ func TestDashboard(t *testing.T) {
 	p.click(row + " button.attempts")
 	p.until("its attempts", `document.querySelectorAll('tr.attempts-row tr.attempt').length === 1`)
 	href := p.attr(row+" a.workflow", "href")
-	if !strings.HasPrefix(href, "http://ui.test/namespaces/default/workflows/"+ev+"/") {
+	if !strings.HasPrefix(href, "http://ui.test/namespaces/default/workflows/"+workflows.EventWorkflowID("wrk_a", ev)+"/") {
 		t.Errorf("workflow link = %q", href)
 	}
 

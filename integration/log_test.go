@@ -136,7 +136,7 @@ func TestOutageLogAndRecover(t *testing.T) {
 				t.Errorf("failed attempt lacks its error or timing: %v", a)
 			}
 		}
-		if u, _ := d["workflowUrl"].(string); !strings.HasPrefix(u, "http://ui.test/namespaces/default/workflows/"+lost+"/") {
+		if u, _ := d["workflowUrl"].(string); !strings.HasPrefix(u, "http://ui.test/namespaces/default/workflows/"+workflows.EventWorkflowID("wrk_a", lost)+"/") {
 			t.Errorf("workflowUrl = %v", d["workflowUrl"])
 		}
 		if d := s.deliveryOf(id, late); d["status"] != "delivered" || summary(d) != "scheduled:failed:500 scheduled:delivered:200" {

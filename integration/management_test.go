@@ -12,6 +12,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 func TestAnotherWorkspacesKeyFindsNothingAndChangesNothing(t *testing.T) {
@@ -306,7 +307,7 @@ func TestTestEndpointReportsTheAttempt(t *testing.T) {
 				if code != http.StatusOK {
 					t.Fatalf("test = %d %v", code, out)
 				}
-				wantURL := "http://ui.test/namespaces/default/workflows/" + fmt.Sprint(out["eventId"]) + "/"
+				wantURL := "http://ui.test/namespaces/default/workflows/" + workflows.EventWorkflowID("wrk_a", fmt.Sprint(out["eventId"])) + "/"
 				if u, _ := out["workflowUrl"].(string); !strings.HasPrefix(u, wantURL) || !strings.HasSuffix(u, "/history") {
 					t.Errorf("workflowUrl = %v, want %s<run>/history", out["workflowUrl"], wantURL)
 				}

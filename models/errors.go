@@ -59,3 +59,12 @@ func (e *NotFoundError) Error() string { return e.Kind + " " + e.ID + " not foun
 
 // Is makes errors.Is(err, ErrNotFound) true for every *NotFoundError.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// ConflictError is a conflict whose message the client may read; it is
+// ErrConflict.
+type ConflictError struct{ Message string }
+
+func (e *ConflictError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrConflict) true for every *ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

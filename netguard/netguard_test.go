@@ -103,3 +103,42 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheck holds the classifier to what the standard library knows of
+// addresses, and to judging every form of an IPv4 address alike. Fuzz it
+// longer with go test ./netguard -run '^$' -fuzz FuzzCheck -fuzztime 5m.
+func FuzzCheck(f *testing.F) {
+	for _, seed := range []string{"127.0.0.1", "10.1.2.3", "8.8.8.8", "169.254.169.254", "::1", "fe80::1", "2002:a9fe:a9fe::1", "64:ff9b::a00:1", "2606:4700::1111", "::ffff:0:a00:1"} {
+		a := netip.MustParseAddr(seed).As16()
+		f.Add(a[:], false)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, loopback bool) {
+		if len(raw) != 16 && len(raw) != 4 {
+			return
+		}
+		ip, _ := netip.AddrFromSlice(raw)
+		p := netguard.Policy{AllowLoopback: loopback}
+		err := p.Check(ip)
+		plain := ip.Unmap()
+		nonPublic := plain.IsPrivate() || plain.IsLinkLocalUnicast() || plain.IsLinkLocalMulticast() ||
+			plain.IsMulticast() || plain.IsUnspecified() || plain.IsInterfaceLocalMulticast() || (plain.IsLoopback() && !loopback)
+		if nonPublic && err == nil {
+			t.Fatalf("Check(%s) allowed a non-public address", ip)
+		}
+		if err != nil && !errors.Is(err, netguard.ErrBlocked) {
+			t.Fatalf("Check(%s) = %v, not a refusal", ip, err)
+		}
+		if plain.Is4() {
+			v4 := plain.As4()
+			nat64 := netip.AddrFrom16([16]byte{0, 0x64, 0xff, 0x9b, 10: 0, 11: 0, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]})
+			sixToFour := netip.AddrFrom16([16]byte{0x20, 0x02, v4[0], v4[1], v4[2], v4[3], 15: 1})
+			strict := netguard.Policy{}
+			base := strict.Check(plain)
+			for _, form := range []netip.Addr{netip.AddrFrom16(plain.As16()), nat64, sixToFour} {
+				if got := strict.Check(form); (got == nil) != (base == nil) {
+					t.Fatalf("%s is judged %v but its form %s %v", plain, base, form, got)
+				}
+			}
+		}
+	})
+}

@@ -63,7 +63,7 @@ func sameAsStored(tx *gorm.DB, rows []eventRow) error {
 			continue
 		}
 		if f.Type != r.Type || f.Payload != r.Payload {
-			return fmt.Errorf("%w: event %s was already accepted with a different event or payload; use a new id", models.ErrConflict, r.ID)
+			return &models.ConflictError{Message: fmt.Sprintf("event %s was already accepted with a different event or payload; an id is the idempotency key, so use a new id for a new event", r.ID)}
 		}
 	}
 	return nil

@@ -155,11 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		PublicClient: config.PublicClient{HostPort: hostPort},
 	}
 
-	dc := dynamicconfig.StaticClient{
-		// Reading search attributes from the cache is what a single
-		// in-process server wants; a forced refresh costs a query per call.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
-	}
+	dc := dynamicConfig()
 	quiet := new(atomic.Bool)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(serverCfg),
@@ -359,5 +355,21 @@ func waitForPort(ctx context.Context, addr string) error {
 			return fmt.Errorf("wait for %s: %w", addr, err)
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// dynamicConfig is the embedded server's dynamic configuration.
+func dynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// Reading search attributes from the cache is what a single
+		// in-process server wants; a forced refresh costs a query per call.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+		// An embedded server makes no call of its own to the internet: the
+		// periodic check for a newer server version is off.
+		dynamicconfig.EnableServerVersionCheck.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+		// Tasks are handed out fairly between fairness keys (the
+		// workspace of every delivery, workflows.Fairness), so that one
+		// workspace's backlog does not delay another's deliveries.
+		dynamicconfig.MatchingEnableFairness.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
 	}
 }

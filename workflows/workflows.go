@@ -39,12 +39,14 @@ const MaxRetryInterval = 48 * time.Hour
 // with a crashed worker waits before Temporal retries it.
 const AttemptTimeout = 30 * time.Second
 
-// EventWorkflowID is the id of an event's DeliverEvent workflow. An event
-// id is unique within its workspace only, so the workspace is part of it;
-// it starts with the event id, so that the Temporal UI finds an event with
-// WorkflowId STARTS_WITH "evt_…" (or exactly, knowing the workspace).
+// EventWorkflowID is the id of an event's DeliverEvent workflow: the event
+// id "@" its workspace ("evt_order_1001@wrk_a"). An event id is unique
+// within its workspace only, so the workspace is part of it; it starts with
+// the event id, so that the Temporal UI finds an event with
+// WorkflowId STARTS_WITH "evt_order_1001@". Neither id may hold "@" or ".",
+// and "@" and "." need no escaping in a URL path.
 func EventWorkflowID(workspaceID, eventID string) string {
-	return eventID + "/" + workspaceID
+	return eventID + "@" + workspaceID
 }
 
 // Fairness returns the priority every workflow and activity of a workspace
@@ -176,7 +178,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	for i := 0; i < len(match.WebhookIDs); i += WebhooksPerWorkflow {
 		group := match.WebhookIDs[i:min(i+WebhooksPerWorkflow, len(match.WebhookIDs))]
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/%d", workflow.GetInfo(ctx).WorkflowExecution.ID, len(futures)+1),
+			WorkflowID: fmt.Sprintf("%s.%d", workflow.GetInfo(ctx).WorkflowExecution.ID, len(futures)+1),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				WorkspaceAttr.ValueSet(in.WorkspaceID),
 				EventAttr.ValueSet(typ.Wire),
@@ -250,7 +252,7 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 	o := WebhookOutcome{WebhookID: webhookID, Outcome: OutcomeFailed, Error: err.Error()}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		o.Error = appErr.Error()
+		o.Error = appErr.Message()
 		var (
 			attempt int32
 			status  int
