@@ -137,6 +137,10 @@ func (e *Emitter) Emit(ctx context.Context, r models.EmitRequest) (string, error
 	return ev.ID, nil
 }
 
+// StartTimeout bounds one workflow start, so that an emitter facing an
+// unreachable Temporal answers "unavailable" instead of waiting.
+const StartTimeout = 10 * time.Second
+
 func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 	if e.starts != nil {
 		select {
@@ -146,6 +150,8 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 			return fmt.Errorf("start delivery of %s: %w", ev.ID, ctx.Err())
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
 	opts := client.StartWorkflowOptions{
 		ID:                       workflows.EventWorkflowID(ev.WorkspaceID, ev.ID),
 		TaskQueue:                e.opts.TaskQueue,

@@ -43,9 +43,9 @@ type Config struct {
 	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
 	TrustedProxies    []string        // TIDYHOOKS_TRUSTED_PROXIES
 	// WebhookMaxInFlight bounds one webhook's attempts in flight per worker.
-	WebhookMaxInFlight int // TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT
-	RateLimit         float64         // TIDYHOOKS_RATE_LIMIT
-	TemporalUIURL     string          // TIDYHOOKS_TEMPORAL_UI_URL
+	WebhookMaxInFlight int     // TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT
+	RateLimit          float64 // TIDYHOOKS_RATE_LIMIT
+	TemporalUIURL      string  // TIDYHOOKS_TEMPORAL_UI_URL
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
 	MaxConcurrentStarts int // TIDYHOOKS_MAX_CONCURRENT_STARTS
 

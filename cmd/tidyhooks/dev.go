@@ -43,6 +43,9 @@ func devFlags(cfg *Config, opts *devOptions, name string, args []string, stderr 
 	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server; it uses the seven after it too (at most 32760)")
 	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "port of the Temporal Web UI")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all data")
+	if !opts.floor {
+		fs.BoolVar(&opts.temporalOnly, "temporal-only", false, "run only the embedded Temporal server and its UI, for `tidyhooks api` and `tidyhooks worker` processes")
+	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -116,6 +119,10 @@ type devOptions struct {
 	floor bool
 	// cpuProfile, when set, is where a CPU profile of the run is written.
 	cpuProfile string
+	// temporalOnly runs the embedded Temporal server (and its UI) alone:
+	// the production topology on one machine, with api and worker
+	// processes of their own.
+	temporalOnly bool
 }
 
 // devEncryptionKey returns the data dir's key for webhook secrets, making
@@ -161,11 +168,13 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --http-addr: %w", err)
+	var l net.Listener
+	if !opts.temporalOnly {
+		if l, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listen on --http-addr: %w", err)
+		}
+		defer l.Close()
 	}
-	defer l.Close()
 
 	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{
 		DataDir:          filepath.Join(dir, "temporal"),
@@ -181,6 +190,13 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 	defer tsrv.Stop()
+	if opts.temporalOnly {
+		fmt.Fprintf(stdout, "Temporal server is running (dev mode, no API or worker). Ctrl-C stops it.\n\n  Temporal:          %s\n  Temporal UI:       %s\n  Data:              %s\n",
+			tsrv.HostPort(), tsrv.UIURL(), dir)
+		logger.Info("temporal server ready", "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
+		<-ctx.Done()
+		return nil
+	}
 
 	dbURL := cfg.DatabaseURL
 	if dbURL == "" {

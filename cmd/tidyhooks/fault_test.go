@@ -1,0 +1,426 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/temporalserver"
+)
+
+// Fault suites on the production topology: `tidyhooks api` and `tidyhooks
+// worker` processes against a Temporal server and a PostgreSQL server of
+// the test's own, which the test stops and starts. Loopback only, bounded
+// in count and time.
+
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// pgServer is a PostgreSQL server of the test's own, in a temp dir on a
+// free port: stopping it touches no other test.
+type pgServer struct {
+	dir  string
+	port int
+	as   []string // runuser prefix when running as root (initdb refuses root)
+}
+
+func ownPostgres(t *testing.T) *pgServer {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
+		t.Fatalf("PostgreSQL 15's server binaries are needed at %s: %v", pgBin, err)
+	}
+	dir, err := os.MkdirTemp("", "tidyhooks-pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	p := &pgServer{dir: dir}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs a postgres user for initdb: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		p.as = []string{"runuser", "-u", "postgres", "--"}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	p.run(t, filepath.Join(pgBin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+	p.start(t)
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *pgServer) run(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(append(p.as, args...)[0], append(p.as, args...)[1:]...)
+	cmd.Dir = p.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (p *pgServer) start(t *testing.T) {
+	t.Helper()
+	p.run(t, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-w", "-l", filepath.Join(p.dir, "log"),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", p.port, p.dir), "start")
+}
+
+func (p *pgServer) stop(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(append(p.as, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop")[0],
+		append(p.as, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop")[1:]...)
+	_ = cmd.Run() // already stopped is fine
+}
+
+func (p *pgServer) url() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+}
+
+// pairs counts what receivers got: (event id, webhook id) → requests, and
+// when each pair first arrived.
+type pairs struct {
+	mu    sync.Mutex
+	count map[[2]string]int
+	first map[[2]string]time.Time
+}
+
+func newPairs() *pairs {
+	return &pairs{count: map[[2]string]int{}, first: map[[2]string]time.Time{}}
+}
+
+func (p *pairs) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := [2]string{r.Header.Get("webhook-id"), r.Header.Get("X-TidySupport-Webhook-Id")}
+		p.mu.Lock()
+		if p.count[k] == 0 {
+			p.first[k] = time.Now()
+		}
+		p.count[k]++
+		p.mu.Unlock()
+	})
+}
+
+// missing lists the pairs of events × webhooks not yet arrived, and
+// counts the requests beyond the first of each pair.
+func (p *pairs) missing(events, webhooks []string) (missing []string, duplicates int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range events {
+		for _, w := range webhooks {
+			if n := p.count[[2]string{e, w}]; n == 0 {
+				missing = append(missing, e+"→"+w)
+			} else {
+				duplicates += n - 1
+			}
+		}
+	}
+	return missing, duplicates
+}
+
+// apiAnswer is one call to the API: the status, Retry-After and whether the
+// body had the error shape.
+type apiAnswer struct {
+	code       int
+	retryAfter string
+	shaped     bool
+	body       string
+	err        error
+}
+
+func callAPI(base, key, method, path, body string) apiAnswer {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return apiAnswer{err: err}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var shape struct {
+		Error *struct{ Code, Message string } `json:"error"`
+	}
+	shaped := json.Unmarshal(raw, &shape) == nil && shape.Error != nil && shape.Error.Code != "" && shape.Error.Message != ""
+	return apiAnswer{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), shaped: shaped, body: string(raw)}
+}
+
+// checkDegraded fails t unless an answer is a success or a 503 with
+// Retry-After in the error shape: never a hang, never another 5xx.
+func checkDegraded(t *testing.T, what string, a apiAnswer) {
+	t.Helper()
+	switch {
+	case a.err != nil:
+		t.Errorf("%s: no answer within 20s: %v", what, a.err)
+	case a.code >= 500 && (a.code != http.StatusServiceUnavailable || a.retryAfter == "" || !a.shaped):
+		t.Errorf("%s: %d (Retry-After %q) %s; want 503 with Retry-After in the error shape", what, a.code, a.retryAfter, a.body)
+	}
+}
+
+// topology is the production processes under test.
+type topology struct {
+	t       *testing.T
+	common  []string
+	api     *process
+	base    string
+	key     string
+	workers []*process
+}
+
+func newTopology(t *testing.T, dbURL, temporalAddr string) *topology {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := store.NewKeyValue()
+	if _, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_fault", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, key, "test"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tp := &topology{t: t, key: key, common: []string{
+		"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL,
+		"TEMPORAL_ADDRESS=" + temporalAddr, "TIDYHOOKS_RETRY_SCHEDULE=1s,2s,4s,8s,8s,8s,8s,8s,8s,8s", "TIDYHOOKS_RATE_LIMIT=100000",
+	}}
+	tp.api = start(t, append(tp.common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
+	tp.base = "http://" + tp.api.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`)
+	waitReady(t, tp.base+"/readyz")
+	return tp
+}
+
+func (tp *topology) startWorker() *process {
+	tp.t.Helper()
+	w := start(tp.t, append(tp.common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
+	w.waitFor(tp.t, `"msg":"worker running"`)
+	tp.workers = append(tp.workers, w)
+	return w
+}
+
+func (tp *topology) webhooks(n int, url string) []string {
+	tp.t.Helper()
+	var ids []string
+	for i := range n {
+		a := callAPI(tp.base, tp.key, "POST", "/v1/webhooks", fmt.Sprintf(`{"url": "%s/%d", "events": ["*"]}`, url, i))
+		if a.code != http.StatusCreated {
+			tp.t.Fatalf("create webhook: %d %s %v", a.code, a.body, a.err)
+		}
+		var out struct{ ID string }
+		_ = json.Unmarshal([]byte(a.body), &out)
+		ids = append(ids, out.ID)
+	}
+	return ids
+}
+
+// waitAll waits until every pair arrived or the deadline passes, and
+// returns the duplicates.
+func waitAll(t *testing.T, got *pairs, events, webhooks []string, within time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		missing, dups := got.missing(events, webhooks)
+		if len(missing) == 0 {
+			return dups
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d accepted (event, webhook) pairs never arrived, e.g. %v", len(missing), len(events)*len(webhooks), missing[:min(5, len(missing))])
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+// TestOutageDeliversEverythingAccepted: events accepted while the worker
+// is held still wait for their first step; PostgreSQL then stops for 35 s
+// with the worker running. Meanwhile the API answers 503 with Retry-After;
+// after PostgreSQL returns every accepted event is delivered.
+func TestOutageDeliversEverythingAccepted(t *testing.T) {
+	pg := ownPostgres(t)
+	tsrv, err := temporalserver.Start(context.Background(), temporalserver.Config{UIPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tsrv.Stop() })
+	tp := newTopology(t, pg.url(), tsrv.HostPort())
+	got := newPairs()
+	rcv := httptest.NewServer(got.handler())
+	t.Cleanup(rcv.Close)
+	hooks := tp.webhooks(2, rcv.URL)
+	w := tp.startWorker()
+
+	// Hold the worker still: accepted events wait for their first step.
+	if err := w.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for b := range 4 {
+		var batch []string
+		for i := range 50 {
+			id := fmt.Sprintf("evt_outage_%d_%d", b, i)
+			batch = append(batch, fmt.Sprintf(`{"id": %q, "event": "conversation.closed", "payload": {"conversation": {"id": "cnv_%d"}}}`, id, i))
+			events = append(events, id)
+		}
+		if a := callAPI(tp.base, tp.key, "POST", "/v1/events/batch", `{"events": [`+strings.Join(batch, ",")+`]}`); a.code != http.StatusAccepted {
+			t.Fatalf("batch %d: %d %s %v", b, a.code, a.body, a.err)
+		}
+	}
+	pg.stop(t)
+	stoppedAt := time.Now()
+	if err := w.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	answers := 0
+	for time.Since(stoppedAt) < 35*time.Second {
+		for _, c := range []struct{ method, path, body string }{
+			{"GET", "/v1/webhooks", ""},
+			{"POST", "/v1/events", `{"event": "contact.created", "payload": {}}`},
+		} {
+			a := callAPI(tp.base, tp.key, c.method, c.path, c.body)
+			if a.code != http.StatusServiceUnavailable || a.retryAfter == "" || !a.shaped {
+				t.Errorf("%s %s with the database down: %d (Retry-After %q) %s %v; want 503 with Retry-After in the error shape", c.method, c.path, a.code, a.retryAfter, a.body, a.err)
+			}
+			answers++
+		}
+		time.Sleep(time.Second) // pacing the probe, not waiting for an outcome
+	}
+	pg.start(t)
+	back := time.Now()
+	dups := waitAll(t, got, events, hooks, 3*time.Minute)
+	t.Logf("outage of %s: %d answers were all 503; all %d pairs delivered %s after the database returned; %d duplicates",
+		back.Sub(stoppedAt).Round(time.Second), answers, len(events)*len(hooks), time.Since(back).Round(time.Second), dups)
+}
+
+// TestFaultsUnderLoad emits about a thousand events to five webhooks at a
+// steady rate while workers are killed and replaced, the Temporal server
+// process restarts and PostgreSQL stops for 15 s. Every accepted (event,
+// webhook) pair arrives at least once.
+func TestFaultsUnderLoad(t *testing.T) {
+	pg := ownPostgres(t)
+	tport := freePort(t)
+	uport := freePort(t)
+	tdir := t.TempDir()
+	temporalArgs := []string{"dev", "--temporal-only", "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", tdir}
+	temporal := start(t, nil, temporalArgs...)
+	temporal.waitFor(t, `Temporal server is running`)
+	tp := newTopology(t, pg.url(), "127.0.0.1:"+strconv.Itoa(tport))
+	got := newPairs()
+	rcv := httptest.NewServer(got.handler())
+	t.Cleanup(rcv.Close)
+	hooks := tp.webhooks(5, rcv.URL)
+	w1, w2 := tp.startWorker(), tp.startWorker()
+
+	const total, perSecond = 1000, 20
+	var (
+		mu       sync.Mutex
+		accepted = map[string]time.Time{}
+		refused  int
+	)
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		tick := time.NewTicker(time.Second / perSecond)
+		defer tick.Stop()
+		for i := range total {
+			<-tick.C
+			id := fmt.Sprintf("evt_load_%d", i)
+			a := callAPI(tp.base, tp.key, "POST", "/v1/events", fmt.Sprintf(`{"id": %q, "event": "message.created", "payload": {"i": %d}}`, id, i))
+			mu.Lock()
+			switch a.code {
+			case http.StatusAccepted:
+				accepted[id] = time.Now()
+			default:
+				refused++
+				checkDegraded(t, "emit "+id, a)
+			}
+			mu.Unlock()
+		}
+	}()
+	began := time.Now()
+	step := func(at time.Duration, what string, f func()) {
+		time.Sleep(time.Until(began.Add(at))) // the fault schedule, not a wait for an outcome
+		t.Logf("%5.1fs %s", time.Since(began).Seconds(), what)
+		f()
+	}
+	step(5*time.Second, "SIGKILL a worker", func() {
+		if err := w1.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	step(10*time.Second, "SIGTERM another and start a fresh one", func() {
+		if err := w2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		tp.startWorker()
+	})
+	step(15*time.Second, "start a second fresh worker", func() { tp.startWorker() })
+	step(20*time.Second, "restart the Temporal server process", func() {
+		temporal.stop(t)
+		temporal = start(t, nil, temporalArgs...)
+		temporal.waitFor(t, `Temporal server is running`)
+	})
+	var pgBack time.Time
+	step(30*time.Second, "stop PostgreSQL for 15s", func() {
+		pg.stop(t)
+		defer func() { pg.start(t); pgBack = time.Now() }() // start it again whatever happens
+		for time.Since(began) < 45*time.Second {
+			checkDegraded(t, "list webhooks with the database down", callAPI(tp.base, tp.key, "GET", "/v1/webhooks", ""))
+			time.Sleep(time.Second) // pacing the probe
+		}
+	})
+	<-emitted
+	t.Logf("%5.1fs emission done; PostgreSQL back at %.1fs", time.Since(began).Seconds(), pgBack.Sub(began).Seconds())
+
+	mu.Lock()
+	events := make([]string, 0, len(accepted))
+	for id := range accepted {
+		events = append(events, id)
+	}
+	mu.Unlock()
+	if len(events) < total/2 {
+		t.Fatalf("only %d of %d events accepted", len(events), total)
+	}
+	dups := waitAll(t, got, events, hooks, 4*time.Minute)
+	// Catch-up: the longest wait from an event's 202 to its last webhook's
+	// first delivery.
+	var longest time.Duration
+	var longestID string
+	got.mu.Lock()
+	for _, id := range events {
+		for _, h := range hooks {
+			if d := got.first[[2]string{id, h}].Sub(accepted[id]); d > longest {
+				longest, longestID = d, id
+			}
+		}
+	}
+	got.mu.Unlock()
+	t.Logf("%d accepted, %d refused with 503; all %d pairs arrived; %d duplicates; longest catch-up %s (%s)",
+		len(events), refused, len(events)*len(hooks), dups, longest.Round(100*time.Millisecond), longestID)
+}
