@@ -13,6 +13,7 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	logFailures *prometheus.CounterVec
+	unfinished  *prometheus.CounterVec
 }
 
 // NewMetrics registers the delivery metrics on reg.
@@ -31,8 +32,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tidyhooks_delivery_log_write_failures_total",
 			Help: "Delivery log writes that failed after the request was made, by what was being written (outcome: the attempt's record; webhook: its lastAttemptedAt and errors). The delivery itself stands.",
 		}, []string{"record"}),
+		unfinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidyhooks_unfinished_deliveries_total",
+			Help: "Deliveries whose workflow ended without delivering them (terminated, timed_out, failed, canceled), recorded failed in the delivery log, by the workflow's status.",
+		}, []string{"status"}),
 	}
-	reg.MustRegister(m.attempts, m.latency, m.logFailures)
+	reg.MustRegister(m.attempts, m.latency, m.logFailures, m.unfinished)
 	return m
 }
 

@@ -225,7 +225,8 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	}
 	defer c.Close()
 	reg := newRegistry()
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, reg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	metrics := worker.NewMetrics(reg)
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -272,6 +273,10 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
+		return nil
+	})
+	g.Go(func() error {
+		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
 		return nil
 	})
 	g.Go(func() error { return serveHTTP(ctx, srv, l) })

@@ -34,9 +34,9 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-func activitiesConfig(cfg Config, reg prometheus.Registerer) activities.Config {
+func activitiesConfig(cfg Config, m *worker.Metrics) activities.Config {
 	return activities.Config{
-		Observer:      worker.NewMetrics(reg),
+		Observer:      m,
 		PauseAfter:    cfg.AutoPauseAfter,
 		Schedule:      cfg.RetrySchedule,
 		Timeout:       cfg.DeliveryTimeout,
@@ -163,7 +163,8 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	reg := newRegistry()
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, reg)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	metrics := worker.NewMetrics(reg)
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -171,6 +172,10 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
+		return nil
+	})
+	g.Go(func() error {
+		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
 		return nil
 	})
 	mux := http.NewServeMux()

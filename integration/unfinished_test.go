@@ -1,0 +1,76 @@
+package integration_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	tidyworker "github.com/tidysupport/tidyhooks/worker"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// A delivery whose workflow is ended from outside (terminated by an
+// operator, say) is not lost silently: the sweep records it failed in the
+// delivery log with the reason and counts it, once.
+func TestTerminatedDeliveryIsRecordedFailed(t *testing.T) {
+	s := newStack(t, stackOptions{schedule: []time.Duration{time.Hour}})
+	r := newReceiver(t, func(int) int { return http.StatusInternalServerError })
+	hook, _ := s.webhook(s.keyA, r.URL, "*")
+	id := s.emit(s.keyA, `{"event": "contact.created", "payload": {}}`)
+	eventually(t, "the first attempt", func() bool { return len(r.deliveries()) == 1 })
+	eventually(t, "the first attempt's record", func() bool {
+		d := s.deliveryOf(hook, id)
+		return d != nil && d["status"] == "pending" && len(attemptsOf(d)) == 1 && attemptsOf(d)[0]["status"] == "failed"
+	})
+	ctx := context.Background()
+	if err := s.client.TerminateWorkflow(ctx, workflows.EventWorkflowID("wrk_a", id), "", "operator cleanup"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := tidyworker.NewMetrics(reg)
+	since := time.Now().Add(-time.Hour)
+	recorded := 0
+	eventually(t, "the sweep to find the terminated workflow", func() bool {
+		n, err := tidyworker.SweepUnfinished(ctx, s.client, "default", s.store, m, since, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded += n
+		return recorded > 0
+	})
+	d := s.deliveryOf(hook, id)
+	if d["status"] != "failed" || !strings.Contains(strings.ToLower(toString(d["lastError"])), "terminated") {
+		t.Errorf("delivery = %v, want failed naming the termination", d)
+	}
+	if n, err := tidyworker.SweepUnfinished(ctx, s.client, "default", s.store, m, since, slog.New(slog.DiscardHandler)); err != nil || n != 0 {
+		t.Errorf("a second sweep recorded %d (%v), want nothing more", n, err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := 0.0
+	for _, f := range families {
+		if f.GetName() != "tidyhooks_unfinished_deliveries_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "terminated" {
+				counted += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if counted != 1 {
+		t.Errorf("tidyhooks_unfinished_deliveries_total{status=terminated} = %v, want 1", counted)
+	}
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
+}

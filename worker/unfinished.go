@@ -1,0 +1,120 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/workflows"
+)
+
+// UnfinishedStore records deliveries whose workflow ended without them.
+type UnfinishedStore interface {
+	FailUnfinished(ctx context.Context, a models.AttemptStart, reason string) (bool, error)
+}
+
+// How often and how far back the sweep for unfinished deliveries looks.
+// Looking back a day at every pass means a sweep missed while every worker
+// was down is made up by the next; recording is idempotent, so any number
+// of workers may sweep at once.
+const (
+	SweepEvery    = time.Minute
+	SweepLookback = 24 * time.Hour
+)
+
+// unfinishedQuery finds delivery workflows that closed without completing:
+// terminated by an operator, timed out, failed by a bug, canceled.
+const unfinishedQuery = `(WorkflowType = 'DeliverEvent' OR WorkflowType = 'DeliverToWebhooks') AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed' AND ExecutionStatus != 'ContinuedAsNew' AND CloseTime > '%s'`
+
+// SweepUnfinished records, once, every delivery whose workflow closed since
+// `since` without delivering: the delivery log shows it failed with the
+// reason (unless it was delivered or settled before), and the metric
+// tidyhooks_unfinished_deliveries_total counts it. A workflow that ended
+// before it knew its webhooks is counted and logged. It returns how many
+// deliveries it recorded.
+func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st UnfinishedStore, m *Metrics, since time.Time, logger *slog.Logger) (int, error) {
+	recorded := 0
+	var token []byte
+	for {
+		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: fmt.Sprintf(unfinishedQuery, since.UTC().Format(time.RFC3339)), NextPageToken: token,
+		})
+		if err != nil {
+			return recorded, fmt.Errorf("list unfinished delivery workflows: %w", err)
+		}
+		for _, wf := range page.Executions {
+			status := strings.ToLower(strings.TrimPrefix(wf.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+			fields := wf.GetSearchAttributes().GetIndexedFields()
+			var (
+				workspace, event string
+				webhooks         []string
+			)
+			dc := converter.GetDefaultDataConverter()
+			_ = dc.FromPayload(fields[workflows.WorkspaceAttr.GetName()], &workspace)
+			_ = dc.FromPayload(fields[workflows.EventAttr.GetName()], &event)
+			_ = dc.FromPayload(fields[workflows.WebhooksAttr.GetName()], &webhooks)
+			eventID, _, _ := strings.Cut(wf.Execution.WorkflowId, "@")
+			if wf.Type.GetName() == "DeliverEvent" && len(webhooks) == 0 {
+				// Ended before matching, or an event whose groups of
+				// webhooks each have a workflow of their own.
+				if wf.Status != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || !hasChildren(ctx, c, namespace, wf.Execution.WorkflowId) {
+					logger.Error("delivery workflow ended before it knew its webhooks", "workflow_id", wf.Execution.WorkflowId, "status", status)
+				}
+				continue
+			}
+			reason := fmt.Sprintf("the delivery's workflow ended (%s) before it delivered", status)
+			for _, id := range webhooks {
+				changed, err := st.FailUnfinished(ctx, models.AttemptStart{
+					WorkspaceID: workspace, WebhookID: id, EventID: eventID, EventType: event,
+					StartedAt: wf.CloseTime.AsTime(), WorkflowID: wf.Execution.WorkflowId, RunID: wf.Execution.RunId,
+				}, reason)
+				if err != nil {
+					return recorded, err
+				}
+				if changed {
+					recorded++
+					m.unfinished.WithLabelValues(status).Inc()
+					logger.Warn("delivery recorded failed: its workflow ended", "workflow_id", wf.Execution.WorkflowId, "webhook_id", id, "status", status)
+				}
+			}
+		}
+		if token = page.NextPageToken; len(token) == 0 {
+			return recorded, nil
+		}
+	}
+}
+
+// hasChildren reports whether an event's workflow started workflows for
+// groups of its webhooks (which the sweep finds by themselves).
+func hasChildren(ctx context.Context, c client.Client, namespace, workflowID string) bool {
+	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: namespace, PageSize: 1,
+		Query: fmt.Sprintf(`WorkflowType = 'DeliverToWebhooks' AND WorkflowId STARTS_WITH '%s.'`, workflowID),
+	})
+	return err == nil && len(list.Executions) > 0
+}
+
+// RunSweeper sweeps for unfinished deliveries every interval until ctx
+// ends.
+func RunSweeper(ctx context.Context, c client.Client, namespace string, st UnfinishedStore, m *Metrics, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := SweepUnfinished(ctx, c, namespace, st, m, time.Now().Add(-SweepLookback), logger); err != nil && ctx.Err() == nil {
+			logger.Warn("sweep for unfinished deliveries", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
