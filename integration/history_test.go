@@ -3,9 +3,11 @@ package integration_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -40,14 +43,14 @@ func TestRecordHistory(t *testing.T) {
 	s.webhook(s.keyA, gone.URL, "*")
 	id := s.emit(s.keyA, `{"id": "evt_replay", "event": "conversation.assigned", "payload": {"conversation": {"id": "cnv_1"}}}`)
 	s.wait(id)
-	writeHistory(t, s, id, "deliver_event.json")
+	writeHistory(t, s, workflows.EventWorkflowID("wrk_a", id), "deliver_event.json")
 
 	testID, _ := s.webhook(s.keyA, flaky.URL, "*")
 	code, out := s.do("POST", "/v1/webhooks/"+testID+"/test", s.keyA, "")
 	if code != 200 {
 		t.Fatalf("test: %d %v", code, out)
 	}
-	writeHistory(t, s, out["eventId"].(string), "test_webhook.json")
+	writeHistory(t, s, workflows.EventWorkflowID("wrk_a", out["eventId"].(string)), "test_webhook.json")
 
 	// A manual retry of the flaky webhook's delivery.
 	d := s.deliveryOf(testID, out["eventId"].(string))
@@ -77,6 +80,44 @@ func TestRecordHistory(t *testing.T) {
 	var res workflows.RecoverResult
 	s.waitWorkflow(rec["workflowId"].(string), &res)
 	writeHistory(t, s, rec["workflowId"].(string), "recover.json")
+
+	// An event matching more webhooks than one workflow lists: a child
+	// per group.
+	s2 := newStack(t, stackOptions{maxWebhooks: 100})
+	for range workflows.WebhooksPerWorkflow + 1 {
+		s2.webhook(s2.keyB, flaky.URL, "contact.*")
+	}
+	fan := s2.emit(s2.keyB, `{"id": "evt_fanout", "event": "contact.created", "payload": {}}`)
+	s2.waitIn("wrk_b", fan)
+	writeHistory(t, s2, workflows.EventWorkflowID("wrk_b", fan), "deliver_event_fanout.json")
+	writeHistory(t, s2, workflows.EventWorkflowID("wrk_b", fan)+".1", "deliver_to_webhooks.json")
+
+	// An event whose webhook lookup fails past the local retries (the
+	// database down): it waits in an activity the server retries.
+	down := &downMatcher{failures: 5}
+	s3 := newStack(t, stackOptions{wrapStore: func(st activities.Store) activities.Store { down.Store = st; return down }})
+	s3.webhook(s3.keyA, flaky.URL, "*")
+	waited := s3.emit(s3.keyA, `{"id": "evt_db_down", "event": "contact.created", "payload": {}}`)
+	s3.wait(waited)
+	writeHistory(t, s3, workflows.EventWorkflowID("wrk_a", waited), "deliver_event_outage.json")
+}
+
+// downMatcher fails its first lookups as an unreachable database does.
+type downMatcher struct {
+	activities.Store
+	mu       sync.Mutex
+	failures int
+}
+
+func (d *downMatcher) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error) {
+	d.mu.Lock()
+	fail := d.failures > 0
+	d.failures--
+	d.mu.Unlock()
+	if fail {
+		return nil, fmt.Errorf("match webhooks: %w: connection refused", models.ErrUnavailable)
+	}
+	return d.Store.MatchWebhooks(ctx, workspaceID, e)
 }
 
 func writeHistory(t *testing.T, s *stack, id, file string) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ type stackOptions struct {
 	observer  activities.Observer
 }
 
+// stacks numbers the stacks of this test binary.
+var stacks atomic.Int64
+
 // stack is one deployment under test.
 type stack struct {
 	t          *testing.T
@@ -102,7 +106,8 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.schedule == nil {
 		opts.schedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
 	}
-	s := &stack{t: t, store: st, client: c, taskQueue: "tq-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	// A queue per stack: a test may run several, each with its database.
+	s := &stack{t: t, store: st, client: c, taskQueue: fmt.Sprintf("tq-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), stacks.Add(1))}
 	network := netguard.Policy{AllowLoopback: true}
 	if opts.network != nil {
 		network = *opts.network

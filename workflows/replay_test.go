@@ -12,7 +12,10 @@ import (
 // TestReplay replays recorded histories against the current workflow
 // code: a change that would break running workflows fails here. The
 // histories: DeliverEvent with one webhook retried then delivered and one
-// answering 410; TestWebhook, one attempt answered 200; Redeliver, one
+// answering 410, with 33 webhooks (two child DeliverToWebhooks workflows),
+// and with its webhook lookup failing past the local retries (the
+// database down) then answered by the activity; one DeliverToWebhooks of
+// 32 webhooks; TestWebhook, one attempt answered 200; Redeliver, one
 // manual attempt; Recover of one failed delivery. Regenerate them after an
 // intended change with
 //
@@ -24,6 +27,9 @@ func TestReplay(t *testing.T) {
 		history  string
 	}{
 		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event.json"},
+		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_fanout.json"},
+		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_outage.json"},
+		{"DeliverToWebhooks", workflows.DeliverToWebhooks, "testdata/deliver_to_webhooks.json"},
 		{"TestWebhook", workflows.TestWebhook, "testdata/test_webhook.json"},
 		{"Redeliver", workflows.Redeliver, "testdata/redeliver.json"},
 		{"Recover", workflows.Recover, "testdata/recover.json"},

@@ -178,7 +178,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	for i := 0; i < len(match.WebhookIDs); i += WebhooksPerWorkflow {
 		group := match.WebhookIDs[i:min(i+WebhooksPerWorkflow, len(match.WebhookIDs))]
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s.%d", workflow.GetInfo(ctx).WorkflowExecution.ID, len(futures)+1),
+			WorkflowID: fmt.Sprintf("%s.%d", EventWorkflowID(in.WorkspaceID, in.EventID), len(futures)+1),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				WorkspaceAttr.ValueSet(in.WorkspaceID),
 				EventAttr.ValueSet(typ.Wire),
