@@ -35,7 +35,7 @@ func (s *Store) SaveEvents(ctx context.Context, events []models.Event) error {
 		return sameAsStored(tx, rows)
 	})
 	if err != nil {
-		return fmt.Errorf("save events: %w", err)
+		return fmt.Errorf("save events: %w", translate(err))
 	}
 	return nil
 }

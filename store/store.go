@@ -252,8 +252,8 @@ func splitStatements(sql string) []string {
 // translate maps driver errors to models' sentinel errors.
 func translate(err error) error {
 	switch {
-	case err == nil:
-		return nil
+	case err == nil, errors.Is(err, models.ErrUnavailable):
+		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return errNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
