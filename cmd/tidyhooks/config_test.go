@@ -78,6 +78,9 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"temporal port", map[string]string{"TIDYHOOKS_TEMPORAL_PORT": "40000"}, modeDev, "TIDYHOOKS_TEMPORAL_PORT"},
 		{"worker activities", map[string]string{"TIDYHOOKS_WORKER_ACTIVITIES": "0"}, modeDev, "TIDYHOOKS_WORKER_ACTIVITIES"},
 		{"dev key", map[string]string{"TIDYHOOKS_DEV_KEY": "short"}, modeDev, "TIDYHOOKS_DEV_KEY"},
+		{"more webhooks than an event can fan out to", map[string]string{"TIDYHOOKS_MAX_WEBHOOKS": "1001"}, modeDev, "TIDYHOOKS_MAX_WEBHOOKS"},
+		{"trusted proxy", map[string]string{"TIDYHOOKS_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, modeDev, "TIDYHOOKS_TRUSTED_PROXIES"},
+		{"webhook in-flight cap", map[string]string{"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT": "0"}, modeDev, "TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

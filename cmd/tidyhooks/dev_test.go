@@ -313,7 +313,7 @@ func TestDevWalkthrough(t *testing.T) {
 		t.Fatalf("create webhook: %v %s", err, out)
 	}
 	curl = exec.Command("curl", "-sf", "-X", "POST", "http://"+httpAddr+"/v1/events",
-		"-H", "Authorization: Bearer "+key, "-d", `{"id": "evt_survives_restart", "event": "contact.created", "payload": {"contact": {"id": "cnt_1"}}}`)
+		"-H", "Authorization: Bearer "+key, "-H", "Content-Type: application/json", "-d", `{"id": "evt_survives_restart", "event": "contact.created", "payload": {"contact": {"id": "cnt_1"}}}`)
 	if out, err := curl.CombinedOutput(); err != nil {
 		t.Fatalf("emit: %v %s", err, out)
 	}
