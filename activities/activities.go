@@ -112,6 +112,13 @@ type Config struct {
 // worker's 200 slots, fifty endpoints that all hang hold half of them.
 const DefaultWebhookMaxInFlight = 2
 
+// WorkspaceLocalInFlight bounds one workspace's first attempts running as
+// local activities in a worker. Local activities bypass the task queue and
+// its fairness between workspaces; with this bound, half of a worker's 64
+// local slots at most go to one workspace, and its other first attempts
+// wait their turn on the durable path, where fairness applies.
+const WorkspaceLocalInFlight = 32
+
 // DefaultPauseAfter is SPEC §4's auto-pause window.
 const DefaultPauseAfter = 5 * 24 * time.Hour
 
@@ -133,7 +140,8 @@ type Activities struct {
 	now    func() time.Time
 	jitter func() float64 // uniform in [0, 1)
 	recent *recorded
-	busy   *inFlight
+	busy   *inFlight // scheduled attempts per webhook
+	local  *inFlight // first attempts made as local activities, per workspace
 }
 
 // inFlight counts each webhook's attempts in flight in this worker.
@@ -237,6 +245,7 @@ func New(store Store, cfg Config) *Activities {
 		jitter: rand.Float64,
 		recent: &recorded{last: map[string]time.Time{}},
 		busy:   &inFlight{n: map[string]int{}, max: cfg.MaxInFlight},
+		local:  &inFlight{n: map[string]int{}, max: WorkspaceLocalInFlight},
 	}
 }
 
@@ -338,7 +347,10 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	start := models.AttemptStart{
 		WorkspaceID: event.WorkspaceID, WebhookID: webhook.ID, EventID: event.ID, EventType: event.Type.Wire,
 		Trigger: trigger, StartedAt: now, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		Retry: trigger == models.TriggerScheduled && attempt > 1,
+		// Not the first scheduled attempt: Temporal retried it, or the
+		// delivery has a record already (an earlier attempt, local or
+		// lost with its worker), whose "sending" leftovers become unknown.
+		Retry: trigger == models.TriggerScheduled && (attempt > 1 || job.Status != ""),
 	}
 	if trigger == models.TriggerScheduled {
 		// A manual retry or recover may have settled it meanwhile, or this
@@ -362,6 +374,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 			return DeliverResult{}, webhookBusy(attempt, a.jitter())
 		}
 		defer a.busy.leave(webhook.ID)
+		if info.IsLocalActivity {
+			if !a.local.enter(event.WorkspaceID) {
+				return DeliverResult{}, webhookBusy(attempt, a.jitter())
+			}
+			defer a.local.leave(event.WorkspaceID)
+		}
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
 	// attempt is retried rather than made unrecorded.

@@ -166,7 +166,7 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
 	_, err := e.client.ExecuteWorkflow(ctx, opts, workflows.DeliverEvent, workflows.DeliverEventInput{
-		EventID: ev.ID, WorkspaceID: ev.WorkspaceID, EventType: ev.Type.Name,
+		EventID: ev.ID, WorkspaceID: ev.WorkspaceID, EventType: ev.Type.Name, FirstAttemptLocal: true,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

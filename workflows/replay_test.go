@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/worker"
@@ -30,12 +31,18 @@ func TestReplay(t *testing.T) {
 		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_fanout.json"},
 		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_outage.json"},
 		{"DeliverToWebhooks", workflows.DeliverToWebhooks, "testdata/deliver_to_webhooks.json"},
+		// Recorded before the first attempt became a local activity
+		// (FirstAttemptLocal): deliveries mid-retry during an upgrade.
+		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_before_fast_path.json"},
+		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_fanout_before_fast_path.json"},
+		{"DeliverEvent", workflows.DeliverEvent, "testdata/deliver_event_outage_before_fast_path.json"},
+		{"DeliverToWebhooks", workflows.DeliverToWebhooks, "testdata/deliver_to_webhooks_before_fast_path.json"},
 		{"TestWebhook", workflows.TestWebhook, "testdata/test_webhook.json"},
 		{"Redeliver", workflows.Redeliver, "testdata/redeliver.json"},
 		{"Recover", workflows.Recover, "testdata/recover.json"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(strings.TrimSuffix(strings.TrimPrefix(tt.history, "testdata/"), ".json"), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(tt.workflow, workflow.RegisterOptions{Name: tt.name})
 			if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, tt.history); err != nil {

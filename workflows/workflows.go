@@ -77,6 +77,12 @@ type DeliverEventInput struct {
 	EventID     string
 	WorkspaceID string
 	EventType   string // enum name
+	// FirstAttemptLocal makes each webhook's first attempt a local
+	// activity (the fast path). Workflows started before it existed lack
+	// it and replay as they ran: every attempt an activity. A flag in the
+	// input rather than workflow.GetVersion, whose marker and search
+	// attribute upsert would add two events to every history.
+	FirstAttemptLocal bool `json:",omitempty"`
 }
 
 // Outcomes of one webhook's delivery in DeliverEventResult.
@@ -167,7 +173,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
 			return DeliverEventResult{}, err
 		}
-		res := deliverToWebhooks(ctx, in.EventID, match.WebhookIDs)
+		res := deliverToWebhooks(ctx, in.EventID, match.WebhookIDs, in.FirstAttemptLocal)
 		workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(res.Webhooks))
 		return res, nil
 	}
@@ -186,7 +192,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 			),
 			Priority: Fairness(in.WorkspaceID),
 		})
-		futures = append(futures, workflow.ExecuteChildWorkflow(childCtx, DeliverToWebhooks, DeliverToWebhooksInput{EventID: in.EventID, WebhookIDs: group}))
+		futures = append(futures, workflow.ExecuteChildWorkflow(childCtx, DeliverToWebhooks, DeliverToWebhooksInput{EventID: in.EventID, WebhookIDs: group, FirstAttemptLocal: in.FirstAttemptLocal}))
 	}
 	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, 0, len(match.WebhookIDs))}
 	for i, f := range futures {
@@ -209,8 +215,9 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 // DeliverToWebhooksInput names an event and a group of the webhooks it
 // matched, at most WebhooksPerWorkflow.
 type DeliverToWebhooksInput struct {
-	EventID    string
-	WebhookIDs []string
+	EventID           string
+	WebhookIDs        []string
+	FirstAttemptLocal bool `json:",omitempty"` // as DeliverEventInput's
 }
 
 // DeliverToWebhooks delivers an event to one group of the webhooks it
@@ -218,20 +225,78 @@ type DeliverToWebhooksInput struct {
 // one workflow lists. Its search attributes, set when it starts, name the
 // group.
 func DeliverToWebhooks(ctx workflow.Context, in DeliverToWebhooksInput) (DeliverEventResult, error) {
-	return deliverToWebhooks(ctx, in.EventID, in.WebhookIDs), nil
+	return deliverToWebhooks(ctx, in.EventID, in.WebhookIDs, in.FirstAttemptLocal), nil
 }
 
-// deliverToWebhooks delivers the event to each webhook concurrently.
-func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string) DeliverEventResult {
+// firstAttemptOptions make an event's first attempt at a webhook a local
+// activity, inside the workflow task: when it succeeds, as most do, the
+// delivery costs no activity task at all. It is made once; a failure moves
+// the delivery onto the durable path. The worker heartbeats the workflow
+// task while it runs, so a slow endpoint is not attempted twice; a worker
+// lost mid-attempt times the task out, and the next worker attempts again.
+var firstAttemptOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: AttemptTimeout,
+	RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// firstRetryDelay is the wait before the durable path's first attempt when
+// the first attempt's failure named none (its worker timed out, say).
+const firstRetryDelay = 5 * time.Second
+
+// deliverToWebhooks delivers the event to each webhook concurrently: the
+// first attempt at each as a local activity, and only where that fails, a
+// durable wait for the delay the failure names (the schedule's next, or a
+// capped Retry-After) and the delivery activity with its retries.
+func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string, firstAttemptLocal bool) DeliverEventResult {
 	var a *activities.Activities
 	deliverCtx := workflow.WithActivityOptions(ctx, deliverOptions)
-	futures := make([]workflow.Future, len(webhookIDs))
-	for i, id := range webhookIDs {
-		futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{EventID: eventID, WebhookID: id})
+	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, len(webhookIDs))}
+	if !firstAttemptLocal {
+		futures := make([]workflow.Future, len(webhookIDs))
+		for i, id := range webhookIDs {
+			futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{EventID: eventID, WebhookID: id})
+		}
+		for i, f := range futures {
+			result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
+		}
+		return result
 	}
-	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, len(futures))}
-	for i, f := range futures {
-		result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
+
+	firstCtx := workflow.WithLocalActivityOptions(ctx, firstAttemptOptions)
+	firsts := make([]workflow.Future, len(webhookIDs))
+	for i, id := range webhookIDs {
+		firsts[i] = workflow.ExecuteLocalActivity(firstCtx, a.Deliver, activities.DeliverInput{EventID: eventID, WebhookID: id})
+	}
+	durable := make([]workflow.Future, len(webhookIDs))
+	for i, f := range firsts {
+		err := f.Get(ctx, nil)
+		if err == nil || isNonRetryable(err) {
+			result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
+			continue
+		}
+		delay := firstRetryDelay
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			delay = appErr.NextRetryDelay()
+		}
+		in := activities.DeliverInput{EventID: eventID, WebhookID: webhookIDs[i]}
+		future, settable := workflow.NewFuture(ctx)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			if delay > 0 {
+				if err := workflow.Sleep(ctx, delay); err != nil {
+					settable.Set(nil, err)
+					return
+				}
+			}
+			settable.Chain(workflow.ExecuteActivity(deliverCtx, a.Deliver, in))
+		})
+		durable[i] = future
+	}
+	for i, f := range durable {
+		if f != nil {
+			result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
+			result.Webhooks[i].Attempts++ // the first, local attempt
+		}
 	}
 	return result
 }

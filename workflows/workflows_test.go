@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,7 +56,9 @@ func status(code int) func(int32, http.ResponseWriter) {
 type harness struct {
 	env      *testsuite.TestWorkflowEnvironment
 	store    *store.Store
-	starts   map[string][]time.Time // activity start times (test clock) per webhook
+	starts   map[string][]time.Time // attempt start times (test clock) per webhook
+	kinds    map[string][]string    // "local" or "activity" per attempt, per webhook
+	local    bool                   // first attempts as local activities (the fast path)
 	mu       sync.Mutex
 	schedule []time.Duration
 }
@@ -73,15 +76,19 @@ func newHarness(t *testing.T, cfg activities.Config) *harness {
 	env.RegisterWorkflow(workflows.DeliverEvent)
 	env.RegisterWorkflow(workflows.Recover)
 	env.RegisterActivity(activities.New(st, cfg))
-	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, schedule: cfg.Schedule}
+	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, kinds: map[string][]string{}, schedule: cfg.Schedule}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		var in activities.DeliverInput
 		if info.ActivityType.Name != "Deliver" || args.Get(&in) != nil {
 			return
 		}
-		h.mu.Lock()
-		h.starts[in.WebhookID] = append(h.starts[in.WebhookID], env.Now())
-		h.mu.Unlock()
+		h.started(in.WebhookID, "activity")
+	})
+	// The first attempt is a local activity.
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
+		if in, ok := args[0].(activities.DeliverInput); ok && info.ActivityType.Name == "Deliver" {
+			h.started(in.WebhookID, "local")
+		}
 	})
 	return h
 }
@@ -106,7 +113,7 @@ func (h *harness) run(t *testing.T) workflows.DeliverEventResult {
 	if err := h.store.SaveEvents(context.Background(), []models.Event{ev}); err != nil {
 		t.Fatal(err)
 	}
-	h.env.ExecuteWorkflow(workflows.DeliverEvent, workflows.DeliverEventInput{EventID: ev.ID, WorkspaceID: "wrk_a", EventType: typ.Name})
+	h.env.ExecuteWorkflow(workflows.DeliverEvent, workflows.DeliverEventInput{EventID: ev.ID, WorkspaceID: "wrk_a", EventType: typ.Name, FirstAttemptLocal: h.local})
 	if !h.env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
@@ -120,6 +127,22 @@ func (h *harness) run(t *testing.T) workflows.DeliverEventResult {
 	return res
 }
 
+// started notes an attempt at the webhook at the test clock's now, and
+// how it ran ("local" or "activity").
+func (h *harness) started(webhookID, kind string) {
+	h.mu.Lock()
+	h.starts[webhookID] = append(h.starts[webhookID], h.env.Now())
+	h.kinds[webhookID] = append(h.kinds[webhookID], kind)
+	h.mu.Unlock()
+}
+
+// ran says how each attempt at the webhook ran, in order.
+func (h *harness) ran(webhookID string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.kinds[webhookID], " ")
+}
+
 func (h *harness) gaps(id string) []time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -131,9 +154,12 @@ func (h *harness) gaps(id string) []time.Duration {
 	return out
 }
 
-func TestScheduleAndJitterBounds(t *testing.T) {
+func TestScheduleAndJitterBounds(t *testing.T) { bothPaths(t, testScheduleAndJitterBounds) }
+
+func testScheduleAndJitterBounds(t *testing.T, local bool) {
 	schedule := []time.Duration{10 * time.Second, time.Minute, 30 * time.Minute, 5 * time.Hour}
 	h := newHarness(t, activities.Config{Schedule: schedule})
+	h.local = local
 	rcv := newReceiver(t, status(http.StatusInternalServerError))
 	w := h.webhook(t, rcv.URL)
 
@@ -160,6 +186,13 @@ func TestScheduleAndJitterBounds(t *testing.T) {
 	}
 }
 
+// bothPaths runs a delivery test with the first attempt as an activity
+// (workflows started before the fast path) and as a local activity.
+func bothPaths(t *testing.T, test func(t *testing.T, local bool)) {
+	t.Run("activities", func(t *testing.T) { test(t, false) })
+	t.Run("fast path", func(t *testing.T) { test(t, true) })
+}
+
 func TestRetryDelayJitter(t *testing.T) {
 	schedule := []time.Duration{5 * time.Second, time.Minute}
 	tests := []struct {
@@ -181,8 +214,11 @@ func TestRetryDelayJitter(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
+func TestRetryAfterIsHonouredAndCapped(t *testing.T) { bothPaths(t, testRetryAfterIsHonouredAndCapped) }
+
+func testRetryAfterIsHonouredAndCapped(t *testing.T, local bool) {
 	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second, time.Second}, RetryAfterCap: 30 * time.Second})
+	h.local = local
 	rcv := newReceiver(t, func(n int32, w http.ResponseWriter) {
 		switch n {
 		case 1:
@@ -206,8 +242,11 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 	}
 }
 
-func TestGonePausesAndStops(t *testing.T) {
+func TestGonePausesAndStops(t *testing.T) { bothPaths(t, testGonePausesAndStops) }
+
+func testGonePausesAndStops(t *testing.T, local bool) {
 	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second}})
+	h.local = local
 	rcv := newReceiver(t, status(http.StatusGone))
 	w := h.webhook(t, rcv.URL)
 	res := h.run(t)
@@ -226,8 +265,11 @@ func TestGonePausesAndStops(t *testing.T) {
 	}
 }
 
-func TestPartialSuccessAcrossWebhooks(t *testing.T) {
+func TestPartialSuccessAcrossWebhooks(t *testing.T) { bothPaths(t, testPartialSuccessAcrossWebhooks) }
+
+func testPartialSuccessAcrossWebhooks(t *testing.T, local bool) {
 	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, 2 * time.Second}})
+	h.local = local
 	ok := newReceiver(t, status(http.StatusOK))
 	failing := newReceiver(t, status(http.StatusBadGateway))
 	flaky := newReceiver(t, func(n int32, w http.ResponseWriter) {
@@ -266,6 +308,86 @@ func TestPartialSuccessAcrossWebhooks(t *testing.T) {
 			}
 		}
 		r.mu.Unlock()
+	}
+}
+
+// The first attempt at each webhook is a local activity; only a failure
+// moves the delivery onto activities, with the schedule's wait between.
+func TestFastPathAndDurablePath(t *testing.T) {
+	schedule := []time.Duration{10 * time.Second, time.Minute, time.Minute}
+	h := newHarness(t, activities.Config{Schedule: schedule})
+	h.local = true
+	var paused atomic.Bool
+	fine := newReceiver(t, status(http.StatusOK))
+	flaky := newReceiver(t, func(n int32, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	goneLater := newReceiver(t, func(n int32, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusGone)
+	})
+	var pausing *receiver
+	pausing = newReceiver(t, func(n int32, w http.ResponseWriter) {
+		paused.Store(true) // the customer pauses the webhook after the first attempt
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	hooks := map[string]models.Webhook{
+		"fine": h.webhook(t, fine.URL), "flaky": h.webhook(t, flaky.URL), "gone later": h.webhook(t, goneLater.URL),
+		"paused between": h.webhook(t, pausing.URL), "blocked": h.webhook(t, "http://10.255.255.1/hook"),
+	}
+	h.env.SetOnLocalActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) {
+		if paused.Load() {
+			if _, err := h.store.UpdateWebhook(context.Background(), "wrk_a", hooks["paused between"].ID, func(w *models.Webhook) error {
+				w.Status = models.WebhookPaused
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	res := h.run(t)
+	got := map[string]workflows.WebhookOutcome{}
+	for _, o := range res.Webhooks {
+		got[o.WebhookID] = o
+	}
+	tests := []struct {
+		name     string
+		outcome  string
+		attempts int32
+		ran      string
+		hits     int32
+		rcv      *receiver
+	}{
+		{"fine", workflows.OutcomeDelivered, 1, "local", 1, fine},
+		{"flaky", workflows.OutcomeDelivered, 2, "local activity", 2, flaky},
+		{"gone later", workflows.OutcomePaused, 2, "local activity", 2, goneLater},
+		{"paused between", workflows.OutcomeSkipped, 2, "local activity", 1, pausing},
+		{"blocked", workflows.OutcomeFailed, 1, "local", 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := hooks[tt.name]
+			o := got[w.ID]
+			if o.Outcome != tt.outcome || o.Attempts != tt.attempts {
+				t.Errorf("%s after %d attempts (%s), want %s after %d", o.Outcome, o.Attempts, o.Error, tt.outcome, tt.attempts)
+			}
+			if ran := h.ran(w.ID); ran != tt.ran {
+				t.Errorf("attempts ran as %q, want %q", ran, tt.ran)
+			}
+			if tt.rcv != nil && tt.rcv.hits.Load() != tt.hits {
+				t.Errorf("receiver got %d requests, want %d", tt.rcv.hits.Load(), tt.hits)
+			}
+			if gaps := h.gaps(w.ID); len(gaps) > 0 && (gaps[0] < 8*time.Second || gaps[0] > 12*time.Second) {
+				t.Errorf("wait before the durable attempt = %s, want the schedule's first, 10s ±20%%", gaps[0])
+			}
+		})
 	}
 }
 
