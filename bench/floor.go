@@ -29,10 +29,21 @@ type FloorInput struct {
 	ID   string
 	URL  string
 	Body []byte
+	// Local POSTs from a local activity inside the workflow task: the
+	// second floor, the limit of a workflow per event on Temporal.
+	Local bool `json:",omitempty"`
 }
 
-// FloorWorkflow is the floor: one activity that POSTs the body.
+// FloorWorkflow is the floor: one activity (or local activity) that POSTs
+// the body.
 func FloorWorkflow(ctx workflow.Context, in FloorInput) error {
+	if in.Local {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second},
+		})
+		return workflow.ExecuteLocalActivity(ctx, FloorPost, in).Get(ctx, nil)
+	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second},
@@ -88,7 +99,8 @@ type floorRequest struct {
 // FloorHandler accepts an event over HTTP and starts the floor workflow
 // the way the service starts its own: eagerly, with the event id as the
 // workflow id, at most maxStarts at once (0: no bound), answering 202 once
-// Temporal accepted it.
+// Temporal accepted it. With ?local=1 the workflow POSTs from a local
+// activity.
 func FloorHandler(c client.Client, maxStarts int) http.Handler {
 	var starts chan struct{}
 	if maxStarts > 0 {
@@ -120,7 +132,7 @@ func FloorHandler(c client.Client, maxStarts int) http.Handler {
 			EnableEagerStart:                         true,
 			WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 			WorkflowExecutionErrorWhenAlreadyStarted: true,
-		}, FloorWorkflow, FloorInput{ID: ev.ID, URL: req.URL, Body: ev.Body()})
+		}, FloorWorkflow, FloorInput{ID: ev.ID, URL: req.URL, Body: ev.Body(), Local: r.URL.Query().Get("local") == "1"})
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if err != nil && !errors.As(err, &started) {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)

@@ -23,6 +23,9 @@ type Report struct {
 	FloorRatio    float64   `json:"floorRatio,omitempty"`    // ours delivered/s over the floor's
 	HistoryEvents int       `json:"historyEvents,omitempty"` // history events of one of our workflows
 	FloorHistory  int       `json:"floorHistory,omitempty"`  // and of one floor workflow
+	// The second floor: the bare workflow POSTing from a local activity.
+	LocalFloorRatio   float64 `json:"localFloorRatio,omitempty"`
+	LocalFloorHistory int     `json:"localFloorHistory,omitempty"`
 }
 
 // OK reports whether nothing was missing or rejected in any phase.
@@ -83,9 +86,13 @@ func (r Report) WriteTable(w io.Writer) {
 		}
 	}
 	if r.FloorRatio > 0 {
-		fmt.Fprintf(w, "throughput: %.0f %% of the bare-Temporal floor\n", 100*r.FloorRatio)
+		fmt.Fprintf(w, "throughput: %.0f %% of the bare one-activity floor", 100*r.FloorRatio)
+		if r.LocalFloorRatio > 0 {
+			fmt.Fprintf(w, ", %.0f %% of the bare local-activity floor", 100*r.LocalFloorRatio)
+		}
+		fmt.Fprintln(w)
 	}
 	if r.HistoryEvents > 0 {
-		fmt.Fprintf(w, "history events per event: %d (floor: %d)\n", r.HistoryEvents, r.FloorHistory)
+		fmt.Fprintf(w, "history events per event: %d (one-activity floor: %d, local-activity floor: %d)\n", r.HistoryEvents, r.FloorHistory, r.LocalFloorHistory)
 	}
 }

@@ -315,7 +315,7 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 
 // RunFloor emits the same events to the floor handler at floorURL: the
 // bare Temporal workflow posting the same body to the same endpoints.
-func RunFloor(ctx context.Context, floorURL string, pid int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+func RunFloor(ctx context.Context, name, floorURL string, pid int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
 	if err := cfg.Validate(); err != nil {
 		return Phase{}, err
 	}
@@ -341,7 +341,7 @@ func RunFloor(ctx context.Context, floorURL string, pid int, rcv *Receivers, cfg
 		}
 		return out
 	}
-	return measure(ctx, "floor", pid, rcv, cfg, e, expected)
+	return measure(ctx, name, pid, rcv, cfg, e, expected)
 }
 
 func measure(ctx context.Context, name string, pid int, rcv *Receivers, cfg Config, e *emitter, expected func() map[Pair]Expected) (Phase, error) {

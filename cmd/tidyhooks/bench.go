@@ -108,18 +108,25 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	// The floor has one ingest path, single events: it is compared only
 	// with runs that use the same.
 	if f.floor && f.scenario != bench.ScenarioTen && f.batch <= 1 {
-		rcv.Reset()
-		floorID := runID + "f"
-		fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, func(st *benchTarget) (bench.Phase, error) {
-			return bench.RunFloor(ctx, st.base+"/floor/events", st.cmd.Process.Pid, rcv, cfg, floorID)
-		})
-		if err != nil {
-			return err
-		}
-		report.Phases = append(report.Phases, fl)
-		report.FloorHistory = history
-		if fl.DeliveredPerSec > 0 {
-			report.FloorRatio = ph.DeliveredPerSec / fl.DeliveredPerSec
+		for _, floor := range []struct{ name, query, suffix string }{{"floor", "", "f"}, {"floor-local", "?local=1", "l"}} {
+			rcv.Reset()
+			floorID := runID + floor.suffix
+			fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, func(st *benchTarget) (bench.Phase, error) {
+				return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.cmd.Process.Pid, rcv, cfg, floorID)
+			})
+			if err != nil {
+				return err
+			}
+			report.Phases = append(report.Phases, fl)
+			ratio := 0.0
+			if fl.DeliveredPerSec > 0 {
+				ratio = ph.DeliveredPerSec / fl.DeliveredPerSec
+			}
+			if floor.suffix == "f" {
+				report.FloorHistory, report.FloorRatio = history, ratio
+			} else {
+				report.LocalFloorHistory, report.LocalFloorRatio = history, ratio
+			}
 		}
 	}
 	return finishBench(report, f.jsonPath, stdout)
@@ -144,6 +151,8 @@ func finishBench(r bench.Report, jsonPath string, stdout io.Writer) error {
 func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, runID string, phase func(*benchTarget) (bench.Phase, error)) (bench.Phase, int, error) {
 	if f.cpuProfile != "" && strings.HasSuffix(runID, "f") {
 		f.cpuProfile += ".floor"
+	} else if f.cpuProfile != "" && strings.HasSuffix(runID, "l") {
+		f.cpuProfile += ".floor-local"
 	}
 	st, err := startBenchTarget(ctx, f, getenv, stderr)
 	if err != nil {
