@@ -76,11 +76,17 @@ func ownPostgres(t *testing.T) *pgServer {
 	return p
 }
 
+// command runs a PostgreSQL program as the user that owns the data.
+func (p *pgServer) command(args ...string) *exec.Cmd {
+	argv := append(append([]string{}, p.as...), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = p.dir
+	return cmd
+}
+
 func (p *pgServer) run(t *testing.T, args ...string) {
 	t.Helper()
-	cmd := exec.Command(append(p.as, args...)[0], append(p.as, args...)[1:]...)
-	cmd.Dir = p.dir
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := p.command(args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
@@ -93,9 +99,7 @@ func (p *pgServer) start(t *testing.T) {
 
 func (p *pgServer) stop(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(append(p.as, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop")[0],
-		append(p.as, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop")[1:]...)
-	_ = cmd.Run() // already stopped is fine
+	_ = p.command(filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop").Run() // already stopped is fine
 }
 
 func (p *pgServer) url() string {
