@@ -96,11 +96,13 @@ type Config struct {
 	// PauseAfter pauses a webhook whose attempts have all failed for this
 	// long; 0 means DefaultPauseAfter, negative never.
 	PauseAfter time.Duration
-	// MaxInFlight bounds one webhook's scheduled attempts in flight in
-	// this worker; 0 means DefaultWebhookMaxInFlight. An attempt over it
-	// waits its turn (retried shortly, without using up a retry), so that
-	// an endpoint that hangs holds at most that many of the worker's
-	// slots.
+	// MaxInFlight bounds one slow webhook's scheduled attempts in flight
+	// in this worker (one whose attempts take over a second, or that has
+	// not answered one yet); 0 means DefaultWebhookMaxInFlight. An attempt
+	// over it waits its turn (retried shortly, without using up a retry),
+	// so that an endpoint that hangs holds at most that many of the
+	// worker's slots. A webhook that answers quickly may have up to
+	// FastWebhookInFlight.
 	MaxInFlight int
 	// AfterSend, when set, runs after each attempt's request and before
 	// its outcome is recorded. Fault-injection tests use it to stop a
@@ -111,6 +113,10 @@ type Config struct {
 // DefaultWebhookMaxInFlight is Config.MaxInFlight's default: with the
 // worker's 200 slots, fifty endpoints that all hang hold half of them.
 const DefaultWebhookMaxInFlight = 2
+
+// FastWebhookInFlight bounds the attempts in flight in a worker to a
+// webhook that answers within a second.
+const FastWebhookInFlight = 32
 
 // WorkspaceLocalInFlight bounds one workspace's first attempts running as
 // local activities in a worker. Local activities bypass the task queue and
@@ -144,31 +150,77 @@ type Activities struct {
 	local  *inFlight // first attempts made as local activities, per workspace
 }
 
-// inFlight counts each webhook's attempts in flight in this worker.
+// inFlight counts attempts in flight in this worker per key (a webhook,
+// or a workspace), and bounds them: at most max while the key is slow,
+// fastMax while it is not. A key is slow until an attempt of it has
+// completed within slowAfter, while its last attempt took longer, and
+// while an attempt of it has been in flight longer: so an endpoint that
+// hangs is held to max at once, and a healthy one is not throttled.
 type inFlight struct {
-	mu  sync.Mutex
-	n   map[string]int
-	max int
+	mu      sync.Mutex
+	keys    map[string]*load
+	max     int
+	fastMax int
 }
 
-// enter reports whether one more attempt to the webhook may start, and if
-// so counts it; leave ends it.
-func (f *inFlight) enter(webhookID string) bool {
+type load struct {
+	starts []time.Time   // of the attempts in flight
+	last   time.Duration // of the last attempt to end; -1 before any
+}
+
+// slowAfter is how long an attempt may take before its key counts as slow.
+const slowAfter = time.Second
+
+func newInFlight(slowMax, fastMax int) *inFlight {
+	return &inFlight{keys: map[string]*load{}, max: slowMax, fastMax: max(fastMax, slowMax)}
+}
+
+// enter reports whether one more attempt of key may start at now, and if
+// so counts it; leave, with the same start, ends it.
+func (f *inFlight) enter(key string, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n[webhookID] >= f.max {
+	l := f.keys[key]
+	if l == nil {
+		if len(f.keys) > 100_000 {
+			for k, v := range f.keys {
+				if len(v.starts) == 0 {
+					delete(f.keys, k)
+				}
+			}
+		}
+		l = &load{last: -1}
+		f.keys[key] = l
+	}
+	slow := l.last < 0 || l.last > slowAfter
+	for _, s := range l.starts {
+		slow = slow || now.Sub(s) > slowAfter
+	}
+	limit := f.fastMax
+	if slow {
+		limit = f.max
+	}
+	if len(l.starts) >= limit {
 		return false
 	}
-	f.n[webhookID]++
+	l.starts = append(l.starts, now)
 	return true
 }
 
-func (f *inFlight) leave(webhookID string) {
+func (f *inFlight) leave(key string, start, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n[webhookID]--; f.n[webhookID] <= 0 {
-		delete(f.n, webhookID)
+	l := f.keys[key]
+	if l == nil {
+		return
 	}
+	for i, s := range l.starts {
+		if s.Equal(start) {
+			l.starts = append(l.starts[:i], l.starts[i+1:]...)
+			break
+		}
+	}
+	l.last = now.Sub(start)
 }
 
 // recorded remembers when each webhook's last success was written, so that
@@ -244,8 +296,8 @@ func New(store Store, cfg Config) *Activities {
 		now:    time.Now,
 		jitter: rand.Float64,
 		recent: &recorded{last: map[string]time.Time{}},
-		busy:   &inFlight{n: map[string]int{}, max: cfg.MaxInFlight},
-		local:  &inFlight{n: map[string]int{}, max: WorkspaceLocalInFlight},
+		busy:   newInFlight(cfg.MaxInFlight, FastWebhookInFlight),
+		local:  newInFlight(WorkspaceLocalInFlight, WorkspaceLocalInFlight),
 	}
 }
 
@@ -370,15 +422,16 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
 	}
 	if trigger == models.TriggerScheduled {
-		if !a.busy.enter(webhook.ID) {
+		entered := time.Now()
+		if !a.busy.enter(webhook.ID, entered) {
 			return DeliverResult{}, webhookBusy(attempt, a.jitter())
 		}
-		defer a.busy.leave(webhook.ID)
+		defer func() { a.busy.leave(webhook.ID, entered, time.Now()) }()
 		if info.IsLocalActivity {
-			if !a.local.enter(event.WorkspaceID) {
+			if !a.local.enter(event.WorkspaceID, entered) {
 				return DeliverResult{}, webhookBusy(attempt, a.jitter())
 			}
-			defer a.local.leave(event.WorkspaceID)
+			defer func() { a.local.leave(event.WorkspaceID, entered, time.Now()) }()
 		}
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
