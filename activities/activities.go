@@ -97,8 +97,8 @@ type Config struct {
 	// long; 0 means DefaultPauseAfter, negative never.
 	PauseAfter time.Duration
 	// MaxInFlight bounds one slow webhook's scheduled attempts in flight
-	// in this worker (one whose attempts take over a second, or that has
-	// not answered one yet); 0 means DefaultWebhookMaxInFlight. An attempt
+	// in this worker (one whose requests take over five seconds, or that
+	// has not answered one yet); 0 means DefaultWebhookMaxInFlight. An attempt
 	// over it waits its turn (retried shortly, without using up a retry),
 	// so that an endpoint that hangs holds at most that many of the
 	// worker's slots. A webhook that answers quickly may have up to
@@ -115,7 +115,7 @@ type Config struct {
 const DefaultWebhookMaxInFlight = 2
 
 // FastWebhookInFlight bounds the attempts in flight in a worker to a
-// webhook that answers within a second.
+// webhook that answers within five seconds.
 const FastWebhookInFlight = 32
 
 // WorkspaceLocalInFlight bounds one workspace's first attempts running as
@@ -152,10 +152,12 @@ type Activities struct {
 
 // inFlight counts attempts in flight in this worker per key (a webhook,
 // or a workspace), and bounds them: at most max while the key is slow,
-// fastMax while it is not. A key is slow until an attempt of it has
-// completed within slowAfter, while its last attempt took longer, and
+// fastMax while it is not. A key is slow until one of its requests has
+// been answered, while its last request took longer than slowAfter, and
 // while an attempt of it has been in flight longer: so an endpoint that
-// hangs is held to max at once, and a healthy one is not throttled.
+// hangs is held to max at once, while one that answers, even in a few
+// seconds, is not throttled. Only the request's own time counts, not
+// bookkeeping, which a busy database can slow down.
 type inFlight struct {
 	mu      sync.Mutex
 	keys    map[string]*load
@@ -168,15 +170,18 @@ type load struct {
 	last   time.Duration // of the last attempt to end; -1 before any
 }
 
-// slowAfter is how long an attempt may take before its key counts as slow.
-const slowAfter = time.Second
+// slowAfter is how long a request may take before its key counts as slow:
+// well past a healthy endpoint's answer, well within the 15 s timeout a
+// hanging one holds a slot for.
+const slowAfter = 5 * time.Second
 
 func newInFlight(slowMax, fastMax int) *inFlight {
 	return &inFlight{keys: map[string]*load{}, max: slowMax, fastMax: max(fastMax, slowMax)}
 }
 
 // enter reports whether one more attempt of key may start at now, and if
-// so counts it; leave, with the same start, ends it.
+// so counts it; leave, with the same start, ends it, with the time its
+// request took (negative when none was made).
 func (f *inFlight) enter(key string, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -207,7 +212,7 @@ func (f *inFlight) enter(key string, now time.Time) bool {
 	return true
 }
 
-func (f *inFlight) leave(key string, start, now time.Time) {
+func (f *inFlight) leave(key string, start time.Time, request time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.keys[key]
@@ -220,7 +225,9 @@ func (f *inFlight) leave(key string, start, now time.Time) {
 			break
 		}
 	}
-	l.last = now.Sub(start)
+	if request >= 0 {
+		l.last = request
+	}
 }
 
 // recorded remembers when each webhook's last success was written, so that
@@ -421,17 +428,18 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
 	}
+	requestTook := time.Duration(-1) // until a request is made
 	if trigger == models.TriggerScheduled {
 		entered := time.Now()
 		if !a.busy.enter(webhook.ID, entered) {
 			return DeliverResult{}, webhookBusy(attempt, a.jitter())
 		}
-		defer func() { a.busy.leave(webhook.ID, entered, time.Now()) }()
+		defer func() { a.busy.leave(webhook.ID, entered, requestTook) }()
 		if info.IsLocalActivity {
 			if !a.local.enter(event.WorkspaceID, entered) {
 				return DeliverResult{}, webhookBusy(attempt, a.jitter())
 			}
-			defer func() { a.local.leave(event.WorkspaceID, entered, time.Now()) }()
+			defer func() { a.local.leave(event.WorkspaceID, entered, requestTook) }()
 		}
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
@@ -446,6 +454,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// test attempts count too.
 	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
 	latency := time.Since(started)
+	requestTook = latency
 	if a.cfg.AfterSend != nil {
 		a.cfg.AfterSend(ctx, in)
 	}

@@ -17,8 +17,8 @@ func TestInFlightBoundsSlowWebhooksOnly(t *testing.T) {
 		t.Fatal("a webhook never answered yet is not held to 2")
 	}
 	// Both answer within 10 ms: fast, up to 5.
-	f.leave("wh_1", t0, t0.Add(10*time.Millisecond))
-	f.leave("wh_1", t0.Add(time.Millisecond), t0.Add(11*time.Millisecond))
+	f.leave("wh_1", t0, 10*time.Millisecond)
+	f.leave("wh_1", t0.Add(time.Millisecond), 10*time.Millisecond)
 	t1 := t0.Add(20 * time.Millisecond)
 	for i := range 5 {
 		if !enter(t1) {
@@ -30,17 +30,25 @@ func TestInFlightBoundsSlowWebhooksOnly(t *testing.T) {
 	}
 	// Its attempts now hang past a second: slow again.
 	for range 4 {
-		f.leave("wh_1", t1, t1.Add(5*time.Millisecond))
+		f.leave("wh_1", t1, 5*time.Millisecond)
 	}
-	if !enter(t1.Add(2*time.Second)) || enter(t1.Add(2*time.Second)) {
-		t.Error("a webhook with an attempt in flight for 2s is not held to 2")
+	if !enter(t1.Add(2 * time.Second)) {
+		t.Error("a webhook with a request in flight for 2s is held back")
 	}
-	// The hanging one ends slowly: the last latency keeps it slow.
-	f.leave("wh_1", t1.Add(2*time.Second), t1.Add(2*time.Second+time.Millisecond))
-	f.leave("wh_1", t1, t1.Add(3*time.Second))
-	t2 := t1.Add(4 * time.Second)
+	if enter(t1.Add(6 * time.Second)) {
+		t.Error("a webhook with a request in flight for 6s went past 2")
+	}
+	// The hanging one ends slowly: the last latency keeps it slow; an
+	// attempt that made no request changes nothing.
+	f.leave("wh_1", t1.Add(2*time.Second), time.Millisecond)
+	f.leave("wh_1", t1, 7*time.Second)
+	if !enter(t1.Add(7 * time.Second)) {
+		t.Fatal("refused with one in flight")
+	}
+	f.leave("wh_1", t1.Add(7*time.Second), -1)
+	t2 := t1.Add(8 * time.Second)
 	if !enter(t2) || !enter(t2) || enter(t2) {
-		t.Error("a webhook whose last attempt took 3s is not held to 2")
+		t.Error("a webhook whose last request took 7s is not held to 2")
 	}
 	// Another webhook is counted apart.
 	if !f.enter("wh_2", t2) {
