@@ -118,12 +118,18 @@ const DefaultWebhookMaxInFlight = 2
 // webhook that answers within five seconds.
 const FastWebhookInFlight = 32
 
-// WorkspaceLocalInFlight bounds one workspace's first attempts running as
-// local activities in a worker. Local activities bypass the task queue and
-// its fairness between workspaces; with this bound, half of a worker's 64
-// local slots at most go to one workspace, and its other first attempts
-// wait their turn on the durable path, where fairness applies.
-const WorkspaceLocalInFlight = 32
+// WorkspaceLocalInFlight bounds one slow workspace's first attempts
+// running as local activities in a worker (one that has not had a request
+// answered yet, or has one in flight for over five seconds); a workspace
+// whose endpoints answer may have FastWorkspaceLocalInFlight. Local
+// activities bypass the task queue and its fairness between workspaces;
+// with this bound a workspace whose endpoints hang holds at most 32 of a
+// worker's local slots, and its other first attempts wait their turn on
+// the durable path, where fairness applies.
+const (
+	WorkspaceLocalInFlight     = 32
+	FastWorkspaceLocalInFlight = 128
+)
 
 // DefaultPauseAfter is SPEC §4's auto-pause window.
 const DefaultPauseAfter = 5 * 24 * time.Hour
@@ -304,7 +310,7 @@ func New(store Store, cfg Config) *Activities {
 		jitter: rand.Float64,
 		recent: &recorded{last: map[string]time.Time{}},
 		busy:   newInFlight(cfg.MaxInFlight, FastWebhookInFlight),
-		local:  newInFlight(WorkspaceLocalInFlight, WorkspaceLocalInFlight),
+		local:  newInFlight(WorkspaceLocalInFlight, FastWorkspaceLocalInFlight),
 	}
 }
 

@@ -53,7 +53,9 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 	w := worker.New(c, opts.TaskQueue, worker.Options{
 		WorkerStopTimeout:                       opts.StopTimeout,
 		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentActivities,
-		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentWorkflowTasks,
+		// First attempts run as local activities: as many at once as
+		// deliveries, since each mostly waits on its endpoint.
+		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize:  opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentActivityTaskPollers:        4,
 		MaxConcurrentWorkflowTaskPollers:        4,
