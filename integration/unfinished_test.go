@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tidysupport/tidyhooks/emitter"
+	"github.com/tidysupport/tidyhooks/models"
 	tidyworker "github.com/tidysupport/tidyhooks/worker"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -73,4 +76,40 @@ func TestTerminatedDeliveryIsRecordedFailed(t *testing.T) {
 func toString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// An event whose workflow is ended before it looked its webhooks up (no
+// worker had picked it up yet) is recorded failed for the webhooks
+// subscribed to it.
+func TestEventEndedBeforeLookupIsRecordedFailed(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	r := newReceiver(t, ok)
+	hook, _ := s.webhook(s.keyA, r.URL, "contact.*")
+	s.webhook(s.keyA, r.URL, "message.*") // not subscribed to the event
+	// An emitter on a queue no worker polls: the workflow waits for its
+	// first task.
+	em := emitter.New(s.store, s.client, emitter.Options{TaskQueue: s.taskQueue + "-idle"})
+	ctx := context.Background()
+	id, err := em.Emit(ctx, models.EmitRequest{Event: "contact.created", WorkspaceID: "wrk_a", Payload: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.TerminateWorkflow(ctx, workflows.EventWorkflowID("wrk_a", id), "", "stuck"); err != nil {
+		t.Fatal(err)
+	}
+	m := tidyworker.NewMetrics(prometheus.NewRegistry())
+	eventually(t, "the sweep to record the event", func() bool {
+		n, err := tidyworker.SweepUnfinished(ctx, s.client, "default", s.store, m, time.Now().Add(-time.Hour), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	d := s.deliveryOf(hook, id)
+	if d["status"] != "failed" || !strings.Contains(toString(d["lastError"]), "before it looked up its webhooks") {
+		t.Errorf("delivery = %v, want failed, saying the workflow ended before the lookup", d)
+	}
+	if len(r.deliveries()) != 0 {
+		t.Errorf("the receiver got %d requests, want none", len(r.deliveries()))
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -16,9 +15,11 @@ import (
 	"github.com/tidysupport/tidyhooks/workflows"
 )
 
-// UnfinishedStore records deliveries whose workflow ended without them.
+// UnfinishedStore records deliveries whose workflow ended without them,
+// and finds the webhooks of an event whose workflow ended before it did.
 type UnfinishedStore interface {
 	FailUnfinished(ctx context.Context, a models.AttemptStart, reason string) (bool, error)
+	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
 }
 
 // How often and how far back the sweep for unfinished deliveries looks.
@@ -37,9 +38,10 @@ const unfinishedQuery = `(WorkflowType = 'DeliverEvent' OR WorkflowType = 'Deliv
 // SweepUnfinished records, once, every delivery whose workflow closed since
 // `since` without delivering: the delivery log shows it failed with the
 // reason (unless it was delivered or settled before), and the metric
-// tidyhooks_unfinished_deliveries_total counts it. A workflow that ended
-// before it knew its webhooks is counted and logged. It returns how many
-// deliveries it recorded.
+// tidyhooks_unfinished_deliveries_total counts it. For an event whose
+// workflow ended before it looked its webhooks up, the webhooks subscribed
+// to the event at the sweep stand in. It returns how many deliveries it
+// recorded.
 func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st UnfinishedStore, m *Metrics, since time.Time, logger *slog.Logger) (int, error) {
 	recorded := 0
 	var token []byte
@@ -62,15 +64,28 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 			_ = dc.FromPayload(fields[workflows.EventAttr.GetName()], &event)
 			_ = dc.FromPayload(fields[workflows.WebhooksAttr.GetName()], &webhooks)
 			eventID, _, _ := strings.Cut(wf.Execution.WorkflowId, "@")
-			if wf.Type.GetName() == "DeliverEvent" && len(webhooks) == 0 {
-				// Ended before matching, or an event whose groups of
-				// webhooks each have a workflow of their own.
-				if wf.Status != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || !hasChildren(ctx, c, namespace, wf.Execution.WorkflowId) {
-					logger.Error("delivery workflow ended before it knew its webhooks", "workflow_id", wf.Execution.WorkflowId, "status", status)
-				}
-				continue
-			}
 			reason := fmt.Sprintf("the delivery's workflow ended (%s) before it delivered", status)
+			if wf.Type.GetName() == "DeliverEvent" && len(webhooks) == 0 {
+				// An event whose groups of webhooks each have a workflow of
+				// their own: the sweep finds those.
+				if hasChildren(ctx, c, namespace, wf.Execution.WorkflowId) {
+					continue
+				}
+				// Ended before it looked its webhooks up: recorded for the
+				// webhooks subscribed to the event now, the nearest to what
+				// it would have matched.
+				typ, ok := models.LookupEvent(event)
+				if !ok {
+					logger.Error("delivery workflow ended before it knew its webhooks; its event is unknown", "workflow_id", wf.Execution.WorkflowId, "status", status)
+					continue
+				}
+				ids, err := st.MatchWebhooks(ctx, workspace, typ)
+				if err != nil {
+					return recorded, err
+				}
+				webhooks = ids
+				reason = fmt.Sprintf("the event's workflow ended (%s) before it looked up its webhooks; nothing was sent", status)
+			}
 			for _, id := range webhooks {
 				changed, err := st.FailUnfinished(ctx, models.AttemptStart{
 					WorkspaceID: workspace, WebhookID: id, EventID: eventID, EventType: event,

@@ -51,8 +51,8 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 		opts.StopTimeout = workflows.AttemptTimeout
 	}
 	w := worker.New(c, opts.TaskQueue, worker.Options{
-		WorkerStopTimeout:                       opts.StopTimeout,
-		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentActivities,
+		WorkerStopTimeout:                  opts.StopTimeout,
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 		// First attempts run as local activities: as many at once as
 		// deliveries, since each mostly waits on its endpoint.
 		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentActivities,
