@@ -75,11 +75,13 @@ func TestReportTable(t *testing.T) {
 			LatencyByClass: map[string]Latency{"slow": {P50: 2 * time.Second, P99: 2100 * time.Millisecond}},
 			Reconciliation: Reconciliation{Expected: 9, Delivered: 9, Undeliverable: 1},
 		}, {Name: "floor", DeliveredPerSec: 50, Reconciliation: Reconciliation{Expected: 9, Delivered: 9}}},
-		FloorRatio: 0.85,
+		FloorRatio: 0.85, LocalFloorRatio: 0.7, HistoryEvents: 8, FloorHistory: 11, LocalFloorHistory: 6,
 	}
 	var b bytes.Buffer
 	r.WriteTable(&b)
-	for _, want := range []string{"scenario c", "42.5", "45", "9/9", "slow endpoints: p50 2000 ms, p99 2100 ms", "1 pairs to refusing", "85 % of the bare-Temporal floor"} {
+	for _, want := range []string{"scenario c", "42.5", "45", "9/9", "slow endpoints: p50 2000 ms, p99 2100 ms", "1 pairs to refusing",
+		"85 % of the bare one-activity floor, 70 % of the bare local-activity floor",
+		"history events per event: 8 (one-activity floor: 11, local-activity floor: 6)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

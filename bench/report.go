@@ -93,6 +93,10 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	if r.HistoryEvents > 0 {
-		fmt.Fprintf(w, "history events per event: %d (one-activity floor: %d, local-activity floor: %d)\n", r.HistoryEvents, r.FloorHistory, r.LocalFloorHistory)
+		fmt.Fprintf(w, "history events per event: %d", r.HistoryEvents)
+		if r.FloorHistory > 0 {
+			fmt.Fprintf(w, " (one-activity floor: %d, local-activity floor: %d)", r.FloorHistory, r.LocalFloorHistory)
+		}
+		fmt.Fprintln(w)
 	}
 }
