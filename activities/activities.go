@@ -187,8 +187,9 @@ func newInFlight(slowMax, fastMax int) *inFlight {
 
 // enter reports whether one more attempt of key may start at now, and if
 // so counts it; leave, with the same start, ends it, with the time its
-// request took (negative when none was made).
-func (f *inFlight) enter(key string, now time.Time) bool {
+// request took (negative when none was made). It also says whether the key
+// is slow.
+func (f *inFlight) enter(key string, now time.Time) (ok, slow bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.keys[key]
@@ -203,7 +204,7 @@ func (f *inFlight) enter(key string, now time.Time) bool {
 		l = &load{last: -1}
 		f.keys[key] = l
 	}
-	slow := l.last < 0 || l.last > slowAfter
+	slow = l.last < 0 || l.last > slowAfter
 	for _, s := range l.starts {
 		slow = slow || now.Sub(s) > slowAfter
 	}
@@ -212,10 +213,10 @@ func (f *inFlight) enter(key string, now time.Time) bool {
 		limit = f.max
 	}
 	if len(l.starts) >= limit {
-		return false
+		return false, slow
 	}
 	l.starts = append(l.starts, now)
-	return true
+	return true, slow
 }
 
 func (f *inFlight) leave(key string, start time.Time, request time.Duration) {
@@ -437,13 +438,13 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	requestTook := time.Duration(-1) // until a request is made
 	if trigger == models.TriggerScheduled {
 		entered := time.Now()
-		if !a.busy.enter(webhook.ID, entered) {
-			return DeliverResult{}, webhookBusy(attempt, a.jitter())
+		if ok, slow := a.busy.enter(webhook.ID, entered); !ok {
+			return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
 		}
 		defer func() { a.busy.leave(webhook.ID, entered, requestTook) }()
 		if info.IsLocalActivity {
-			if !a.local.enter(event.WorkspaceID, entered) {
-				return DeliverResult{}, webhookBusy(attempt, a.jitter())
+			if ok, slow := a.local.enter(event.WorkspaceID, entered); !ok {
+				return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
 			}
 			defer func() { a.local.leave(event.WorkspaceID, entered, requestTook) }()
 		}
@@ -595,13 +596,20 @@ func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at t
 }
 
 // webhookBusy is the error of a scheduled attempt that found its webhook
-// at MaxInFlight attempts in this worker: it waits its turn, from half a
-// second up to ten with repeated tries (jittered so that waiting attempts
-// spread out), and the schedule does not count it.
-func webhookBusy(attempt int32, u float64) error {
-	wait := 10 * time.Second
-	if attempt >= 1 && attempt < 6 {
-		wait = min(500*time.Millisecond<<(attempt-1), wait)
+// (or workspace) at its bound of attempts in flight in this worker: it
+// waits its turn and the schedule does not count it. Behind a slow
+// endpoint, whose attempts hold their slots for seconds, the wait starts at
+// five seconds and grows to thirty; behind a fast one that is merely busy,
+// at half a second, growing to ten. Jittered, so that waiting attempts
+// spread out.
+func webhookBusy(attempt int32, slow bool, u float64) error {
+	base, ceiling := 500*time.Millisecond, 10*time.Second
+	if slow {
+		base, ceiling = 5*time.Second, 30*time.Second
+	}
+	wait := ceiling
+	if attempt >= 1 && attempt < 8 {
+		wait = min(base<<(attempt-1), ceiling)
 	}
 	wait = time.Duration(float64(wait) * (0.75 + 0.5*u))
 	return temporal.NewApplicationErrorWithOptions("the webhook has the most attempts in flight allowed; waiting its turn", ErrTypeBusy,

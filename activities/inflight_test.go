@@ -10,9 +10,12 @@ import (
 func TestInFlightBoundsSlowWebhooksOnly(t *testing.T) {
 	f := newInFlight(2, 5)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	enter := func(at time.Time) bool { return f.enter("wh_1", at) }
+	enter := func(at time.Time) bool { ok, _ := f.enter("wh_1", at); return ok }
 
 	// Unknown: slow.
+	if _, slow := f.enter("wh_0", t0); !slow {
+		t.Error("a webhook never answered is not slow")
+	}
 	if !enter(t0) || !enter(t0.Add(time.Millisecond)) || enter(t0.Add(2*time.Millisecond)) {
 		t.Fatal("a webhook never answered yet is not held to 2")
 	}
@@ -51,7 +54,7 @@ func TestInFlightBoundsSlowWebhooksOnly(t *testing.T) {
 		t.Error("a webhook whose last request took 7s is not held to 2")
 	}
 	// Another webhook is counted apart.
-	if !f.enter("wh_2", t2) {
+	if ok, _ := f.enter("wh_2", t2); !ok {
 		t.Error("another webhook is held back")
 	}
 }
