@@ -61,7 +61,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the started stack to this file (go tool pprof)")
 	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	cfg := bench.Config{Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Concurrency: f.concurrency, Idle: f.idle, Progress: stderr}
 	if err := cfg.Validate(); err != nil {

@@ -47,7 +47,7 @@ func devFlags(cfg *Config, opts *devOptions, name string, args []string, stderr 
 		fs.BoolVar(&opts.temporalOnly, "temporal-only", false, "run only the embedded Temporal server and its UI, for `tidyhooks api` and `tidyhooks worker` processes")
 	}
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("dev: unexpected arguments %q", fs.Args())

@@ -50,6 +50,10 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	if isHelp(sub) {
+		fmt.Fprint(stdout, keysUsage)
+		return errHelp
+	}
 	fs := flag.NewFlagSet("tidyhooks keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", ".tidyhooks", "dev data directory, when DATABASE_URL is not set")
@@ -68,7 +72,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return errUsage
 	}
 	if err := fs.Parse(rest); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	url := strings.TrimSpace(getenv("DATABASE_URL"))
 	if url == "" {

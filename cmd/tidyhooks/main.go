@@ -8,11 +8,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -23,6 +25,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, errHelp) {
+		return
+	}
 	if err != nil && !errors.Is(err, errUsage) {
 		fmt.Fprintln(os.Stderr, "tidyhooks:", err)
 	}
@@ -31,7 +36,31 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage")
+var (
+	// errUsage is bad usage, already explained to the user (exit 1).
+	errUsage = errors.New("usage")
+	// errHelp is help asked for and shown (exit 0).
+	errHelp = errors.New("help shown")
+)
+
+// parseError is what a command returns when its flags do not parse:
+// errHelp for -h or --help, whose text the flag set has printed.
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return errUsage
+}
+
+// processHelp is `tidyhooks api --help` and `tidyhooks worker --help`.
+const processHelp = `usage: tidyhooks %s
+
+%s
+
+It takes no flags: it is configured by environment variables (DATABASE_URL,
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TIDYHOOKS_ENCRYPTION_KEY and the
+TIDYHOOKS_* settings), each listed in the README's configuration table.
+`
 
 const usage = `usage: tidyhooks <command> [flags]
 
@@ -78,6 +107,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)
 		return errUsage
 	}
+	if (cmd == "api" || cmd == "worker") && len(rest) == 1 && isHelp(rest[0]) {
+		what := map[string]string{
+			"api":    "Runs the HTTP API and the dashboard (production), against PostgreSQL and a Temporal cluster.",
+			"worker": "Runs a delivery worker (production), against PostgreSQL and a Temporal cluster; run any number.",
+		}[cmd]
+		fmt.Fprintf(stdout, processHelp, cmd, what)
+		return errHelp
+	}
+	if (cmd == "dev" || cmd == "bench-target") && slices.ContainsFunc(rest, isHelp) {
+		// The flags' help with their defaults, before the environment is
+		// read: a bad variable does not stand in the way of help.
+		c, _ := loadConfig(modeDev, func(string) string { return "" })
+		return devFlags(&c, &devOptions{floor: cmd == "bench-target"}, cmd, []string{"-h"}, stdout)
+	}
 	m := mode(cmd)
 	if cmd == "bench-target" {
 		m = modeDev
@@ -104,6 +147,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, cfg, logger)
 	}
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}

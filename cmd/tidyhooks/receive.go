@@ -25,7 +25,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
 	secret := fs.String("secret", "", "the webhook's secret (whsec_…), to verify signatures")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	if *secret != "" {
 		if err := signing.ValidateSecret(*secret); err != nil {
