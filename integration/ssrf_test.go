@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/tidysupport/tidyhooks/netguard"
@@ -136,6 +137,16 @@ func TestDeliveriesToNonPublicAddressesAreRefused(t *testing.T) {
 	}
 	if n := l.n.Load(); n != 0 {
 		t.Errorf("the loopback endpoint got %d connections, want none", n)
+	}
+	// The Temporal UI finds the event's workflow among those that failed
+	// to deliver to any of these webhooks.
+	for _, o := range res.Webhooks[:1] {
+		eventually(t, "TidyFailedWebhooks to list "+o.WebhookID, func() bool {
+			list, err := s.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: "default", Query: fmt.Sprintf("TidyFailedWebhooks = %q", o.WebhookID),
+			})
+			return err == nil && len(list.Executions) == 1
+		})
 	}
 	// The webhook's last error says why.
 	page, _ := s.store.ListWebhooks(context.Background(), "wrk_a", "", 100)

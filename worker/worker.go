@@ -72,9 +72,10 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 // SearchAttributes are the custom search attributes DeliverEvent sets.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		workflows.WorkspaceAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.EventAttr.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.WebhooksAttr.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		workflows.WorkspaceAttr.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.EventAttr.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.WebhooksAttr.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		workflows.FailedWebhooksAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	}
 }
 

@@ -26,6 +26,10 @@ var (
 	WorkspaceAttr = temporal.NewSearchAttributeKeyKeyword("TidyWorkspace")
 	EventAttr     = temporal.NewSearchAttributeKeyKeyword("TidyEvent")
 	WebhooksAttr  = temporal.NewSearchAttributeKeyKeywordList("TidyWebhooks")
+	// FailedWebhooksAttr lists, once the workflow has ended, the webhooks
+	// it did not deliver to (failed for good, or paused by a 410):
+	// "every failed delivery to webhook X this week" is one query.
+	FailedWebhooksAttr = temporal.NewSearchAttributeKeyKeywordList("TidyFailedWebhooks")
 )
 
 // MaxRetryInterval is the longest wait between attempts the workflow lets
@@ -78,8 +82,10 @@ type DeliverEventInput struct {
 	WorkspaceID string
 	EventType   string // enum name
 	// FirstAttemptLocal makes each webhook's first attempt a local
-	// activity (the fast path). Workflows started before it existed lack
-	// it and replay as they ran: every attempt an activity. A flag in the
+	// activity (the fast path), and has the workflow list the webhooks it
+	// did not deliver to in TidyFailedWebhooks when it ends. Workflows
+	// started before it existed lack it and replay as they ran: every
+	// attempt an activity, no such list. A flag in the
 	// input rather than workflow.GetVersion, whose marker and search
 	// attribute upsert would add two events to every history.
 	FirstAttemptLocal bool `json:",omitempty"`
@@ -296,6 +302,17 @@ func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string
 		if f != nil {
 			result.Webhooks[i] = outcome(ctx, webhookIDs[i], f)
 			result.Webhooks[i].Attempts++ // the first, local attempt
+		}
+	}
+	var failed []string
+	for _, o := range result.Webhooks {
+		if o.Outcome == OutcomeFailed || o.Outcome == OutcomePaused {
+			failed = append(failed, o.WebhookID)
+		}
+	}
+	if len(failed) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, FailedWebhooksAttr.ValueSet(failed)); err != nil {
+			workflow.GetLogger(ctx).Warn("list failed webhooks", "error", err)
 		}
 	}
 	return result

@@ -224,6 +224,11 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return fmt.Errorf("connect to embedded temporal: %w", err)
 	}
 	defer c.Close()
+	// A data dir made by an earlier version lacks the search attributes
+	// added since.
+	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		return err
+	}
 	reg := newRegistry()
 	metrics := worker.NewMetrics(reg)
 	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
