@@ -454,3 +454,64 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 		}
 	})
 }
+
+// A delivery whose workflow ended without it is recorded failed once: a
+// new one is created failed, a pending one becomes failed, a delivered one
+// stays delivered, and another workspace's webhook is never touched.
+func TestFailUnfinished(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		other := newWebhook(t, st, "wrk_b", "*")
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		start := func(event, webhook, ws string) models.AttemptStart {
+			return models.AttemptStart{WorkspaceID: ws, WebhookID: webhook, EventID: event, EventType: "contact.created",
+				Trigger: models.TriggerScheduled, StartedAt: at, WorkflowID: "wf", RunID: "run"}
+		}
+		fail := func(a models.AttemptStart) bool {
+			t.Helper()
+			changed, err := st.FailUnfinished(ctx, a, "the delivery's workflow ended (terminated) before it delivered")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return changed
+		}
+		// Never attempted: created failed; a second time changes nothing.
+		if !fail(start("evt_new", w.ID, "wrk_a")) || fail(start("evt_new", w.ID, "wrk_a")) {
+			t.Error("an unattempted delivery is not recorded failed exactly once")
+		}
+		// Pending: becomes failed.
+		if _, err := st.BeginAttempt(ctx, start("evt_pending", w.ID, "wrk_a")); err != nil {
+			t.Fatal(err)
+		}
+		if !fail(start("evt_pending", w.ID, "wrk_a")) {
+			t.Error("a pending delivery is not recorded failed")
+		}
+		// Delivered: stays.
+		ref, err := st.BeginAttempt(ctx, start("evt_done", w.ID, "wrk_a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, Delivered: true, FinishedAt: at, StatusCode: 200, Scheduled: true}); err != nil {
+			t.Fatal(err)
+		}
+		if fail(start("evt_done", w.ID, "wrk_a")) {
+			t.Error("a delivered delivery was changed")
+		}
+		// Another workspace's webhook named with this workspace: nothing.
+		if fail(start("evt_x", other.ID, "wrk_a")) {
+			t.Error("another workspace's webhook got a delivery")
+		}
+		page, err := st.Deliveries(ctx, "wrk_a", w.ID, models.DeliveryFilter{}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]models.DeliveryStatus{}
+		for _, d := range page.Items {
+			got[d.EventID] = d.Status
+		}
+		if got["evt_new"] != models.DeliveryFailed || got["evt_pending"] != models.DeliveryFailed || got["evt_done"] != models.DeliveryDelivered {
+			t.Errorf("statuses = %v", got)
+		}
+	})
+}
