@@ -238,17 +238,19 @@ func (s *Store) SkipDelivery(ctx context.Context, a models.AttemptStart, reason 
 // yet, or still pending, becomes failed with the reason, so that the log
 // shows it and recover finds it. It reports whether it changed anything; a
 // delivery that ended otherwise is left as it is. The webhook's
-// workspace must be workspaceID.
-func (s *Store) FailUnfinished(ctx context.Context, a models.AttemptStart, reason string) (bool, error) {
+// workspace must be a.WorkspaceID, and the webhook must have existed at
+// emittedAt: a webhook created after an event never receives it.
+func (s *Store) FailUnfinished(ctx context.Context, a models.AttemptStart, emittedAt time.Time, reason string) (bool, error) {
 	at := a.StartedAt.UTC()
 	res := s.db.WithContext(ctx).Exec(`INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status,
 			attempt_count, last_error, workflow_id, run_id, created_at, updated_at)
-		SELECT ?, w.workspace_id, w.id, ?, ?, ?, 0, ?, ?, ?, ?, ? FROM webhooks w WHERE w.id = ? AND w.workspace_id = ?
+		SELECT ?, w.workspace_id, w.id, ?, ?, ?, 0, ?, ?, ?, ?, ? FROM webhooks w
+		WHERE w.id = ? AND w.workspace_id = ? AND w.created_at <= ?
 		ON CONFLICT (event_id, webhook_id) DO UPDATE SET status = excluded.status, next_attempt_at = NULL,
 			last_error = excluded.last_error, updated_at = excluded.updated_at
 		WHERE deliveries.status = ?`,
 		models.NewID("dlv", at), a.EventID, a.EventType, string(models.DeliveryFailed), cleanText(reason, 1000),
-		a.WorkflowID, a.RunID, at, at, a.WebhookID, a.WorkspaceID, string(models.DeliveryPending))
+		a.WorkflowID, a.RunID, at, at, a.WebhookID, a.WorkspaceID, emittedAt.UTC(), string(models.DeliveryPending))
 	if res.Error != nil {
 		return false, fmt.Errorf("fail unfinished delivery of %s to %s: %w", a.EventID, a.WebhookID, translate(res.Error))
 	}

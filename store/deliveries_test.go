@@ -470,7 +470,7 @@ func TestFailUnfinished(t *testing.T) {
 		}
 		fail := func(a models.AttemptStart) bool {
 			t.Helper()
-			changed, err := st.FailUnfinished(ctx, a, "the delivery's workflow ended (terminated) before it delivered")
+			changed, err := st.FailUnfinished(ctx, a, time.Now(), "the delivery's workflow ended (terminated) before it delivered")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -501,6 +501,10 @@ func TestFailUnfinished(t *testing.T) {
 		// Another workspace's webhook named with this workspace: nothing.
 		if fail(start("evt_x", other.ID, "wrk_a")) {
 			t.Error("another workspace's webhook got a delivery")
+		}
+		// A webhook created after the event: nothing.
+		if changed, err := st.FailUnfinished(ctx, start("evt_before", w.ID, "wrk_a"), w.CreatedAt.Add(-time.Minute), "ended"); err != nil || changed {
+			t.Errorf("a webhook created after the event got a delivery (%v)", err)
 		}
 		page, err := st.Deliveries(ctx, "wrk_a", w.ID, models.DeliveryFilter{}, "", 10)
 		if err != nil {

@@ -333,7 +333,8 @@ type deliveryExtra struct {
 // DeliveryInputs returns, in one round trip, what one delivery attempt
 // needs: the webhook by id, the secrets that sign at time now (the current
 // one first), the webhook's workspace's event of that id and the delivery's
-// status so far. Another workspace's event of the same id is never read. A deleted webhook or a missing event is a *models.NotFoundError
+// status so far. Another workspace's event of the same id is never read. A
+// deleted webhook or a missing event is a *models.NotFoundError
 // saying which.
 func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.DeliveryJob, error) {
 	if s.sealer == nil {

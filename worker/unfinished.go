@@ -18,7 +18,7 @@ import (
 // UnfinishedStore records deliveries whose workflow ended without them,
 // and finds the webhooks of an event whose workflow ended before it did.
 type UnfinishedStore interface {
-	FailUnfinished(ctx context.Context, a models.AttemptStart, reason string) (bool, error)
+	FailUnfinished(ctx context.Context, a models.AttemptStart, emittedAt time.Time, reason string) (bool, error)
 	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
 }
 
@@ -44,6 +44,7 @@ const unfinishedQuery = `(WorkflowType = 'DeliverEvent' OR WorkflowType = 'Deliv
 // recorded.
 func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st UnfinishedStore, m *Metrics, since time.Time, logger *slog.Logger) (int, error) {
 	recorded := 0
+	dc := converter.GetDefaultDataConverter()
 	var token []byte
 	for {
 		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -59,7 +60,6 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 				workspace, event string
 				webhooks         []string
 			)
-			dc := converter.GetDefaultDataConverter()
 			_ = dc.FromPayload(fields[workflows.WorkspaceAttr.GetName()], &workspace)
 			_ = dc.FromPayload(fields[workflows.EventAttr.GetName()], &event)
 			_ = dc.FromPayload(fields[workflows.WebhooksAttr.GetName()], &webhooks)
@@ -72,8 +72,8 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 					continue
 				}
 				// Ended before it looked its webhooks up: recorded for the
-				// webhooks subscribed to the event now, the nearest to what
-				// it would have matched.
+				// webhooks subscribed to the event now that existed when
+				// it started, the nearest to what it would have matched.
 				typ, ok := models.LookupEvent(event)
 				if !ok {
 					logger.Error("delivery workflow ended before it knew its webhooks; its event is unknown", "workflow_id", wf.Execution.WorkflowId, "status", status)
@@ -90,7 +90,7 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 				changed, err := st.FailUnfinished(ctx, models.AttemptStart{
 					WorkspaceID: workspace, WebhookID: id, EventID: eventID, EventType: event,
 					StartedAt: wf.CloseTime.AsTime(), WorkflowID: wf.Execution.WorkflowId, RunID: wf.Execution.RunId,
-				}, reason)
+				}, wf.StartTime.AsTime(), reason)
 				if err != nil {
 					return recorded, err
 				}

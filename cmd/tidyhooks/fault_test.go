@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,21 @@ import (
 // the test's own, which the test stops and starts. Loopback only, bounded
 // in count and time.
 
-const pgBin = "/usr/lib/postgresql/15/bin"
+// pgBin is the newest installed PostgreSQL's server programs, as Debian
+// lays them out (/usr/lib/postgresql/<version>/bin), the one .ci/run
+// installs.
+var pgBin = func() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int {
+		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+		return va - vb
+	})
+	if len(dirs) == 0 {
+		return "/usr/lib/postgresql/15/bin"
+	}
+	return dirs[len(dirs)-1]
+}()
 
 // pgServer is a PostgreSQL server of the test's own, in a temp dir on a
 // free port: stopping it touches no other test.
@@ -44,7 +59,7 @@ type pgServer struct {
 func ownPostgres(t *testing.T) *pgServer {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
-		t.Fatalf("PostgreSQL 15's server binaries are needed at %s: %v", pgBin, err)
+		t.Fatalf("PostgreSQL's server programs (initdb, pg_ctl) are needed at %s: %v", pgBin, err)
 	}
 	dir, err := os.MkdirTemp("", "tidyhooks-pg")
 	if err != nil {
