@@ -59,18 +59,10 @@ type Store interface {
 	Recoverer
 }
 
-// DefaultSchedule is SPEC §4's wait before each retry after the first attempt.
-var DefaultSchedule = []time.Duration{
-	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
-	10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
-}
-
 // Defaults of Config.
 const (
-	DefaultTimeout       = 15 * time.Second
-	DefaultRetryAfterCap = time.Hour
-	MaxTimeout           = 25 * time.Second // below workflows.AttemptTimeout
-	jitterFraction       = 0.2
+	DefaultTimeout = 15 * time.Second
+	MaxTimeout     = 25 * time.Second // below workflows.AttemptTimeout
 )
 
 // Error types of the delivery activity's application errors.
@@ -86,11 +78,12 @@ const (
 
 // Config is the deployment's delivery settings.
 type Config struct {
-	Schedule      []time.Duration // nil means DefaultSchedule
-	Timeout       time.Duration   // per attempt; 0 means DefaultTimeout
-	RetryAfterCap time.Duration   // 0 means DefaultRetryAfterCap
-	Network       netguard.Policy
-	UserAgent     string
+	// Retry is the retry schedule; a nil Schedule means
+	// models.DefaultRetrySchedule, a zero cap models.DefaultRetryAfterCap.
+	Retry     models.RetryPolicy
+	Timeout   time.Duration // per attempt; 0 means DefaultTimeout
+	Network   netguard.Policy
+	UserAgent string
 	// Observer, when set, hears of every attempt (metrics).
 	Observer Observer
 	// PauseAfter pauses a webhook whose attempts have all failed for this
@@ -269,14 +262,14 @@ func (r *recorded) forget(webhookID string) {
 // New returns the activities with an HTTP client that never follows
 // redirects and refuses addresses cfg.Network blocks.
 func New(store Store, cfg Config) *Activities {
-	if cfg.Schedule == nil {
-		cfg.Schedule = DefaultSchedule
+	if cfg.Retry.Schedule == nil {
+		cfg.Retry.Schedule = models.DefaultRetrySchedule
+	}
+	if cfg.Retry.RetryAfterCap <= 0 {
+		cfg.Retry.RetryAfterCap = models.DefaultRetryAfterCap
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RetryAfterCap <= 0 {
-		cfg.RetryAfterCap = DefaultRetryAfterCap
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "TidySupport-Webhooks/dev"
@@ -386,17 +379,16 @@ func failureDetails(attempt int32, status int, latency time.Duration) []any {
 	return []any{attempt, status, latency.Milliseconds()}
 }
 
-// Deliver sends one signed POST of the event to the webhook and logs it:
-// the attempt is recorded as sending before the request goes out and
-// completed after, so that a worker lost in between leaves its record. A
-// 2xx completes it; a 410 pauses the webhook; any other failure returns an
-// error whose NextRetryDelay follows the schedule (or a capped
-// Retry-After), until the schedule runs out. Manual, recover and test
-// attempts are made once.
+// Deliver sends one signed POST of the event to the webhook and records
+// it: the attempt is logged as sending before the request goes out and
+// completed after, so that a worker lost in between leaves its record.
+// What happens next is models.RetryPolicy's decision, which Deliver
+// records and returns: a result when the delivery is done or skipped, an
+// error whose NextRetryDelay is the verdict's wait when the schedule
+// retries, and a non-retryable error when it has ended otherwise.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	info := activity.GetInfo(ctx)
 	attempt := info.Attempt
-	logger := activity.GetLogger(ctx)
 	trigger := in.trigger()
 	now := a.now()
 	job, err := a.store.DeliveryInputs(ctx, in.WebhookID, in.EventID, now)
@@ -418,22 +410,16 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		// lost with its worker), whose "sending" leftovers become unknown.
 		Retry: trigger == models.TriggerScheduled && (attempt > 1 || job.Status != ""),
 	}
-	if trigger == models.TriggerScheduled {
-		// A manual retry or recover may have settled it meanwhile, or this
-		// very attempt before its worker was lost, or a pause skipped it:
-		// the schedule stops there.
-		switch job.Status {
-		case models.DeliveryDelivered:
-			return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, Reason: "delivered by an earlier attempt"}, nil
-		case models.DeliverySkipped:
-			return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "skipped while the webhook was paused"}, nil
+	switch end, reason := models.BeforeAttempt(trigger, job.Status, webhook.Status); end {
+	case models.EndDelivered:
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, Reason: reason}, nil
+	case models.EndSkipped:
+		if job.Status != models.DeliverySkipped {
+			if err := a.store.SkipDelivery(ctx, start, "skipped: the webhook was paused"); err != nil {
+				return DeliverResult{}, storeUnavailable(attempt, err)
+			}
 		}
-	}
-	if webhook.Status != models.WebhookActive && trigger != models.TriggerTest && trigger != models.TriggerManual {
-		if err := a.store.SkipDelivery(ctx, start, "skipped: the webhook was paused"); err != nil {
-			return DeliverResult{}, storeUnavailable(attempt, err)
-		}
-		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: "webhook paused"}, nil
+		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: reason}, nil
 	}
 	requestTook := time.Duration(-1) // until a request is made
 	if trigger == models.TriggerScheduled {
@@ -460,59 +446,87 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// The header numbers attempts as the log does: manual, recover and
 	// test attempts count too.
 	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
-	latency := time.Since(started)
-	requestTook = latency
+	requestTook = time.Since(started)
 	if a.cfg.AfterSend != nil {
 		a.cfg.AfterSend(ctx, in)
+	}
+	verdict := a.cfg.Retry.Decide(models.AttemptResult{
+		Trigger: trigger, Position: ref.Scheduled, Delivered: sent.err == nil, StatusCode: sent.status,
+		Blocked: errors.Is(sent.err, netguard.ErrBlocked), RetryAfter: sent.retryAfter,
+	}, a.jitter())
+	a.observe(event.Type.Wire, sent, requestTook)
+	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled)
+	// From here on the request has been made: failing to record it must
+	// not fail, or repeat, the delivery.
+	a.record(ctx, ref, sent, requestTook, verdict, fail)
+	a.recordOnWebhook(ctx, webhook.ID, now, sent.err)
+	if verdict.PauseWebhook {
+		if err := a.store.PauseWebhook(ctx, webhook.ID, goneReason); err != nil {
+			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
+		}
+	}
+	return res, fail
+}
+
+const goneReason = "endpoint answered 410 Gone"
+
+// record writes an attempt's outcome, the error Deliver returns for it
+// (nil for a success) and the verdict's status to the log.
+func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sendResult, latency time.Duration, v models.Verdict, fail error) {
+	end := models.AttemptEnd{
+		AttemptRef: ref, Delivered: sent.err == nil, FinishedAt: a.now(), StatusCode: sent.status,
+		LatencyMs: latency.Milliseconds(), ResponseBody: sent.body,
+		Status: v.Status, KeepDueRetry: v.KeepDueRetry,
+	}
+	if fail != nil {
+		end.Error = fail.Error()
+	}
+	if v.End == models.EndRetry {
+		at := end.FinishedAt.Add(v.Wait)
+		end.NextAttemptAt = &at
+	}
+	if err := a.store.FinishAttempt(ctx, end); err != nil {
+		activity.GetLogger(ctx).Warn("record attempt outcome", "delivery_id", ref.DeliveryID, "attempt", ref.Number, "error", err)
+		a.logWriteFailed("outcome")
+	}
+}
+
+func (a *Activities) observe(eventType string, sent sendResult, latency time.Duration) {
+	if a.cfg.Observer == nil {
+		return
 	}
 	outcome := OutcomeDelivered
 	if sent.err != nil {
 		outcome = "failed"
 	}
-	if a.cfg.Observer != nil {
-		a.cfg.Observer.ObserveAttempt(event.Type.Wire, outcome, sent.status, latency)
-	}
-	var (
-		fail error
-		next *time.Time
-	)
-	if sent.err != nil {
-		var delay time.Duration
-		fail, delay = a.failure(trigger, attempt, ref.Scheduled, sent, latency)
-		if delay > 0 {
-			at := a.now().Add(delay)
-			next = &at
-		}
-	}
-
-	// From here on the request has been made: failing to record it must
-	// not fail, or repeat, the delivery.
-	end := models.AttemptEnd{
-		AttemptRef: ref, Delivered: sent.err == nil, FinishedAt: a.now(), StatusCode: sent.status,
-		LatencyMs: latency.Milliseconds(), ResponseBody: sent.body, NextAttemptAt: next,
-		Scheduled: trigger == models.TriggerScheduled,
-	}
-	if sent.err != nil {
-		end.Error = fail.Error()
-	}
-	if err := a.store.FinishAttempt(ctx, end); err != nil {
-		logger.Warn("record attempt outcome", "webhook_id", webhook.ID, "event_id", event.ID, "error", err)
-		a.logWriteFailed("outcome")
-	}
-	a.recordOnWebhook(ctx, webhook.ID, now, sent.err)
-
-	switch {
-	case sent.err == nil:
-		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
-	case pausesOnGone(trigger, sent.status):
-		if err := a.store.PauseWebhook(ctx, webhook.ID, goneReason); err != nil {
-			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
-		}
-	}
-	return DeliverResult{}, fail
+	a.cfg.Observer.ObserveAttempt(eventType, outcome, sent.status, latency)
 }
 
-const goneReason = "endpoint answered 410 Gone"
+// result is what Deliver returns for a verdict: the workflow reads the
+// end from the error's type (ErrTypeGone pauses, any non-retryable one
+// ends the delivery) and its details (failureDetails).
+func result(attempt int32, sent sendResult, latency time.Duration, v models.Verdict, position int) (DeliverResult, error) {
+	if v.End == models.EndDelivered {
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
+	}
+	details := failureDetails(attempt, sent.status, latency)
+	final := func(typ, msg string) error {
+		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+	}
+	msg := sent.err.Error()
+	switch v.End {
+	case models.EndGone:
+		return DeliverResult{}, final(ErrTypeGone, goneReason+"; webhook paused")
+	case models.EndBlocked:
+		return DeliverResult{}, final(ErrTypeBlocked, msg)
+	case models.EndExhausted:
+		return DeliverResult{}, final(ErrTypeExhausted, fmt.Sprintf("%s; gave up after %d attempts", msg, position))
+	case models.EndOnce:
+		return DeliverResult{}, final(ErrTypeHTTP, msg)
+	}
+	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(msg, ErrTypeHTTP,
+		temporal.ApplicationErrorOptions{NextRetryDelay: v.Wait, Details: details})
+}
 
 // MaxStoreRetryDelay caps the wait between tries of a delivery whose
 // bookkeeping could not reach the database, so that deliveries resume
@@ -529,41 +543,6 @@ func storeUnavailable(attempt int32, err error) error {
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeStore,
 		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Cause: err})
-}
-
-// pausesOnGone reports whether an answer with status pauses the webhook:
-// a 410 does, except to a test or a manual retry.
-func pausesOnGone(trigger models.AttemptTrigger, status int) bool {
-	return status == http.StatusGone && trigger != models.TriggerTest && trigger != models.TriggerManual
-}
-
-// failure is the error Deliver returns for a failed attempt, and the wait
-// before the schedule's next attempt (0 when there is none). The place in
-// the schedule is the log's count of scheduled attempts, not Temporal's
-// attempt number: a try that failed before sending anything (the database
-// down) does not use up a retry.
-func (a *Activities) failure(trigger models.AttemptTrigger, attempt int32, scheduled int, sent sendResult, latency time.Duration) (error, time.Duration) {
-	details := failureDetails(attempt, sent.status, latency)
-	msg := sent.err.Error()
-	final := func(typ, msg string) error {
-		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
-	}
-	switch {
-	case pausesOnGone(trigger, sent.status):
-		return final(ErrTypeGone, goneReason+"; webhook paused"), 0
-	case trigger != models.TriggerScheduled:
-		return final(ErrTypeHTTP, msg), 0
-	case errors.Is(sent.err, netguard.ErrBlocked):
-		return final(ErrTypeBlocked, msg), 0
-	case scheduled > len(a.cfg.Schedule):
-		return final(ErrTypeExhausted, fmt.Sprintf("%s; gave up after %d attempts", msg, scheduled)), 0
-	}
-	delay := RetryDelay(a.cfg.Schedule, int32(scheduled), a.jitter())
-	if sent.retryAfter > 0 {
-		delay = min(sent.retryAfter, a.cfg.RetryAfterCap)
-	}
-	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeHTTP,
-		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Details: details}), delay
 }
 
 func (a *Activities) logWriteFailed(record string) {
@@ -614,14 +593,6 @@ func webhookBusy(attempt int32, slow bool, u float64) error {
 	wait = time.Duration(float64(wait) * (0.75 + 0.5*u))
 	return temporal.NewApplicationErrorWithOptions("the webhook has the most attempts in flight allowed; waiting its turn", ErrTypeBusy,
 		temporal.ApplicationErrorOptions{NextRetryDelay: wait})
-}
-
-// RetryDelay is the wait after failed attempt number attempt (1-based):
-// schedule[attempt-1] scaled by a factor in [0.8, 1.2) picked by u in [0, 1).
-func RetryDelay(schedule []time.Duration, attempt int32, u float64) time.Duration {
-	i := min(max(int(attempt)-1, 0), len(schedule)-1)
-	factor := 1 - jitterFraction + 2*jitterFraction*u
-	return time.Duration(float64(schedule[i]) * factor)
 }
 
 // sendResult is what one HTTP attempt got: the status code (0 without a

@@ -69,7 +69,7 @@ func TestRecordHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.store.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 500, Error: "endpoint answered 500", Scheduled: true}); err != nil {
+	if err := s.store.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 500, Error: "endpoint answered 500", Status: models.DeliveryFailed}); err != nil {
 		t.Fatal(err)
 	}
 	since := now.Add(-time.Minute).Format(time.RFC3339)

@@ -133,21 +133,23 @@ type AttemptRef struct {
 	Scheduled int
 }
 
-// AttemptEnd is an attempt's outcome.
+// AttemptEnd is an attempt's outcome and what RetryPolicy.Decide made of
+// it for the delivery.
 type AttemptEnd struct {
 	AttemptRef
-	Delivered    bool
+	Delivered    bool // the attempt got a 2xx
 	FinishedAt   time.Time
 	StatusCode   int
 	LatencyMs    int64
 	ResponseBody string
 	Error        string
-	// NextAttemptAt is when the schedule retries; nil when it will not.
+	// Status is the delivery's status from now on (Verdict.Status), and
+	// NextAttemptAt when the schedule retries (nil when it will not).
+	Status        DeliveryStatus
 	NextAttemptAt *time.Time
-	// Scheduled is true for the event workflow's own attempts: their
-	// failure without a next attempt fails the delivery. A failed manual,
-	// recover or test attempt leaves a retry already due in place.
-	Scheduled bool
+	// KeepDueRetry leaves a delivery whose scheduled retry is still due
+	// pending, whatever Status says (Verdict.KeepDueRetry).
+	KeepDueRetry bool
 }
 
 // DayStats is one day of a webhook's attempts.

@@ -146,9 +146,14 @@ func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models
 	return ref, nil
 }
 
-// FinishAttempt records an attempt's outcome and brings its delivery up to
-// date.
+// FinishAttempt records an attempt's outcome and gives its delivery the
+// status the retry policy decided (models.RetryPolicy.Decide).
 func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
+	switch e.Status {
+	case models.DeliveryPending, models.DeliveryDelivered, models.DeliveryFailed:
+	default:
+		return fmt.Errorf("record outcome of attempt %d of %s: delivery status %q after an attempt", e.Number, e.DeliveryID, e.Status)
+	}
 	at := e.FinishedAt.UTC()
 	outcome := models.AttemptFailed
 	if e.Delivered {
@@ -165,20 +170,12 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 			response_body = ?, error = ?, next_attempt_at = ?
 		WHERE delivery_id = ? AND number = ?`
 	attemptArgs := []any{string(outcome), at, code, e.LatencyMs, body, errMsg, next, e.DeliveryID, e.Number}
-	set := "status = ?, next_attempt_at = NULL"
-	var setArgs []any
-	switch {
-	case e.Delivered:
-		setArgs = append(setArgs, string(models.DeliveryDelivered))
-	case next != nil:
-		set = "status = ?, next_attempt_at = ?"
-		setArgs = append(setArgs, string(models.DeliveryPending), next)
-	case e.Scheduled:
-		setArgs = append(setArgs, string(models.DeliveryFailed))
-	default:
-		// A one-off attempt failed: a scheduled retry still due stays due.
+	set := "status = ?, next_attempt_at = ?"
+	setArgs := []any{string(e.Status), next}
+	if e.KeepDueRetry {
+		// A scheduled retry still due keeps the delivery pending, and due.
 		set = "status = CASE WHEN status = ? AND next_attempt_at > ? THEN status ELSE ? END"
-		setArgs = append(setArgs, string(models.DeliveryPending), at, string(models.DeliveryFailed))
+		setArgs = []any{string(models.DeliveryPending), at, string(e.Status)}
 	}
 	updateDelivery := "UPDATE deliveries SET " + set + ", last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?"
 	deliveryArgs := append(setArgs, code, errMsg, at, e.DeliveryID)

@@ -65,7 +65,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		next := t0.Add(5 * time.Second)
 		longBody := strings.Repeat("é", 3000) + "\x00"
 		finish(t, st, models.AttemptEnd{AttemptRef: ref1, FinishedAt: t0.Add(time.Second), StatusCode: 500, LatencyMs: 1000,
-			ResponseBody: longBody, Error: "endpoint answered 500 Internal Server Error", NextAttemptAt: &next, Scheduled: true})
+			ResponseBody: longBody, Error: "endpoint answered 500 Internal Server Error", NextAttemptAt: &next, Status: models.DeliveryPending})
 		d = delivery(t, st, "wrk_a", ref1.DeliveryID)
 		if d.Status != models.DeliveryPending || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(next) || d.LastStatusCode != 500 {
 			t.Errorf("after a failure with a retry due: %+v", d)
@@ -75,7 +75,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		}
 		// Binary answers are kept as text, within the limit.
 		binary := begin(t, st, start(w, "evt_binary", models.TriggerScheduled, t0))
-		finish(t, st, models.AttemptEnd{AttemptRef: binary, FinishedAt: t0, StatusCode: 502, Error: "502", ResponseBody: strings.Repeat("\xff\x00", 2048), Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: binary, FinishedAt: t0, StatusCode: 502, Error: "502", ResponseBody: strings.Repeat("\xff\x00", 2048), Status: models.DeliveryFailed})
 		if body := delivery(t, st, "wrk_a", binary.DeliveryID).Attempts[0].ResponseBody; len(body) > models.MaxResponseBody || !utf8.ValidString(body) || strings.ContainsRune(body, 0) {
 			t.Errorf("binary response body kept as %d bytes, valid %v", len(body), utf8.ValidString(body))
 		}
@@ -86,7 +86,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		third := start(w, "evt_1", models.TriggerScheduled, t0.Add(40*time.Second))
 		third.Retry = true
 		ref3 := begin(t, st, third)
-		finish(t, st, models.AttemptEnd{AttemptRef: ref3, Delivered: true, FinishedAt: t0.Add(41 * time.Second), StatusCode: 200, LatencyMs: 12, Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: ref3, Delivered: true, FinishedAt: t0.Add(41 * time.Second), StatusCode: 200, LatencyMs: 12, Status: models.DeliveryDelivered})
 
 		d = delivery(t, st, "wrk_a", ref1.DeliveryID)
 		if d.Status != models.DeliveryDelivered || d.AttemptCount != 3 || d.NextAttemptAt != nil || d.LastError != "" {
@@ -109,7 +109,7 @@ func TestDeliveryLogRecordsEveryAttempt(t *testing.T) {
 		if ref4.Number != 4 || ref4.DeliveryID != ref1.DeliveryID || ref4.Scheduled != 3 || ref3.Scheduled != 3 || ref1.Scheduled != 1 {
 			t.Errorf("manual attempt = %+v", ref4)
 		}
-		finish(t, st, models.AttemptEnd{AttemptRef: ref4, FinishedAt: t0.Add(time.Hour), Error: "request failed: connection refused"})
+		finish(t, st, models.AttemptEnd{AttemptRef: ref4, FinishedAt: t0.Add(time.Hour), Error: "request failed: connection refused", Status: models.DeliveryFailed, KeepDueRetry: true})
 		d = delivery(t, st, "wrk_a", ref1.DeliveryID)
 		if d.Status != models.DeliveryFailed || d.Attempts[3].Trigger != models.TriggerManual || d.LastStatusCode != 0 {
 			t.Errorf("after a failed manual retry: %+v", d)
@@ -139,9 +139,9 @@ func TestManualFailureKeepsAScheduledRetryDue(t *testing.T) {
 		now := time.Now().UTC()
 		ref := begin(t, st, start(w, "evt_1", models.TriggerScheduled, now))
 		next := now.Add(time.Hour)
-		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 502, Error: "502", NextAttemptAt: &next, Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 502, Error: "502", NextAttemptAt: &next, Status: models.DeliveryPending})
 		manual := begin(t, st, start(w, "evt_1", models.TriggerManual, now.Add(time.Second)))
-		finish(t, st, models.AttemptEnd{AttemptRef: manual, FinishedAt: now.Add(time.Second), StatusCode: 502, Error: "502"})
+		finish(t, st, models.AttemptEnd{AttemptRef: manual, FinishedAt: now.Add(time.Second), StatusCode: 502, Error: "502", Status: models.DeliveryFailed, KeepDueRetry: true})
 		if d := delivery(t, st, "wrk_a", ref.DeliveryID); d.Status != models.DeliveryPending || d.NextAttemptAt == nil {
 			t.Errorf("a failed manual retry with a scheduled retry due: %+v", d)
 		}
@@ -161,7 +161,7 @@ func TestDeliveriesListNewestFirstWithFilters(t *testing.T) {
 				a.EventType = "conversation.created"
 			}
 			ref := begin(t, st, a)
-			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: i%2 == 0, FinishedAt: a.StartedAt, Error: map[bool]string{true: "", false: "500"}[i%2 == 0], Scheduled: true})
+			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: i%2 == 0, FinishedAt: a.StartedAt, Error: map[bool]string{true: "", false: "500"}[i%2 == 0], Status: settled(i%2 == 0)})
 			ids = append(ids, ref.DeliveryID)
 		}
 		begin(t, st, start(other, "evt_0", models.TriggerScheduled, t0))
@@ -216,9 +216,9 @@ func TestPausingSkipsPendingDeliveries(t *testing.T) {
 		now := time.Now().UTC()
 		pending := begin(t, st, start(w, "evt_pending", models.TriggerScheduled, now))
 		next := now.Add(time.Minute)
-		finish(t, st, models.AttemptEnd{AttemptRef: pending, FinishedAt: now, StatusCode: 500, Error: "500", NextAttemptAt: &next, Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: pending, FinishedAt: now, StatusCode: 500, Error: "500", NextAttemptAt: &next, Status: models.DeliveryPending})
 		done := begin(t, st, start(w, "evt_done", models.TriggerScheduled, now))
-		finish(t, st, models.AttemptEnd{AttemptRef: done, Delivered: true, FinishedAt: now, StatusCode: 200, Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: done, Delivered: true, FinishedAt: now, StatusCode: 200, Status: models.DeliveryDelivered})
 
 		if _, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error { w.Status = models.WebhookPaused; return nil }); err != nil {
 			t.Fatal(err)
@@ -244,7 +244,7 @@ func TestPausingSkipsPendingDeliveries(t *testing.T) {
 		test := start(w, "evt_test", models.TriggerTest, now)
 		test.EventType = models.TestingConnection.Wire
 		tref := begin(t, st, test)
-		finish(t, st, models.AttemptEnd{AttemptRef: tref, FinishedAt: now, StatusCode: 500, Error: "500"})
+		finish(t, st, models.AttemptEnd{AttemptRef: tref, FinishedAt: now, StatusCode: 500, Error: "500", Status: models.DeliveryFailed, KeepDueRetry: true})
 		n, err := st.CountRecoverable(ctx, w.ID, now.Add(-time.Minute), now.Add(time.Minute))
 		if err != nil || n != 2 {
 			t.Errorf("recoverable after pause = %d (err %v), want the skipped two", n, err)
@@ -280,7 +280,7 @@ func TestAutoPauseSkipsPendingDeliveries(t *testing.T) {
 		t0 := time.Now().UTC()
 		ref := begin(t, st, start(w, "evt_1", models.TriggerScheduled, t0))
 		next := t0.Add(time.Hour)
-		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: t0, StatusCode: 500, Error: "500", NextAttemptAt: &next, Scheduled: true})
+		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: t0, StatusCode: 500, Error: "500", NextAttemptAt: &next, Status: models.DeliveryPending})
 		if _, err := st.RecordAttempt(ctx, w.ID, t0, "500", time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +305,7 @@ func TestDeliveryStatsPerDay(t *testing.T) {
 		attempt := func(w models.Webhook, at time.Time, delivered bool, latency int64) {
 			n++
 			ref := begin(t, st, start(w, fmt.Sprintf("evt_%d", n), models.TriggerScheduled, at))
-			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: delivered, FinishedAt: at, LatencyMs: latency, Scheduled: true,
+			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: delivered, FinishedAt: at, LatencyMs: latency, Status: settled(delivered),
 				Error: map[bool]string{true: "", false: "500"}[delivered]})
 		}
 		// Today: latencies 1..20 ms, the last two failed: p50 10, p95 19.
@@ -385,9 +385,9 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 				t.Fatal(err)
 			}
 			ref := begin(t, st, start(w, id, models.TriggerScheduled, at))
-			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: true, FinishedAt: at, Scheduled: true})
+			finish(t, st, models.AttemptEnd{AttemptRef: ref, Delivered: true, FinishedAt: at, Status: models.DeliveryDelivered})
 			second := begin(t, st, start(w, id, models.TriggerManual, at.Add(time.Second)))
-			finish(t, st, models.AttemptEnd{AttemptRef: second, Delivered: true, FinishedAt: at, Scheduled: false})
+			finish(t, st, models.AttemptEnd{AttemptRef: second, Delivered: true, FinishedAt: at, Status: models.DeliveryDelivered})
 			if off >= 0 {
 				keep = append(keep, ref.DeliveryID)
 			}
@@ -492,7 +492,7 @@ func TestFailUnfinished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, Delivered: true, FinishedAt: at, StatusCode: 200, Scheduled: true}); err != nil {
+		if err := st.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, Delivered: true, FinishedAt: at, StatusCode: 200, Status: models.DeliveryDelivered}); err != nil {
 			t.Fatal(err)
 		}
 		if fail(start("evt_done", w.ID, "wrk_a")) {
@@ -518,4 +518,12 @@ func TestFailUnfinished(t *testing.T) {
 			t.Errorf("statuses = %v", got)
 		}
 	})
+}
+
+// settled is the status a delivery takes after a final attempt.
+func settled(delivered bool) models.DeliveryStatus {
+	if delivered {
+		return models.DeliveryDelivered
+	}
+	return models.DeliveryFailed
 }

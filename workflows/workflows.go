@@ -34,9 +34,12 @@ var (
 
 // MaxRetryInterval is the longest wait between attempts the workflow lets
 // the delivery activity ask for. Temporal caps an activity's NextRetryDelay
-// at the retry policy's MaximumInterval, so every schedule entry (with its
-// jitter) and the Retry-After cap must stay below it.
+// at the retry policy's MaximumInterval, so every wait the retry policy can
+// decide (models.LongestRetryWait) must stay below it.
 const MaxRetryInterval = 48 * time.Hour
+
+// The build fails if a retry wait could exceed MaxRetryInterval.
+const _ = uint64(MaxRetryInterval - models.LongestRetryWait)
 
 // AttemptTimeout bounds one delivery attempt, HTTP and bookkeeping; the
 // HTTP timeout is capped below it. It is also how long an attempt lost

@@ -76,7 +76,7 @@ func newHarness(t *testing.T, cfg activities.Config) *harness {
 	env.RegisterWorkflow(workflows.DeliverEvent)
 	env.RegisterWorkflow(workflows.Recover)
 	env.RegisterActivity(activities.New(st, cfg))
-	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, kinds: map[string][]string{}, schedule: cfg.Schedule}
+	h := &harness{env: env, store: st, starts: map[string][]time.Time{}, kinds: map[string][]string{}, schedule: cfg.Retry.Schedule}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		var in activities.DeliverInput
 		if info.ActivityType.Name != "Deliver" || args.Get(&in) != nil {
@@ -158,7 +158,7 @@ func TestScheduleAndJitterBounds(t *testing.T) { bothPaths(t, testScheduleAndJit
 
 func testScheduleAndJitterBounds(t *testing.T, local bool) {
 	schedule := []time.Duration{10 * time.Second, time.Minute, 30 * time.Minute, 5 * time.Hour}
-	h := newHarness(t, activities.Config{Schedule: schedule})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: schedule}})
 	h.local = local
 	rcv := newReceiver(t, status(http.StatusInternalServerError))
 	w := h.webhook(t, rcv.URL)
@@ -193,31 +193,10 @@ func bothPaths(t *testing.T, test func(t *testing.T, local bool)) {
 	t.Run("fast path", func(t *testing.T) { test(t, true) })
 }
 
-func TestRetryDelayJitter(t *testing.T) {
-	schedule := []time.Duration{5 * time.Second, time.Minute}
-	tests := []struct {
-		attempt int32
-		u       float64
-		want    time.Duration
-	}{
-		{1, 0, 4 * time.Second},
-		{1, 0.5, 5 * time.Second},
-		{1, 0.999999, 5999999 * time.Microsecond},
-		{2, 0, 48 * time.Second},
-		{9, 0.5, time.Minute}, // past the end: the last entry
-	}
-	for _, tt := range tests {
-		got := activities.RetryDelay(schedule, tt.attempt, tt.u)
-		if d := got - tt.want; d < -time.Microsecond || d > time.Microsecond {
-			t.Errorf("RetryDelay(attempt %d, u %v) = %s, want %s", tt.attempt, tt.u, got, tt.want)
-		}
-	}
-}
-
 func TestRetryAfterIsHonouredAndCapped(t *testing.T) { bothPaths(t, testRetryAfterIsHonouredAndCapped) }
 
 func testRetryAfterIsHonouredAndCapped(t *testing.T, local bool) {
-	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second, time.Second}, RetryAfterCap: 30 * time.Second})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: []time.Duration{time.Second, time.Second, time.Second}, RetryAfterCap: 30 * time.Second}})
 	h.local = local
 	rcv := newReceiver(t, func(n int32, w http.ResponseWriter) {
 		switch n {
@@ -245,7 +224,7 @@ func testRetryAfterIsHonouredAndCapped(t *testing.T, local bool) {
 func TestGonePausesAndStops(t *testing.T) { bothPaths(t, testGonePausesAndStops) }
 
 func testGonePausesAndStops(t *testing.T, local bool) {
-	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, time.Second}})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: []time.Duration{time.Second, time.Second}}})
 	h.local = local
 	rcv := newReceiver(t, status(http.StatusGone))
 	w := h.webhook(t, rcv.URL)
@@ -268,7 +247,7 @@ func testGonePausesAndStops(t *testing.T, local bool) {
 func TestPartialSuccessAcrossWebhooks(t *testing.T) { bothPaths(t, testPartialSuccessAcrossWebhooks) }
 
 func testPartialSuccessAcrossWebhooks(t *testing.T, local bool) {
-	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second, 2 * time.Second}})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: []time.Duration{time.Second, 2 * time.Second}}})
 	h.local = local
 	ok := newReceiver(t, status(http.StatusOK))
 	failing := newReceiver(t, status(http.StatusBadGateway))
@@ -315,7 +294,7 @@ func testPartialSuccessAcrossWebhooks(t *testing.T, local bool) {
 // moves the delivery onto activities, with the schedule's wait between.
 func TestFastPathAndDurablePath(t *testing.T) {
 	schedule := []time.Duration{10 * time.Second, time.Minute, time.Minute}
-	h := newHarness(t, activities.Config{Schedule: schedule})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: schedule}})
 	h.local = true
 	var paused atomic.Bool
 	fine := newReceiver(t, status(http.StatusOK))
@@ -402,7 +381,7 @@ func TestNoMatchingWebhooks(t *testing.T) {
 // Recover goes through every failed delivery in the window a page at a
 // time, once each, and continues as new before its history grows long.
 func TestRecoverPagesAndContinuesAsNew(t *testing.T) {
-	h := newHarness(t, activities.Config{Schedule: []time.Duration{time.Second}})
+	h := newHarness(t, activities.Config{Retry: models.RetryPolicy{Schedule: []time.Duration{time.Second}}})
 	r := newReceiver(t, status(http.StatusOK))
 	w := h.webhook(t, r.URL)
 	ctx := context.Background()
@@ -422,7 +401,10 @@ func TestRecoverPagesAndContinuesAsNew(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The last three were delivered: recover leaves them alone.
-		end := models.AttemptEnd{AttemptRef: ref, Delivered: i >= failed, FinishedAt: at, StatusCode: 500, Error: "500", Scheduled: true}
+		end := models.AttemptEnd{AttemptRef: ref, Delivered: i >= failed, FinishedAt: at, StatusCode: 500, Error: "500", Status: models.DeliveryFailed}
+		if end.Delivered {
+			end.Status = models.DeliveryDelivered
+		}
 		if err := h.store.FinishAttempt(ctx, end); err != nil {
 			t.Fatal(err)
 		}

@@ -124,7 +124,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
 		TemporalUIURL:       env("TIDYHOOKS_TEMPORAL_UI_URL", ""),
 		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
-		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", activities.DefaultRetryAfterCap),
+		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", models.DefaultRetryAfterCap),
 		AutoPauseAfter:      duration("TIDYHOOKS_AUTO_PAUSE_AFTER", activities.DefaultPauseAfter),
 		LogRetention:        duration("TIDYHOOKS_LOG_RETENTION", worker.DefaultRetention),
 		MaxPayloadBytes:     integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
@@ -150,8 +150,8 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	if u := c.TemporalUIURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_TEMPORAL_UI_URL=%q: want an http(s) URL", u))
 	}
-	if c.RetryAfterMax > maxScheduleEntry {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, maxScheduleEntry))
+	if c.RetryAfterMax > models.MaxRetryWait {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, models.MaxRetryWait))
 	}
 	if c.DeliveryTimeout > activities.MaxTimeout {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_DELIVERY_TIMEOUT=%s: at most %s", c.DeliveryTimeout, activities.MaxTimeout))
@@ -163,11 +163,11 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		}
 		c.RetrySchedule = s
 	} else {
-		c.RetrySchedule = activities.DefaultSchedule
+		c.RetrySchedule = models.DefaultRetrySchedule
 	}
 	// Events are pruned with the log: retention must outlast every retry
 	// the schedule (with its jitter) can still make.
-	if need := retryHorizon(c.RetrySchedule); c.LogRetention < need {
+	if need := (models.RetryPolicy{Schedule: c.RetrySchedule}).Horizon(); c.LogRetention < need {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_RETENTION=%s: must be at least %s, longer than the retry schedule with its jitter, or events still being retried would be removed", c.LogRetention, need))
 	}
 	if raw := env("TIDYHOOKS_ALLOWED_CIDRS", ""); raw != "" {
@@ -230,20 +230,6 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// maxScheduleEntry keeps a retry wait, jitter included, below
-// workflows.MaxRetryInterval.
-const maxScheduleEntry = 36 * time.Hour
-
-// retryHorizon is the shortest log retention that keeps every event until
-// its last scheduled retry: the schedule with +20 % jitter, and an hour.
-func retryHorizon(schedule []time.Duration) time.Duration {
-	var total time.Duration
-	for _, d := range schedule {
-		total += d
-	}
-	return (total*6/5 + time.Hour).Round(time.Hour)
-}
-
 // parseSchedule reads comma-separated Go durations.
 func parseSchedule(raw string) ([]time.Duration, error) {
 	var out []time.Duration
@@ -255,8 +241,8 @@ func parseSchedule(raw string) ([]time.Duration, error) {
 		out = append(out, d)
 	}
 	for _, d := range out {
-		if d > maxScheduleEntry {
-			return nil, fmt.Errorf("%s is longer than the longest allowed wait, %s", d, maxScheduleEntry)
+		if d > models.MaxRetryWait {
+			return nil, fmt.Errorf("%s is longer than the longest allowed wait, %s", d, models.MaxRetryWait)
 		}
 	}
 	if len(out) > 50 {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -29,7 +29,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if !cfg.AllowHTTP || !cfg.AllowLoopback {
 		t.Error("dev mode must allow plain http and loopback")
 	}
-	if !slices.Equal(cfg.RetrySchedule, activities.DefaultSchedule) || cfg.DeliveryTimeout != 15*time.Second {
+	if !slices.Equal(cfg.RetrySchedule, models.DefaultRetrySchedule) || cfg.DeliveryTimeout != 15*time.Second {
 		t.Errorf("delivery defaults = %v, %s", cfg.RetrySchedule, cfg.DeliveryTimeout)
 	}
 	if cfg.LogRetention != 30*24*time.Hour {
@@ -37,7 +37,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	// The shortest retention the default schedule allows: its ~75.6h with
 	// +20 % jitter, and an hour.
-	if got := retryHorizon(activities.DefaultSchedule); got != 92*time.Hour {
+	if got := (models.RetryPolicy{Schedule: models.DefaultRetrySchedule}).Horizon(); got != 92*time.Hour {
 		t.Errorf("retry horizon of the default schedule = %s, want 92h", got)
 	}
 	prod, err := loadConfig(modeAPI, envOf(map[string]string{"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": testKey, "TIDYHOOKS_RETRY_SCHEDULE": "5s, 1m,30m"}))

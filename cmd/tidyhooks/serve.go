@@ -36,14 +36,13 @@ func newRegistry() *prometheus.Registry {
 
 func activitiesConfig(cfg Config, m *worker.Metrics) activities.Config {
 	return activities.Config{
-		Observer:      m,
-		PauseAfter:    cfg.AutoPauseAfter,
-		Schedule:      cfg.RetrySchedule,
-		Timeout:       cfg.DeliveryTimeout,
-		RetryAfterCap: cfg.RetryAfterMax,
-		Network:       netguard.Policy{AllowLoopback: cfg.AllowLoopback, Allow: cfg.AllowedCIDRs},
-		UserAgent:     "TidySupport-Webhooks/" + version,
-		MaxInFlight:   cfg.WebhookMaxInFlight,
+		Observer:    m,
+		PauseAfter:  cfg.AutoPauseAfter,
+		Retry:       models.RetryPolicy{Schedule: cfg.RetrySchedule, RetryAfterCap: cfg.RetryAfterMax},
+		Timeout:     cfg.DeliveryTimeout,
+		Network:     netguard.Policy{AllowLoopback: cfg.AllowLoopback, Allow: cfg.AllowedCIDRs},
+		UserAgent:   "TidySupport-Webhooks/" + version,
+		MaxInFlight: cfg.WebhookMaxInFlight,
 	}
 }
 
