@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -153,10 +154,11 @@ type Activities struct {
 // or a workspace), and bounds them: at most max while the key is slow,
 // fastMax while it is not. A key is slow until one of its requests has
 // been answered, while its last request took longer than slowAfter, and
-// while an attempt of it has been in flight longer: so an endpoint that
+// while a request of it has been under way longer: so an endpoint that
 // hangs is held to max at once, while one that answers, even in a few
 // seconds, is not throttled. Only the request's own time counts, not
-// bookkeeping, which a busy database can slow down.
+// bookkeeping before it, which a busy database can slow down: an attempt
+// queued for its log write does not make its endpoint look slow.
 type inFlight struct {
 	mu      sync.Mutex
 	keys    map[string]*load
@@ -165,9 +167,17 @@ type inFlight struct {
 }
 
 type load struct {
-	starts []time.Time   // of the attempts in flight
-	last   time.Duration // of the last attempt to end; -1 before any
+	slots []*slot       // of the attempts in flight
+	last  time.Duration // of the last attempt to end; -1 before any
+	freed chan struct{} // closed when a slot is left; nil until waited on
 }
+
+// slot is one attempt in flight; sending is when its request started, in
+// Unix nanoseconds, zero before. It is set without the bound's lock.
+type slot struct{ sending atomic.Int64 }
+
+// send marks the slot's request as started at now.
+func (s *slot) send(now time.Time) { s.sending.Store(now.UnixNano()) }
 
 // slowAfter is how long a request may take before its key counts as slow:
 // well past a healthy endpoint's answer, well within the 15 s timeout a
@@ -178,18 +188,53 @@ func newInFlight(slowMax, fastMax int) *inFlight {
 	return &inFlight{keys: map[string]*load{}, max: slowMax, fastMax: max(fastMax, slowMax)}
 }
 
-// enter reports whether one more attempt of key may start at now, and if
-// so counts it; leave, with the same start, ends it, with the time its
-// request took (negative when none was made). It also says whether the key
-// is slow.
-func (f *inFlight) enter(key string, now time.Time) (ok, slow bool) {
+// enter returns a slot for one more attempt of key at now, or nil when the
+// key is at its bound; and whether the key is slow. The slot's send marks
+// its request as started; leave ends the slot, with the time its request
+// took (negative when none was made).
+func (f *inFlight) enter(key string, now time.Time) (_ *slot, slow bool) {
+	s, slow, _ := f.tryEnter(key, now)
+	return s, slow
+}
+
+// fastWait is how long an attempt to a fast key at its bound waits for a
+// slot before it gives up its own (and is retried after webhookBusy's
+// wait): a fast endpoint frees a slot within milliseconds, and a retry
+// costs the workflow a timer, an activity and a workflow task.
+const fastWait = 2 * time.Second
+
+// acquire is enter, except that an attempt to a fast key at its bound
+// waits up to fastWait for a slot to be left. A slow key (or one never
+// answered) is refused at once: waiting behind a hanging endpoint would
+// hold this attempt's worker slot too.
+func (f *inFlight) acquire(ctx context.Context, key string) (_ *slot, slow bool) {
+	timer := time.NewTimer(fastWait)
+	defer timer.Stop()
+	for {
+		s, slow, freed := f.tryEnter(key, time.Now())
+		if s != nil || slow {
+			return s, slow
+		}
+		select {
+		case <-freed:
+		case <-timer.C:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// tryEnter is enter; when it refuses a fast key it also returns a channel
+// closed when a slot of the key is next left.
+func (f *inFlight) tryEnter(key string, now time.Time) (_ *slot, slow bool, freed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.keys[key]
 	if l == nil {
 		if len(f.keys) > 100_000 {
 			for k, v := range f.keys {
-				if len(v.starts) == 0 {
+				if len(v.slots) == 0 {
 					delete(f.keys, k)
 				}
 			}
@@ -198,36 +243,77 @@ func (f *inFlight) enter(key string, now time.Time) (ok, slow bool) {
 		f.keys[key] = l
 	}
 	slow = l.last < 0 || l.last > slowAfter
-	for _, s := range l.starts {
-		slow = slow || now.Sub(s) > slowAfter
+	for _, s := range l.slots {
+		sending := s.sending.Load()
+		slow = slow || sending != 0 && now.Sub(time.Unix(0, sending)) > slowAfter
 	}
 	limit := f.fastMax
 	if slow {
 		limit = f.max
 	}
-	if len(l.starts) >= limit {
-		return false, slow
+	if len(l.slots) >= limit {
+		if slow {
+			return nil, true, nil
+		}
+		if l.freed == nil {
+			l.freed = make(chan struct{})
+		}
+		return nil, false, l.freed
 	}
-	l.starts = append(l.starts, now)
-	return true, slow
+	s := &slot{}
+	l.slots = append(l.slots, s)
+	return s, slow, nil
 }
 
-func (f *inFlight) leave(key string, start time.Time, request time.Duration) {
+func (f *inFlight) leave(key string, s *slot, request time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.keys[key]
 	if l == nil {
 		return
 	}
-	for i, s := range l.starts {
-		if s.Equal(start) {
-			l.starts = append(l.starts[:i], l.starts[i+1:]...)
+	for i, x := range l.slots {
+		if x == s {
+			l.slots = append(l.slots[:i], l.slots[i+1:]...)
 			break
 		}
+	}
+	if l.freed != nil {
+		close(l.freed)
+		l.freed = nil
 	}
 	if request >= 0 {
 		l.last = request
 	}
+}
+
+// heldSlots are one attempt's slots in the in-flight bounds.
+type heldSlots []heldSlot
+
+type heldSlot struct {
+	bound *inFlight
+	key   string
+	slot  *slot
+}
+
+func (h *heldSlots) add(bound *inFlight, key string, s *slot) {
+	*h = append(*h, heldSlot{bound, key, s})
+}
+
+// send marks the attempt's request as started.
+func (h heldSlots) send(now time.Time) {
+	for _, x := range h {
+		x.slot.send(now)
+	}
+}
+
+// leave ends the slots, with the time the request took (negative when
+// none was made); leaving again does nothing.
+func (h *heldSlots) leave(request time.Duration) {
+	for _, x := range *h {
+		x.bound.leave(x.key, x.slot, request)
+	}
+	*h = nil
 }
 
 // recorded remembers when each webhook's last success was written, so that
@@ -285,7 +371,7 @@ func New(store Store, cfg Config) *Activities {
 		Proxy:                 nil, // a proxy would connect on our behalf and defeat the guard
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
@@ -421,18 +507,22 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: reason}, nil
 	}
-	requestTook := time.Duration(-1) // until a request is made
+	// A scheduled attempt holds a slot of its webhook's in-flight bound
+	// (and, made locally, of its workspace's) until its request ends.
+	var held heldSlots
+	defer held.leave(-1)
 	if trigger == models.TriggerScheduled {
-		entered := time.Now()
-		if ok, slow := a.busy.enter(webhook.ID, entered); !ok {
+		webhookSlot, slow := a.busy.acquire(ctx, webhook.ID)
+		if webhookSlot == nil {
 			return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
 		}
-		defer func() { a.busy.leave(webhook.ID, entered, requestTook) }()
+		held.add(a.busy, webhook.ID, webhookSlot)
 		if info.IsLocalActivity {
-			if ok, slow := a.local.enter(event.WorkspaceID, entered); !ok {
+			localSlot, slow := a.local.acquire(ctx, event.WorkspaceID)
+			if localSlot == nil {
 				return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
 			}
-			defer func() { a.local.leave(event.WorkspaceID, entered, requestTook) }()
+			held.add(a.local, event.WorkspaceID, localSlot)
 		}
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
@@ -443,10 +533,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 
 	started := time.Now()
+	held.send(started)
 	// The header numbers attempts as the log does: manual, recover and
 	// test attempts count too.
 	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
-	requestTook = time.Since(started)
+	requestTook := time.Since(started)
+	held.leave(requestTook)
 	if a.cfg.AfterSend != nil {
 		a.cfg.AfterSend(ctx, in)
 	}
