@@ -135,6 +135,9 @@ const DefaultPauseAfter = 5 * 24 * time.Hour
 type Observer interface {
 	ObserveAttempt(event, outcome string, status int, latency time.Duration)
 	ObserveLogWriteFailure(record string)
+	// ObserveDeliveryEnd hears how a delivery on the retry schedule ended:
+	// delivered, exhausted, gone, blocked or skipped (models.End).
+	ObserveDeliveryEnd(end models.End)
 }
 
 // Activities holds the long-lived dependencies of delivery. Register one
@@ -504,6 +507,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 			if err := a.store.SkipDelivery(ctx, start, "skipped: the webhook was paused"); err != nil {
 				return DeliverResult{}, storeUnavailable(attempt, err)
 			}
+			a.ended(trigger, end)
 		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: reason}, nil
 	}
@@ -547,6 +551,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		Blocked: errors.Is(sent.err, netguard.ErrBlocked), RetryAfter: sent.retryAfter,
 	}, a.jitter())
 	a.observe(event.Type.Wire, sent, requestTook)
+	if verdict.End.Final() {
+		a.ended(trigger, verdict.End)
+	}
 	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled)
 	// From here on the request has been made: failing to record it must
 	// not fail, or repeat, the delivery.
@@ -580,6 +587,13 @@ func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sen
 	if err := a.store.FinishAttempt(ctx, end); err != nil {
 		activity.GetLogger(ctx).Warn("record attempt outcome", "delivery_id", ref.DeliveryID, "attempt", ref.Number, "error", err)
 		a.logWriteFailed("outcome")
+	}
+}
+
+// ended tells the observer that a delivery on the retry schedule ended.
+func (a *Activities) ended(trigger models.AttemptTrigger, end models.End) {
+	if a.cfg.Observer != nil && trigger == models.TriggerScheduled {
+		a.cfg.Observer.ObserveDeliveryEnd(end)
 	}
 }
 

@@ -34,10 +34,17 @@ type errorBody struct {
 // unavailableRetryAfter is the Retry-After of a 503, in seconds.
 const unavailableRetryAfter = 5
 
+// ingestRoutes are the routes whose refusals tidyhooks_events_rejected_total
+// counts.
+var ingestRoutes = map[string]bool{"/v1/events": true, "/v1/events/batch": true}
+
 // fail is the one place errors become HTTP statuses. Internal errors are
 // logged here, once, and the client sees a generic message.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, code, msg := classify(err)
+	if ingestRoutes[c.FullPath()] {
+		s.metrics.rejected.WithLabelValues(code).Inc()
+	}
 	var rl *rateLimited
 	switch {
 	case errors.As(err, &rl):

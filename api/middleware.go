@@ -87,6 +87,7 @@ func (s *Server) recoverer(c *gin.Context) {
 type metrics struct {
 	requests *prometheus.HistogramVec
 	events   prometheus.Counter
+	rejected *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -100,9 +101,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tidyhooks_events_accepted_total",
 			Help: "Events accepted for delivery.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidyhooks_events_rejected_total",
+			Help: "Requests to emit events that were refused, by the error code answered (invalid_request, unauthorized, payload_too_large, conflict, rate_limited, unavailable, …).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.events)
+		reg.MustRegister(m.requests, m.events, m.rejected)
 	}
 	return m
 }

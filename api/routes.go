@@ -41,6 +41,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 
 	v1 := r.Group("/v1", s.noStore, s.authenticate, s.rateLimit, s.wellFormed)
 
+	// ingestRoutes (errors.go) counts refusals on these two.
 	ingest := v1.Group("", s.require(models.ScopeEventsWrite))
 	ingest.POST("/events", s.emitEvent)
 	ingest.POST("/events/batch", s.emitBatch)

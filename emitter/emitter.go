@@ -11,8 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -55,6 +57,18 @@ type Emitter struct {
 	opts   Options
 	now    func() time.Time
 	starts chan struct{} // semaphore of MaxConcurrentStarts; nil when unbounded
+	// inFlight counts workflow starts under way, for the
+	// tidyhooks_workflow_starts_in_flight gauge.
+	inFlight atomic.Int64
+}
+
+// Collector is the tidyhooks_workflow_starts_in_flight gauge: workflow
+// starts under way from this process, against MaxConcurrentStarts.
+func (e *Emitter) Collector() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tidyhooks_workflow_starts_in_flight",
+		Help: "Workflow starts under way from this process (bounded by TIDYHOOKS_MAX_CONCURRENT_STARTS when set); near the bound for long means Temporal is slow to accept.",
+	}, func() float64 { return float64(e.inFlight.Load()) })
 }
 
 // New returns an Emitter.
@@ -150,6 +164,8 @@ func (e *Emitter) start(ctx context.Context, ev models.Event) error {
 			return fmt.Errorf("start delivery of %s: %w", ev.ID, ctx.Err())
 		}
 	}
+	e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	opts := client.StartWorkflowOptions{

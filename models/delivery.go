@@ -163,3 +163,9 @@ type DayStats struct {
 
 // StatsDays is how many days GET /v1/webhooks/{id}/stats covers.
 const StatsDays = 7
+
+// Census is what operators count across every workspace.
+type Census struct {
+	Webhooks       map[WebhookStatus]int
+	RetriesWaiting int // deliveries pending with a scheduled retry
+}

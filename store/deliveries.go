@@ -609,3 +609,25 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, batch int) (int,
 	}
 	return removed, nil
 }
+
+// Census counts, across every workspace, what operators watch: webhooks by
+// status, and deliveries waiting for a scheduled retry.
+func (s *Store) Census(ctx context.Context) (models.Census, error) {
+	census := models.Census{Webhooks: map[models.WebhookStatus]int{}}
+	var rows []struct {
+		Status string
+		N      int
+	}
+	if err := s.db.WithContext(ctx).Raw("SELECT status, COUNT(*) AS n FROM webhooks GROUP BY status").Scan(&rows).Error; err != nil {
+		return models.Census{}, fmt.Errorf("count webhooks: %w", translate(err))
+	}
+	for _, r := range rows {
+		census.Webhooks[models.WebhookStatus(r.Status)] = r.N
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM deliveries WHERE status = ? AND next_attempt_at IS NOT NULL",
+		string(models.DeliveryPending)).Scan(&census.RetriesWaiting).Error
+	if err != nil {
+		return models.Census{}, fmt.Errorf("count deliveries waiting: %w", translate(err))
+	}
+	return census, nil
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 // Metrics are the delivery metrics a worker exposes at /metrics. It is an
@@ -14,6 +16,7 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	logFailures *prometheus.CounterVec
 	unfinished  *prometheus.CounterVec
+	ended       *prometheus.CounterVec
 }
 
 // NewMetrics registers the delivery metrics on reg.
@@ -36,14 +39,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tidyhooks_unfinished_deliveries_total",
 			Help: "Deliveries whose workflow ended without delivering them (terminated, timed_out, failed, canceled), recorded failed in the delivery log, by the workflow's status.",
 		}, []string{"status"}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tidyhooks_deliveries_total",
+			Help: "Deliveries on the retry schedule that ended, by how: delivered, exhausted (every attempt failed), gone (410: webhook paused), blocked (destination not allowed) or skipped (webhook paused or deleted).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.attempts, m.latency, m.logFailures, m.unfinished)
+	reg.MustRegister(m.attempts, m.latency, m.logFailures, m.unfinished, m.ended)
+	for _, end := range []models.End{models.EndDelivered, models.EndExhausted, models.EndGone, models.EndBlocked, models.EndSkipped} {
+		m.ended.WithLabelValues(string(end)) // each outcome from zero, for rate() and alerts
+	}
 	return m
 }
 
 // ObserveLogWriteFailure counts a log write that failed after a request.
 func (m *Metrics) ObserveLogWriteFailure(record string) {
 	m.logFailures.WithLabelValues(record).Inc()
+}
+
+// ObserveDeliveryEnd counts a delivery that ended.
+func (m *Metrics) ObserveDeliveryEnd(end models.End) {
+	m.ended.WithLabelValues(string(end)).Inc()
 }
 
 // ObserveAttempt records one attempt.

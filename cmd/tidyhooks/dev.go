@@ -217,8 +217,14 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 
+	reg := newRegistry()
+	sdkMetrics, err := worker.SDKMetrics(reg, logger)
+	if err != nil {
+		return err
+	}
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort: tsrv.HostPort(), Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
+		MetricsHandler: sdkMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("connect to embedded temporal: %w", err)
@@ -229,7 +235,6 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		return err
 	}
-	reg := newRegistry()
 	metrics := worker.NewMetrics(reg)
 	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
@@ -239,6 +244,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 
 	// The worker shares this client, so new workflows start eagerly on it.
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
+	reg.MustRegister(em.Collector(), worker.NewCensusCollector(st, logger))
 	if cfg.TemporalUIURL == "" {
 		cfg.TemporalUIURL = tsrv.UIURL()
 	}

@@ -112,23 +112,10 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 		}
 	}
 	// The workers' metrics count every attempt.
-	total := 0.0
-	rx := regexp.MustCompile(`(?m)^tidyhooks_delivery_attempts_total\{event="message.updated",outcome="delivered",status_class="2xx"\} (\S+)$`)
-	for _, addr := range metricsAddrs {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if m := rx.FindSubmatch(b); m != nil {
-			v, _ := strconv.ParseFloat(string(m[1]), 64)
-			total += v
-		}
+	if got := sumMetric(t, metricsAddrs, `tidyhooks_delivery_attempts_total{event="message.updated",outcome="delivered",status_class="2xx"}`); got != n {
+		t.Errorf("workers' metrics count %v delivered attempts, want %d", got, n)
 	}
-	if total != n {
-		t.Errorf("workers' metrics count %v delivered attempts, want %d", total, n)
-	}
+	checkOperatorMetrics(t, base, call, metricsAddrs, n)
 
 	apiProc.stop(t)
 	for _, w := range workers {
@@ -152,4 +139,133 @@ func waitReady(t *testing.T, url string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// checkOperatorMetrics makes a webhook answer 410 (paused), one fail every
+// attempt, one ask for a retry in an hour, and two emits be refused; and
+// reads the metrics an operator alerts on move, on the API and the workers,
+// with the Temporal SDK's own beside them.
+func checkOperatorMetrics(t *testing.T, base string, call func(method, path, body string) (int, string), workers []string, delivered int) {
+	t.Helper()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gone":
+			w.WriteHeader(http.StatusGone)
+		case "/later":
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer rcv.Close()
+	for _, w := range []struct{ path, event string }{{"/gone", "conversation.closed"}, {"/failing", "contact.created"}, {"/later", "signal.created"}} {
+		if code, body := call("POST", "/v1/webhooks", `{"url": "`+rcv.URL+w.path+`", "events": ["`+w.event+`"]}`); code != http.StatusCreated {
+			t.Fatalf("create webhook: %d %s", code, body)
+		}
+	}
+	for i, event := range []string{"conversation.closed", "contact.created", "signal.created"} {
+		if code, body := call("POST", "/v1/events", fmt.Sprintf(`{"id": "evt_ops_%d", "event": %q, "payload": {}}`, i, event)); code != http.StatusAccepted {
+			t.Fatalf("emit %s: %d %s", event, code, body)
+		}
+	}
+	if code, _ := call("POST", "/v1/events", `{"id": "evt_bad", "event": "no.such.event", "payload": {}}`); code != http.StatusUnprocessableEntity {
+		t.Errorf("unknown event type: %d, want 422", code)
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/events", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer not-a-key")
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("emit with a bad key: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+
+	api := []string{strings.TrimPrefix(base, "http://")}
+	want := []struct {
+		from   []string
+		series string
+		value  float64 // the least value
+	}{
+		{workers, `tidyhooks_deliveries_total{outcome="delivered"}`, float64(delivered + 2)}, // and the "*" webhook's two
+		{workers, `tidyhooks_deliveries_total{outcome="gone"}`, 1},
+		{workers, `tidyhooks_deliveries_total{outcome="exhausted"}`, 1},
+		{workers[:1], `tidyhooks_webhooks{status="PAUSED"}`, 1},
+		{workers[:1], `tidyhooks_webhooks{status="ACTIVE"}`, 3},
+		{workers[:1], `tidyhooks_deliveries_waiting_retry`, 1},
+		{api, `tidyhooks_events_rejected_total{reason="invalid_field"}`, 1},
+		{api, `tidyhooks_events_rejected_total{reason="unauthorized"}`, 1},
+		{api, `tidyhooks_workflow_starts_in_flight`, 0},
+		// The SDK's metrics: the API's requests to Temporal, the workers'
+		// task latencies and slots.
+		{api, `temporal_request{activity_type="none",client_name="temporal_go",namespace="default",operation="StartWorkflowExecution",task_queue="tidyhooks-deliveries",worker_type="none",workflow_type="DeliverEvent"}`, float64(delivered + 3)},
+		{workers, `temporal_workflow_task_schedule_to_start_latency_seconds_count{activity_type="none",client_name="temporal_go",namespace="default",task_queue="tidyhooks-deliveries",worker_type="none",workflow_type="DeliverEvent"}`, 1},
+		{workers[:1], `temporal_worker_task_slots_available{activity_type="none",client_name="temporal_go",namespace="default",task_queue="tidyhooks-deliveries",worker_type="LocalActivityWorker",workflow_type="none"}`, 1},
+	}
+	deadline := time.Now().Add(time.Minute)
+	for _, w := range want {
+		for {
+			got := sumMetric(t, w.from, w.series)
+			if got >= w.value && (w.value > 0 || got == 0) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s = %v, want at least %v; series of that name:\n%s", w.series, got, w.value, seriesNamed(t, w.from, w.series))
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// Exactly: one paused, one waiting.
+	for series, value := range map[string]float64{`tidyhooks_webhooks{status="PAUSED"}`: 1, `tidyhooks_deliveries_waiting_retry`: 1} {
+		if got := sumMetric(t, workers[:1], series); got != value {
+			t.Errorf("%s = %v, want %v", series, got, value)
+		}
+	}
+}
+
+// sumMetric reads one series (name and labels as the text format prints
+// them) from the /metrics of each address and returns the sum; -1 when no
+// address has it.
+func sumMetric(t *testing.T, addrs []string, series string) float64 {
+	t.Helper()
+	rx := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	total, found := 0.0, false
+	for _, addr := range addrs {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := rx.FindSubmatch(b); m != nil {
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			total, found = total+v, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return total
+}
+
+// seriesNamed lists the series of series's metric name at addrs.
+func seriesNamed(t *testing.T, addrs []string, series string) string {
+	t.Helper()
+	name, _, _ := strings.Cut(series, "{")
+	var out []string
+	for _, addr := range addrs {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, name) {
+				out = append(out, line)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -121,16 +121,22 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	reg := newRegistry()
+	sdkMetrics, err := worker.SDKMetrics(reg, logger)
+	if err != nil {
+		return err
+	}
 	// Lazy: the API starts while Temporal is still coming up; /readyz tells.
 	c, err := client.NewLazyClient(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger),
+		MetricsHandler: sdkMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
 	defer c.Close()
-	reg := newRegistry()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
+	reg.MustRegister(em.Collector())
 	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -151,8 +157,15 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	reg := newRegistry()
+	reg.MustRegister(worker.NewCensusCollector(st, logger))
+	sdkMetrics, err := worker.SDKMetrics(reg, logger)
+	if err != nil {
+		return err
+	}
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger),
+		MetricsHandler: sdkMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
@@ -161,7 +174,6 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		return err
 	}
-	reg := newRegistry()
 	metrics := worker.NewMetrics(reg)
 	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
 	if err := w.Start(); err != nil {
