@@ -49,7 +49,16 @@ type Options struct {
 	// rest. Without it, operations on secrets fail; API keys and events
 	// work.
 	EncryptionKey []byte
+	// NoMigrate opens without applying migrations: the caller applies
+	// them with Migrate (`tidyhooks migrate`), or refuses a schema that is
+	// behind with CheckSchema, when migrations are a deployment step of
+	// their own.
+	NoMigrate bool
 }
+
+// ErrSchemaBehind is CheckSchema's error for a database that lacks
+// migrations this build needs.
+var ErrSchemaBehind = errors.New("the database schema is behind this version: run `tidyhooks migrate`")
 
 // ErrNoEncryptionKey is returned by secret operations of a Store opened
 // without an encryption key.
@@ -111,9 +120,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(20)
 	}
 	s := &Store{db: db, dialect: dialect, sealer: seal, now: func() time.Time { return time.Now().UTC() }}
-	if err := s.migrate(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, err
+	if !opts.NoMigrate {
+		if _, err := s.Migrate(ctx); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -184,12 +195,16 @@ func (s *Store) pendingMigrations() ([]migration, error) {
 // migrate applies the embedded migrations not yet recorded in
 // schema_migrations, each in its own transaction. On PostgreSQL an advisory
 // lock keeps processes starting together from racing.
-func (s *Store) migrate(ctx context.Context) error {
+// Migrate applies the migrations the database lacks, in order, each in a
+// transaction, and returns their names. On PostgreSQL an advisory lock
+// keeps processes starting together from racing.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	all, err := s.pendingMigrations()
 	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
+		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+	var applied []string
+	err = s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		if s.dialect == "postgres" {
 			if err := conn.Exec("SELECT pg_advisory_lock(7262019)").Error; err != nil {
 				return fmt.Errorf("lock migrations: %w", err)
@@ -199,13 +214,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := conn.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`).Error; err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		var applied []int
-		if err := conn.Raw("SELECT version FROM schema_migrations").Scan(&applied).Error; err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		done := map[int]bool{}
-		for _, v := range applied {
-			done[v] = true
+		done, err := appliedVersions(conn)
+		if err != nil {
+			return err
 		}
 		for _, m := range all {
 			if done[m.version] {
@@ -223,9 +234,61 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
+			applied = append(applied, m.name)
 		}
 		return nil
 	})
+	if err != nil {
+		return applied, translate(err)
+	}
+	return applied, nil
+}
+
+func appliedVersions(conn *gorm.DB) (map[int]bool, error) {
+	var applied []int
+	if err := conn.Raw("SELECT version FROM schema_migrations").Scan(&applied).Error; err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	return done, nil
+}
+
+// CheckSchema fails with ErrSchemaBehind, naming them, while migrations
+// are pending.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	all, err := s.pendingMigrations()
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	done := map[int]bool{}
+	var exists int64
+	if err := s.db.WithContext(ctx).Raw(tableExistsQuery[s.dialect], "schema_migrations").Scan(&exists).Error; err != nil {
+		return fmt.Errorf("check schema: %w", translate(err))
+	}
+	if exists > 0 {
+		if done, err = appliedVersions(s.db.WithContext(ctx)); err != nil {
+			return translate(err)
+		}
+	}
+	var missing []string
+	for _, m := range all {
+		if !done[m.version] {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w (missing %s)", ErrSchemaBehind, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// tableExistsQuery counts the tables named ? in each dialect.
+var tableExistsQuery = map[string]string{
+	"postgres": "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
+	"sqlite":   "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
 }
 
 // splitStatements splits a migration on semicolons that end a line, after

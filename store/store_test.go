@@ -513,3 +513,33 @@ func TestAutoPauseAfterARunOfFailures(t *testing.T) {
 		}
 	})
 }
+
+// With NoMigrate, Open applies nothing and CheckSchema refuses a database
+// that lacks migrations, naming them and the command that applies them;
+// Migrate applies each once.
+func TestMigrateIsAStepOfItsOwn(t *testing.T) {
+	for _, backend := range testenv.Backends {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, testenv.DatabaseURL(t, backend), store.Options{NoMigrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			err = st.CheckSchema(ctx)
+			if !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "tidyhooks migrate") {
+				t.Fatalf("check a fresh database: %v", err)
+			}
+			applied, err := st.Migrate(ctx)
+			if err != nil || len(applied) < 5 || applied[0] != "0001_init.sql" {
+				t.Fatalf("migrate a fresh database: %v, %v", applied, err)
+			}
+			if err := st.CheckSchema(ctx); err != nil {
+				t.Errorf("check a migrated database: %v", err)
+			}
+			if applied, err := st.Migrate(ctx); err != nil || len(applied) != 0 {
+				t.Errorf("migrate an up-to-date database: %v, %v", applied, err)
+			}
+		})
+	}
+}

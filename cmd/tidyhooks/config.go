@@ -22,7 +22,11 @@ import (
 // validated there before anything starts. The README's configuration table
 // documents each variable.
 type Config struct {
-	DatabaseURL       string          // DATABASE_URL
+	DatabaseURL string // DATABASE_URL
+	// MigrateOnStart has api and worker apply pending migrations as they
+	// start; when false they refuse a schema that is behind, and
+	// `tidyhooks migrate` is a deployment step of its own.
+	MigrateOnStart    bool            // TIDYHOOKS_MIGRATE_ON_START
 	HTTPAddr          string          // TIDYHOOKS_HTTP_ADDR
 	TemporalAddress   string          // TEMPORAL_ADDRESS
 	TemporalNamespace string          // TEMPORAL_NAMESPACE
@@ -67,6 +71,8 @@ const (
 	modeDev    mode = "dev"
 	modeAPI    mode = "api"
 	modeWorker mode = "worker"
+	// modeMigrate reads DATABASE_URL only; nothing else is required.
+	modeMigrate mode = "migrate"
 )
 
 // loadConfig reads the environment for mode. Every bad value is reported
@@ -119,6 +125,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	dev := m == modeDev
 	c := Config{
 		DatabaseURL:         env("DATABASE_URL", ""),
+		MigrateOnStart:      boolean("TIDYHOOKS_MIGRATE_ON_START", true),
 		HTTPAddr:            env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
 		TemporalAddress:     env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
@@ -221,7 +228,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY: want base64 of %d random bytes (openssl rand -base64 %d)", store.KeySize, store.KeySize))
 		}
 		c.EncryptionKey = key
-	} else if !dev {
+	} else if !dev && m != modeMigrate {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY is required: base64 of %d random bytes (openssl rand -base64 %d); it encrypts webhook secrets at rest", store.KeySize, store.KeySize))
 	}
 	if !dev && c.DatabaseURL == "" {

@@ -27,6 +27,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"dev", "--help"}, "-temporal-only"},
 		{[]string{"bench", "--help"}, "-scenario"},
 		{[]string{"keys", "--help"}, "tidyhooks keys create"},
+		{[]string{"migrate", "--help"}, "usage: tidyhooks migrate"},
 		{[]string{"receive", "-h"}, "-secret"},
 		{[]string{"help"}, "commands:"},
 	}

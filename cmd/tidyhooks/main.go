@@ -1,8 +1,9 @@
 // Command tidyhooks runs TidySupport Webhooks: `dev` (everything in one
-// process), `api` and `worker` (the production processes), `keys` (API
-// keys), `receive` (a local endpoint that prints and verifies what it
-// gets), `probe` (container health checks) and `bench` (the end-to-end
-// benchmark). main only wires; run can be called end to end by a test.
+// process), `api` and `worker` (the production processes), `migrate`
+// (database migrations), `keys` (API keys), `receive` (a local endpoint
+// that prints and verifies what it gets), `probe` (container health
+// checks) and `bench` (the end-to-end benchmark). main only wires; run can
+// be called end to end by a test.
 package main
 
 import (
@@ -69,6 +70,7 @@ commands:
             SQLite, the API and a worker
   api       run the HTTP API (production; needs DATABASE_URL and Temporal)
   worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
+  migrate   apply pending database migrations and exit (a deployment step)
   receive   run a local endpoint that prints and verifies deliveries
   keys      create, list and revoke API keys
   probe     GET a URL and exit 0 on a 2xx (container health checks)
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runProbe(ctx, rest)
 	case "bench":
 		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "dev", "api", "worker", "bench-target":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)

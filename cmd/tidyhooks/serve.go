@@ -114,9 +114,26 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener) error {
 	return g.Wait()
 }
 
+// openStore opens the database of an api or worker process: migrating it,
+// or with TIDYHOOKS_MIGRATE_ON_START=false refusing a schema that is
+// behind.
+func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey, NoMigrate: !cfg.MigrateOnStart})
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.MigrateOnStart {
+		if err := st.CheckSchema(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
 // runAPI is the production API process.
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -152,7 +169,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // runWorker is the production worker process; it serves /metrics and
 // /healthz on TIDYHOOKS_METRICS_ADDR.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
