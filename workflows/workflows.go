@@ -8,6 +8,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -451,4 +452,34 @@ func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 		in.After = page.Items[len(page.Items)-1].DeliveryID
 	}
 	return RecoverResult{}, workflow.NewContinueAsNewError(ctx, Recover, in)
+}
+
+// Queries an operator types into the Temporal UI's search (README), kept
+// here with the search attributes they use.
+
+// FailedDeliveriesQuery finds the event workflows that ended since since
+// without delivering to the webhook: "every failed delivery to webhook X
+// this week".
+func FailedDeliveriesQuery(webhookID string, since time.Time) string {
+	return fmt.Sprintf("TidyFailedWebhooks = %s AND CloseTime >= %s", quote(webhookID), quote(since.UTC().Format(time.RFC3339)))
+}
+
+// RetryingQuery finds a workspace's event workflows still under way:
+// deliveries being retried, or waiting for their next attempt.
+func RetryingQuery(workspaceID string) string {
+	return fmt.Sprintf("TidyWorkspace = %s AND ExecutionStatus = 'Running'", quote(workspaceID))
+}
+
+// EventQuery finds one event's workflow, and the children of an event
+// with more than WebhooksPerWorkflow webhooks.
+func EventQuery(workspaceID, eventID string) string {
+	id := EventWorkflowID(workspaceID, eventID)
+	return fmt.Sprintf("WorkflowId = %s OR WorkflowId STARTS_WITH %s", quote(id), quote(id+"."))
+}
+
+// quote makes s a string literal of Temporal's list filter. Ids are
+// validated to hold no quotes; escaping keeps a bad one from changing the
+// query anyway.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

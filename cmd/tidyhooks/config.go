@@ -26,7 +26,10 @@ type Config struct {
 	// MigrateOnStart has api and worker apply pending migrations as they
 	// start; when false they refuse a schema that is behind, and
 	// `tidyhooks migrate` is a deployment step of its own.
-	MigrateOnStart    bool            // TIDYHOOKS_MIGRATE_ON_START
+	MigrateOnStart bool // TIDYHOOKS_MIGRATE_ON_START
+	// ShutdownTimeout is how long, after SIGTERM, the API finishes
+	// requests in flight and a worker its attempts in flight.
+	ShutdownTimeout   time.Duration   // TIDYHOOKS_SHUTDOWN_TIMEOUT
 	HTTPAddr          string          // TIDYHOOKS_HTTP_ADDR
 	TemporalAddress   string          // TEMPORAL_ADDRESS
 	TemporalNamespace string          // TEMPORAL_NAMESPACE
@@ -126,6 +129,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:         env("DATABASE_URL", ""),
 		MigrateOnStart:      boolean("TIDYHOOKS_MIGRATE_ON_START", true),
+		ShutdownTimeout:     duration("TIDYHOOKS_SHUTDOWN_TIMEOUT", 30*time.Second),
 		HTTPAddr:            env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
 		TemporalAddress:     env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),

@@ -236,7 +236,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return err
 	}
 	metrics := worker.NewMetrics(reg)
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -290,6 +290,6 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
 		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
 		return nil
 	})
-	g.Go(func() error { return serveHTTP(ctx, srv, l) })
+	g.Go(func() error { return serveHTTP(ctx, srv, l, cfg.ShutdownTimeout) })
 	return g.Wait()
 }

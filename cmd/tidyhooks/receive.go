@@ -59,7 +59,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	})
-	return serveHTTP(ctx, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l)
+	return serveHTTP(ctx, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l, 10*time.Second)
 }
 
 func verify(secret string, h http.Header, body []byte) string {

@@ -97,7 +97,7 @@ func registerSearchAttributes(ctx context.Context, c client.Client, namespace st
 }
 
 // serveHTTP serves h on l until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener) error {
+func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, shutdownTimeout time.Duration) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
@@ -107,7 +107,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener) error {
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
 	})
@@ -162,7 +162,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	logger.Info("api listening", "addr", l.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { registerSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); return nil })
-	g.Go(func() error { return serveHTTP(ctx, srv, l) })
+	g.Go(func() error { return serveHTTP(ctx, srv, l, cfg.ShutdownTimeout) })
 	return g.Wait()
 }
 
@@ -192,7 +192,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	metrics := worker.NewMetrics(reg)
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities})
+	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -214,6 +214,6 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("worker running", "task_queue", "tidyhooks-deliveries", "metrics_addr", l.Addr().String())
-	g.Go(func() error { return serveHTTP(ctx, api.NewHTTPServer(cfg.MetricsAddr, mux), l) })
+	g.Go(func() error { return serveHTTP(ctx, api.NewHTTPServer(cfg.MetricsAddr, mux), l, cfg.ShutdownTimeout) })
 	return g.Wait()
 }
