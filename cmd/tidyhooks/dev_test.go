@@ -39,6 +39,8 @@ type process struct {
 	mu   sync.Mutex
 	out  bytes.Buffer
 	done chan error
+	// metricsAddr is a worker's /metrics and /readyz address.
+	metricsAddr string
 }
 
 func start(t *testing.T, env []string, args ...string) *process {

@@ -240,9 +240,35 @@ func newTopology(t *testing.T, dbURL, temporalAddr string) *topology {
 func (tp *topology) startWorker() *process {
 	tp.t.Helper()
 	w := start(tp.t, append(tp.common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
-	w.waitFor(tp.t, `"msg":"worker running"`)
+	w.metricsAddr = w.waitFor(tp.t, `"msg":"worker running".*"metrics_addr":"([0-9.:]+)"`)
 	tp.workers = append(tp.workers, w)
 	return w
+}
+
+// ready reports the status /readyz answers at base (0 without an answer).
+func ready(base string) int {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(base + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// eventuallyReady waits until /readyz at each base answers want.
+func eventuallyReady(t *testing.T, want int, bases ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for _, base := range bases {
+		for got := ready(base); got != want; got = ready(base) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s/readyz = %d, want %d", base, got, want)
+				break
+			}
+			time.Sleep(200 * time.Millisecond) // polling interval
+		}
+	}
 }
 
 func (tp *topology) webhooks(n int, url string) []string {
@@ -330,8 +356,12 @@ func TestOutageDeliversEverythingAccepted(t *testing.T) {
 		}
 		time.Sleep(time.Second) // pacing the probe, not waiting for an outcome
 	}
+	// Both processes say they are not ready while the database is down,
+	// and ready once it is back.
+	eventuallyReady(t, http.StatusServiceUnavailable, tp.base, "http://"+w.metricsAddr)
 	pg.start(t)
 	back := time.Now()
+	eventuallyReady(t, http.StatusOK, tp.base, "http://"+w.metricsAddr)
 	dups := waitAll(t, got, events, hooks, 3*time.Minute)
 	t.Logf("outage of %s: %d answers were all 503; all %d pairs delivered %s after the database returned; %d duplicates",
 		back.Sub(stoppedAt).Round(time.Second), answers, len(events)*len(hooks), time.Since(back).Round(time.Second), dups)
@@ -402,8 +432,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 	step(15*time.Second, "start a second fresh worker", func() { tp.startWorker() })
 	step(20*time.Second, "restart the Temporal server process", func() {
 		temporal.stop(t)
+		// Without Temporal, the API and a running worker are not ready.
+		eventuallyReady(t, http.StatusServiceUnavailable, tp.base, "http://"+tp.workers[len(tp.workers)-1].metricsAddr)
 		temporal = start(t, nil, temporalArgs...)
 		temporal.waitFor(t, `Temporal server is running`)
+		eventuallyReady(t, http.StatusOK, tp.base, "http://"+tp.workers[len(tp.workers)-1].metricsAddr)
 	})
 	var pgBack time.Time
 	step(30*time.Second, "stop PostgreSQL for 15s", func() {

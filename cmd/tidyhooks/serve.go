@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,6 +75,34 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 			usable.Store(true)
 			return nil
 		},
+	}
+}
+
+// readyTimeout bounds each check of a readiness probe.
+const readyTimeout = 3 * time.Second
+
+// workerReady is a worker's /readyz: 200 while it can reach the database
+// and Temporal, 503 naming the first it cannot, so that an orchestrator
+// takes a cut-off worker out of rotation and an operator sees why.
+func workerReady(st *store.Store, c client.Client) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		fail := func(what string, err error) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "unready", "error": what + ": " + err.Error()})
+		}
+		if err := st.Ping(ctx); err != nil {
+			fail("database", err)
+			return
+		}
+		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			fail("temporal", err)
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	}
 }
 
@@ -209,6 +238,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
+	mux.HandleFunc("/readyz", workerReady(st, c))
 	l, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
