@@ -63,6 +63,22 @@ func (r Report) WriteTable(w io.Writer) {
 	}
 	_ = tw.Flush()
 	for _, p := range r.Phases {
+		if len(p.ByKind) == 0 {
+			continue
+		}
+		kinds := make([]string, 0, len(p.ByKind))
+		for k := range p.ByKind {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		fmt.Fprintf(w, "%s by process:", p.Name)
+		for _, k := range kinds {
+			u := p.ByKind[k]
+			fmt.Fprintf(w, "  %s ×%d %.1f CPU s, %.0f MiB;", k, u.Processes, u.CPUSeconds, u.PeakRSSMiB)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, p := range r.Phases {
 		var classes []string
 		for c := range p.LatencyByClass {
 			if c != "healthy" {

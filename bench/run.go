@@ -62,6 +62,25 @@ type Target struct {
 	BaseURL string // the API
 	Key     string // a key bound to one workspace with api_user and events:write
 	PID     int    // the service's process, to measure; 0 when not local
+	// Processes, when the service is several processes, lists them by
+	// kind ("api", "worker", "temporal"), to measure each kind.
+	Processes map[string][]int
+}
+
+// processes is what a phase measures: Processes, or PID as "tidyhooks".
+func (t Target) processes() map[string][]int {
+	if len(t.Processes) > 0 {
+		return t.Processes
+	}
+	return map[string][]int{"tidyhooks": {t.PID}}
+}
+
+// Usage is what one kind of process used in a phase: CPU seconds, summed
+// over its processes, and the sum of their peak resident sets.
+type Usage struct {
+	Processes  int     `json:"processes"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	PeakRSSMiB float64 `json:"peakRssMiB"`
 }
 
 // Phase is one measured run.
@@ -76,7 +95,10 @@ type Phase struct {
 	LatencyByClass  map[string]Latency `json:"latencyByClass"`
 	CPUSeconds      float64            `json:"cpuSeconds"`
 	PeakRSSMiB      float64            `json:"peakRssMiB"`
-	Wall            time.Duration      `json:"wall"`
+	// ByKind splits CPUSeconds and PeakRSSMiB by kind of process when the
+	// service is several.
+	ByKind map[string]Usage `json:"byKind,omitempty"`
+	Wall   time.Duration    `json:"wall"`
 	Reconciliation
 }
 
@@ -310,12 +332,12 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 		}
 		return out
 	}
-	return measure(ctx, "tidyhooks", t.PID, rcv, cfg, e, expected)
+	return measure(ctx, "tidyhooks", t.processes(), rcv, cfg, e, expected)
 }
 
 // RunFloor emits the same events to the floor handler at floorURL: the
 // bare Temporal workflow posting the same body to the same endpoints.
-func RunFloor(ctx context.Context, name, floorURL string, pid int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
 	if err := cfg.Validate(); err != nil {
 		return Phase{}, err
 	}
@@ -341,12 +363,17 @@ func RunFloor(ctx context.Context, name, floorURL string, pid int, rcv *Receiver
 		}
 		return out
 	}
-	return measure(ctx, name, pid, rcv, cfg, e, expected)
+	return measure(ctx, name, procs, rcv, cfg, e, expected)
 }
 
-func measure(ctx context.Context, name string, pid int, rcv *Receivers, cfg Config, e *emitter, expected func() map[Pair]Expected) (Phase, error) {
-	cpu0, _ := cpuSeconds(pid)
-	resetPeakRSS(pid)
+func measure(ctx context.Context, name string, procs map[string][]int, rcv *Receivers, cfg Config, e *emitter, expected func() map[Pair]Expected) (Phase, error) {
+	cpu0 := map[int]float64{}
+	for _, pids := range procs {
+		for _, pid := range pids {
+			cpu0[pid], _ = cpuSeconds(pid)
+			resetPeakRSS(pid)
+		}
+	}
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { e.run(ctx); close(done) }()
@@ -406,10 +433,24 @@ func measure(ctx context.Context, name string, pid int, rcv *Receivers, cfg Conf
 		ph.LatencyByClass[class] = Summarize(ds)
 	}
 	ph.Latency = ph.LatencyByClass["healthy"]
-	if cpu1, err := cpuSeconds(pid); err == nil {
-		ph.CPUSeconds = cpu1 - cpu0
+	for kind, pids := range procs {
+		u := Usage{Processes: len(pids)}
+		for _, pid := range pids {
+			if cpu1, err := cpuSeconds(pid); err == nil {
+				u.CPUSeconds += cpu1 - cpu0[pid]
+			}
+			rss, _ := peakRSSMiB(pid)
+			u.PeakRSSMiB += rss
+		}
+		ph.CPUSeconds += u.CPUSeconds
+		ph.PeakRSSMiB += u.PeakRSSMiB
+		if len(procs) > 1 {
+			if ph.ByKind == nil {
+				ph.ByKind = map[string]Usage{}
+			}
+			ph.ByKind[kind] = u
+		}
 	}
-	ph.PeakRSSMiB, _ = peakRSSMiB(pid)
 	return ph, nil
 }
 

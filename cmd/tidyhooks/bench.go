@@ -34,7 +34,7 @@ import (
 type benchFlags struct {
 	setup, target, key, scenario, jsonPath, postgres string
 	cpuProfile                                       string
-	events, batch, concurrency                       int
+	events, batch, concurrency, workers              int
 	rate                                             float64
 	floor                                            bool
 	idle                                             time.Duration
@@ -47,7 +47,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	var f benchFlags
 	fs := flag.NewFlagSet("tidyhooks bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.setup, "setup", "sqlite", "stack to start: sqlite (the dev mode) or postgres (embedded Temporal on PostgreSQL, 4 shards)")
+	fs.StringVar(&f.setup, "setup", "sqlite", "stack to start: sqlite (the dev mode), postgres (dev with embedded Temporal on PostgreSQL, 4 shards) or production (Temporal in its own process on PostgreSQL, one `tidyhooks api`, --workers `tidyhooks worker` processes)")
+	fs.IntVar(&f.workers, "workers", 1, "worker processes for --setup production (1 to 16)")
 	fs.StringVar(&f.target, "target", "", "base URL of a running deployment instead of starting one (needs --key)")
 	fs.StringVar(&f.key, "key", "", "API key for --target: one workspace, api_user and events:write")
 	fs.StringVar(&f.scenario, "scenario", "a", "a: one webhook per event; b: ten per event; c: as a with 10% refusing and 10% slow endpoints")
@@ -70,8 +71,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if f.idle <= 0 {
 		return errors.New("bench: --idle must be positive")
 	}
-	if f.target == "" && f.setup != "sqlite" && f.setup != "postgres" {
-		return fmt.Errorf("bench: --setup %q: want sqlite or postgres", f.setup)
+	if f.target == "" && f.setup != "sqlite" && f.setup != "postgres" && f.setup != "production" {
+		return fmt.Errorf("bench: --setup %q: want sqlite, postgres or production", f.setup)
+	}
+	if f.workers < 1 || f.workers > 16 {
+		return fmt.Errorf("bench: --workers %d: want 1 to 16", f.workers)
+	}
+	if f.workers != 1 && f.setup != "production" {
+		return errors.New("bench: --workers goes with --setup production")
 	}
 	if (f.target == "") != (f.key == "") {
 		return errors.New("bench: --target and --key go together")
@@ -98,7 +105,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	// Each phase gets a fresh stack of the same setup, so that neither
 	// runs on a database the other has filled.
 	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, func(st *benchTarget) (bench.Phase, error) {
-		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, PID: st.cmd.Process.Pid}, rcv, cfg, runID)
+		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids()}, rcv, cfg, runID)
 	})
 	if err != nil {
 		return err
@@ -112,7 +119,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			rcv.Reset()
 			floorID := runID + floor.suffix
 			fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, func(st *benchTarget) (bench.Phase, error) {
-				return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.cmd.Process.Pid, rcv, cfg, floorID)
+				return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), rcv, cfg, floorID)
 			})
 			if err != nil {
 				return err
@@ -154,7 +161,14 @@ func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, s
 	} else if f.cpuProfile != "" && strings.HasSuffix(runID, "l") {
 		f.cpuProfile += ".floor-local"
 	}
-	st, err := startBenchTarget(ctx, f, getenv, stderr)
+	start := startBenchTarget
+	if f.setup == "production" {
+		floor := strings.HasSuffix(runID, "f") || strings.HasSuffix(runID, "l")
+		start = func(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer) (*benchTarget, error) {
+			return startProductionTarget(ctx, f, stderr, floor)
+		}
+	}
+	st, err := start(ctx, f, getenv, stderr)
 	if err != nil {
 		return bench.Phase{}, 0, err
 	}
@@ -192,25 +206,96 @@ func historyLength(ctx context.Context, c client.Client, eventID string) int {
 	return n
 }
 
-// benchTarget is a `tidyhooks bench-target` child process.
+// benchTarget is the stack of one phase: a `tidyhooks bench-target`
+// child process, or the production topology's processes.
 type benchTarget struct {
-	cmd       *exec.Cmd
+	procs     []benchProc // in the order started
 	base, key string
 	temporal  string
 	cleanup   []func()
 }
 
+// benchProc is one child process and its kind (api, worker, temporal, …).
+type benchProc struct {
+	kind string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+}
+
+// pids lists the processes by kind, for measuring.
+func (b *benchTarget) pids() map[string][]int {
+	out := map[string][]int{}
+	for _, p := range b.procs {
+		out[p.kind] = append(out[p.kind], p.cmd.Process.Pid)
+	}
+	return out
+}
+
+// stop interrupts the processes, the last started first, and runs the
+// cleanups.
 func (b *benchTarget) stop() {
-	_ = b.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = b.cmd.Process.Kill()
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		p := b.procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
 	}
 	for _, f := range b.cleanup {
 		f()
+	}
+}
+
+// startProc starts a child process and waits until a line of its output
+// matches ready (not at all when ready is nil).
+func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, stderr io.Writer, ready *regexp.Regexp, args ...string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	cmd.Stderr = cmd.Stdout // both scanned for the ready line
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	p := benchProc{kind: kind, cmd: cmd, done: make(chan struct{})}
+	b.procs = append(b.procs, p)
+	matched := make(chan string, 1)
+	if ready == nil {
+		matched <- ""
+		ready = regexp.MustCompile(`\A\z`) // matches no line
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				matched <- m[len(m)-1]
+				break
+			}
+			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
+				fmt.Fprintln(stderr, kind+":", sc.Text())
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	select {
+	case m := <-matched:
+		return m, nil
+	case <-p.done:
+		return "", fmt.Errorf("bench: %s exited before it was ready", kind)
+	case <-time.After(3 * time.Minute):
+		return "", fmt.Errorf("bench: %s not ready within 3 minutes", kind)
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }
 
@@ -263,16 +348,19 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 		}
 		args = append(args, "--cpuprofile", abs)
 	}
-	t.cmd = exec.Command(self, args...)
-	t.cmd.Env = env
-	t.cmd.Stderr = stderr
-	out, err := t.cmd.StdoutPipe()
+	cmd := exec.Command(self, args...)
+	cmd.Env = env
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := t.cmd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	proc := benchProc{kind: "tidyhooks", cmd: cmd, done: make(chan struct{})}
+	t.procs = append(t.procs, proc)
+	go func() { _ = cmd.Wait(); close(proc.done) }()
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -293,7 +381,7 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 		t.stop()
 		return nil, ctx.Err()
 	}
-	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, t.cmd.Process.Pid)
+	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, cmd.Process.Pid)
 	return t, nil
 }
 

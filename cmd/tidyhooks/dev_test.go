@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tidysupport/tidyhooks/internal/testenv"
 )
 
 // binary builds tidyhooks once per test run.
@@ -357,6 +359,7 @@ func TestShortBench(t *testing.T) {
 		{"one webhook per event with the floor", []string{"--scenario", "a", "--events", "200"}},
 		{"ten webhooks per event in batches", []string{"--scenario", "b", "--events", "40", "--batch", "10"}},
 		{"refusing and slow endpoints at a fixed rate", []string{"--scenario", "c", "--events", "100", "--rate", "50"}},
+		{"production topology, two workers, with the floor", []string{"--setup", "production", "--workers", "2", "--events", "100", "--postgres", testenv.PostgresBaseURL()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,11 +378,13 @@ func TestShortBench(t *testing.T) {
 				t.Fatal(err)
 			}
 			var r struct {
+				Setup  string
 				Phases []struct {
 					Name      string
 					Expected  int
 					Delivered int
 					Missing   int
+					ByKind    map[string]struct{ Processes int }
 				}
 			}
 			if err := json.Unmarshal(raw, &r); err != nil {
@@ -392,6 +397,13 @@ func TestShortBench(t *testing.T) {
 				if ph.Missing != 0 || ph.Delivered != ph.Expected || ph.Expected == 0 {
 					t.Errorf("%s: delivered %d of %d, missing %d", ph.Name, ph.Delivered, ph.Expected, ph.Missing)
 				}
+				// The production topology is measured by kind of process.
+				if r.Setup == "production" && (ph.ByKind["worker"].Processes != 2 || ph.ByKind["api"].Processes != 1 || ph.ByKind["temporal"].Processes != 1) {
+					t.Errorf("%s: processes by kind %+v, want 1 api, 2 workers, 1 temporal", ph.Name, ph.ByKind)
+				}
+			}
+			if r.Setup == "production" && len(r.Phases) != 3 {
+				t.Errorf("%d phases, want ours and both floors", len(r.Phases))
 			}
 		})
 	}

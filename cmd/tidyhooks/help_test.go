@@ -28,6 +28,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"bench", "--help"}, "-scenario"},
 		{[]string{"keys", "--help"}, "tidyhooks keys create"},
 		{[]string{"migrate", "--help"}, "usage: tidyhooks migrate"},
+		{[]string{"bench-floor", "--help"}, "usage: tidyhooks bench-floor"},
 		{[]string{"receive", "-h"}, "-secret"},
 		{[]string{"help"}, "commands:"},
 	}

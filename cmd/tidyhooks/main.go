@@ -77,6 +77,9 @@ commands:
   bench     measure events per second and latency end to end (BENCHMARKS.md)
   bench-target
             dev plus the bare-Temporal floor workflow; bench starts it
+  bench-floor
+            the floor's starter or worker process in the production
+            topology; bench starts them
   version   print the version
 
 Configuration is read from the environment; see README.md.
@@ -106,6 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBench(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "bench-floor":
+		return runBenchFloor(ctx, rest, getenv, stdout, stderr)
 	case "dev", "api", "worker", "bench-target":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)
