@@ -190,6 +190,8 @@ func runBenchFloor(ctx context.Context, args []string, getenv func(string) strin
 	mux.Handle("POST /floor/events", bench.FloorHandler(c, 0))
 	fmt.Fprintln(stdout, `{"msg":"floor starter listening"}`)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l, 10*time.Second) })
+	g.Go(func() error {
+		return serveHTTP(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l, 10*time.Second)
+	})
 	return g.Wait()
 }
