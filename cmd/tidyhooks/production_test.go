@@ -232,13 +232,7 @@ func sumMetric(t *testing.T, addrs []string, series string) float64 {
 	rx := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
 	total, found := 0.0, false
 	for _, addr := range addrs {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if m := rx.FindSubmatch(b); m != nil {
+		if m := rx.FindSubmatch(scrape(t, addr)); m != nil {
 			v, _ := strconv.ParseFloat(string(m[1]), 64)
 			total, found = total+v, true
 		}
@@ -255,17 +249,26 @@ func seriesNamed(t *testing.T, addrs []string, series string) string {
 	name, _, _ := strings.Cut(series, "{")
 	var out []string
 	for _, addr := range addrs {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(string(scrape(t, addr)), "\n") {
 			if strings.HasPrefix(line, name) {
 				out = append(out, line)
 			}
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// scrape reads the /metrics page at addr.
+func scrape(t *testing.T, addr string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
