@@ -69,6 +69,7 @@ func TestOperatorQueries(t *testing.T) {
 		{"a workspace's deliveries still retrying", workflows.RetryingQuery(wsA), []string{workflows.EventWorkflowID(wsA, retrying)}},
 		{"another workspace's", workflows.RetryingQuery(wsB), []string{workflows.EventWorkflowID(wsB, other)}},
 		{"this event", workflows.EventQuery(wsA, failed), []string{workflows.EventWorkflowID(wsA, failed)}},
+		{"a workspace's events that failed everywhere", workflows.FailedEventsQuery(wsA, since), []string{workflows.EventWorkflowID(wsA, failed)}},
 		{"an id with a quote finds nothing", workflows.RetryingQuery(wsA + "' OR TidyWorkspace = '" + wsB), nil},
 	}
 	for _, tt := range tests {

@@ -76,6 +76,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		workflows.EventAttr.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		workflows.WebhooksAttr.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 		workflows.FailedWebhooksAttr.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		workflows.OutcomeAttr.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -31,6 +31,11 @@ var (
 	// it did not deliver to (failed for good, or paused by a 410):
 	// "every failed delivery to webhook X this week" is one query.
 	FailedWebhooksAttr = temporal.NewSearchAttributeKeyKeywordList("TidyFailedWebhooks")
+	// OutcomeAttr, set beside FailedWebhooksAttr, says whether the event
+	// failed at every webhook (OutcomeFailed) or at some (OutcomePartial).
+	// A workflow that delivered everywhere has none: setting it would add
+	// an event to every history.
+	OutcomeAttr = temporal.NewSearchAttributeKeyKeyword("TidyOutcome")
 )
 
 // MaxRetryInterval is the longest wait between attempts the workflow lets
@@ -101,6 +106,9 @@ const (
 	OutcomeSkipped   = activities.OutcomeSkipped
 	OutcomeFailed    = "failed"
 	OutcomePaused    = "paused" // 410 Gone paused the webhook
+	// OutcomePartial is TidyOutcome's value for an event delivered to some
+	// of its webhooks and not to others.
+	OutcomePartial = "partial"
 )
 
 // WebhookOutcome is what happened to the event at one webhook.
@@ -315,7 +323,11 @@ func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string
 		}
 	}
 	if len(failed) > 0 {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, FailedWebhooksAttr.ValueSet(failed)); err != nil {
+		outcome := OutcomePartial
+		if len(failed) == len(result.Webhooks) {
+			outcome = OutcomeFailed
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, FailedWebhooksAttr.ValueSet(failed), OutcomeAttr.ValueSet(outcome)); err != nil {
 			workflow.GetLogger(ctx).Warn("list failed webhooks", "error", err)
 		}
 	}
@@ -462,6 +474,12 @@ func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 // this week".
 func FailedDeliveriesQuery(webhookID string, since time.Time) string {
 	return fmt.Sprintf("TidyFailedWebhooks = %s AND CloseTime >= %s", quote(webhookID), quote(since.UTC().Format(time.RFC3339)))
+}
+
+// FailedEventsQuery finds a workspace's events that ended delivered to
+// none of their webhooks since since.
+func FailedEventsQuery(workspaceID string, since time.Time) string {
+	return fmt.Sprintf("TidyWorkspace = %s AND TidyOutcome = %s AND CloseTime >= %s", quote(workspaceID), quote(OutcomeFailed), quote(since.UTC().Format(time.RFC3339)))
 }
 
 // RetryingQuery finds a workspace's event workflows still under way:
