@@ -167,7 +167,9 @@ func TestGonePausesTheWebhook(t *testing.T) {
 }
 
 func TestWorkerRestartDeliversEveryPendingEvent(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	// Waits long enough that no event runs out of attempts before the
+	// worker stops, however slowly the machine runs the first ones.
+	s := newStack(t, stackOptions{schedule: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}})
 	var up atomic.Bool
 	r := newReceiver(t, func(int) int {
 		if up.Load() {
