@@ -21,8 +21,10 @@ import (
 // TaskQueue is the task queue of every tidyhooks worker.
 const TaskQueue = "tidyhooks-deliveries"
 
-// Search attributes set on every DeliverEvent workflow, so that an operator
-// can find deliveries in the Temporal UI by workspace, event and webhook.
+// Search attributes of the delivery workflows (DeliverEvent and its
+// DeliverToWebhooks children), so that an operator can find deliveries in
+// the Temporal UI by workspace, event type, webhook and outcome; the
+// worker registers them on the namespace (worker.SearchAttributes).
 var (
 	WorkspaceAttr = temporal.NewSearchAttributeKeyKeyword("TidyWorkspace")
 	EventAttr     = temporal.NewSearchAttributeKeyKeyword("TidyEvent")
