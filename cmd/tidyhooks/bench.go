@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -250,7 +251,8 @@ func (b *benchTarget) stop() {
 }
 
 // startProc starts a child process and waits until a line of its output
-// matches ready (not at all when ready is nil).
+// matches ready (not at all when ready is nil). Its error lines go to
+// stderr for as long as it runs; the rest is read and dropped.
 func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, stderr io.Writer, ready *regexp.Regexp, args ...string) (string, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -271,27 +273,37 @@ func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, 
 	matched := make(chan string, 1)
 	if ready == nil {
 		matched <- ""
-		ready = regexp.MustCompile(`\A\z`) // matches no line
 	}
+	var (
+		mu   sync.Mutex
+		last []string // its last lines, for the error if it exits first
+	)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
-				matched <- m[len(m)-1]
-				break
+			line := sc.Text()
+			if ready != nil {
+				if m := ready.FindStringSubmatch(line); m != nil {
+					matched <- m[len(m)-1]
+					ready = nil
+				}
 			}
-			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
-				fmt.Fprintln(stderr, kind+":", sc.Text())
+			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, "level=ERROR") {
+				fmt.Fprintln(stderr, kind+":", line)
 			}
+			mu.Lock()
+			last = append(last[max(0, len(last)-19):], line)
+			mu.Unlock()
 		}
-		_, _ = io.Copy(io.Discard, out)
 	}()
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	select {
 	case m := <-matched:
 		return m, nil
 	case <-p.done:
-		return "", fmt.Errorf("bench: %s exited before it was ready", kind)
+		mu.Lock()
+		defer mu.Unlock()
+		return "", fmt.Errorf("bench: %s exited before it was ready:\n%s", kind, strings.Join(last, "\n"))
 	case <-time.After(3 * time.Minute):
 		return "", fmt.Errorf("bench: %s not ready within 3 minutes", kind)
 	case <-ctx.Done():
@@ -300,10 +312,6 @@ func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, 
 }
 
 func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer) (*benchTarget, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "tidyhooks-bench")
 	if err != nil {
 		return nil, err
@@ -348,40 +356,11 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 		}
 		args = append(args, "--cpuprofile", abs)
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = env
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	if _, err := t.startProc(ctx, "tidyhooks", env, stderr, regexp.MustCompile(`^API key: `), args...); err != nil {
+		t.stop()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	proc := benchProc{kind: "tidyhooks", cmd: cmd, done: make(chan struct{})}
-	t.procs = append(t.procs, proc)
-	go func() { _ = cmd.Wait(); close(proc.done) }()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "API key: ") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(3 * time.Minute):
-		t.stop()
-		return nil, errors.New("bench: the stack did not start within 3 minutes")
-	case <-ctx.Done():
-		t.stop()
-		return nil, ctx.Err()
-	}
-	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, cmd.Process.Pid)
+	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, t.procs[0].cmd.Process.Pid)
 	return t, nil
 }
 
