@@ -50,6 +50,8 @@ func (c *CensusCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *CensusCollector) Collect(ch chan<- prometheus.Metric) {
+	// prometheus.Collector's Collect takes no context: the scrape's
+	// queries are bounded by censusTimeout instead.
 	ctx, cancel := context.WithTimeout(context.Background(), censusTimeout)
 	defer cancel()
 	census, err := c.src.Census(ctx)

@@ -81,6 +81,9 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"more webhooks than an event can fan out to", map[string]string{"TIDYHOOKS_MAX_WEBHOOKS": "1001"}, modeDev, "TIDYHOOKS_MAX_WEBHOOKS"},
 		{"trusted proxy", map[string]string{"TIDYHOOKS_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, modeDev, "TIDYHOOKS_TRUSTED_PROXIES"},
 		{"webhook in-flight cap", map[string]string{"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT": "0"}, modeDev, "TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT"},
+		{"shutdown timeout", map[string]string{"TIDYHOOKS_SHUTDOWN_TIMEOUT": "forever"}, modeDev, "TIDYHOOKS_SHUTDOWN_TIMEOUT"},
+		{"migrate on start", map[string]string{"TIDYHOOKS_MIGRATE_ON_START": "maybe"}, modeDev, "TIDYHOOKS_MIGRATE_ON_START"},
+		{"migrate without a database", nil, modeMigrate, "DATABASE_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +117,12 @@ func TestRunRefusesBadCommandsAndFlags(t *testing.T) {
 		{"bad webhook limit", []string{"dev"}, map[string]string{"TIDYHOOKS_MAX_WEBHOOKS": "0"}, "TIDYHOOKS_MAX_WEBHOOKS"},
 		{"bad rate limit", []string{"dev"}, map[string]string{"TIDYHOOKS_RATE_LIMIT": "fast"}, "TIDYHOOKS_RATE_LIMIT"},
 		{"receive with bad secret", []string{"receive", "--secret", "nope"}, nil, "--secret"},
+		{"bench with an unknown setup", []string{"bench", "--setup", "staging"}, nil, "--setup"},
+		{"bench with no workers", []string{"bench", "--setup", "production", "--workers", "0"}, nil, "--workers"},
+		{"bench with workers for dev", []string{"bench", "--workers", "2"}, nil, "--workers goes with --setup production"},
+		{"bench-floor without a role", []string{"bench-floor"}, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "exactly one of"},
+		{"bench-floor with both roles", []string{"bench-floor", "--work", "--http-addr", "127.0.0.1:0"}, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "exactly one of"},
+		{"bench-floor without Temporal", []string{"bench-floor", "--work"}, nil, "TEMPORAL_ADDRESS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
