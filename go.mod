@@ -29,6 +29,7 @@ require (
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/oklog/ulid/v2 v2.1.1
 	go.opentelemetry.io/otel/exporters/prometheus v0.56.0
 	go.opentelemetry.io/otel/sdk/metric v1.44.0
 	go.temporal.io/sdk/contrib/opentelemetry v0.8.1

@@ -44,13 +44,13 @@ type DeliveryStore interface {
 	BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error)
 	FinishAttempt(ctx context.Context, e models.AttemptEnd) error
 	SkipDelivery(ctx context.Context, a models.AttemptStart, reason string) error
-	PauseWebhook(ctx context.Context, id, reason string) error
-	RecordAttempt(ctx context.Context, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
+	PauseWebhook(ctx context.Context, workspaceID, id, reason string) error
+	RecordAttempt(ctx context.Context, workspaceID, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
 }
 
 // Recoverer lists what a recover redelivers.
 type Recoverer interface {
-	RecoverableDeliveries(ctx context.Context, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error)
+	RecoverableDeliveries(ctx context.Context, workspaceID, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error)
 }
 
 // Store is all three.
@@ -461,11 +461,29 @@ type DeliverResult struct {
 	Reason     string `json:",omitempty"`
 }
 
-// failureDetails are the details of every failure Deliver returns, in
-// this order: the attempt number, the HTTP status (0 without an answer) and
-// the attempt's latency in milliseconds.
-func failureDetails(attempt int32, status int, latency time.Duration) []any {
-	return []any{attempt, status, latency.Milliseconds()}
+// FailureDetails are the details of every failure Deliver returns, read
+// back with ReadFailureDetails.
+type FailureDetails struct {
+	Attempt    int32
+	StatusCode int // 0 without an answer
+	LatencyMs  int64
+}
+
+// ReadFailureDetails returns the details of a failure Deliver returned.
+// Failures recorded before the details were a struct carry them as three
+// values in this order; those read the same.
+func ReadFailureDetails(err *temporal.ApplicationError) (FailureDetails, bool) {
+	var d FailureDetails
+	if !err.HasDetails() {
+		return d, false
+	}
+	if err.Details(&d) == nil {
+		return d, true
+	}
+	if err.Details(&d.Attempt, &d.StatusCode, &d.LatencyMs) == nil {
+		return d, true
+	}
+	return FailureDetails{}, false
 }
 
 // Deliver sends one signed POST of the event to the webhook and records
@@ -558,9 +576,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// From here on the request has been made: failing to record it must
 	// not fail, or repeat, the delivery.
 	a.record(ctx, ref, sent, requestTook, verdict, fail)
-	a.recordOnWebhook(ctx, webhook.ID, now, sent.err)
+	a.recordOnWebhook(ctx, webhook, now, sent.err)
 	if verdict.PauseWebhook {
-		if err := a.store.PauseWebhook(ctx, webhook.ID, goneReason); err != nil {
+		if err := a.store.PauseWebhook(ctx, webhook.WorkspaceID, webhook.ID, goneReason); err != nil {
 			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
 		}
 	}
@@ -610,14 +628,14 @@ func (a *Activities) observe(eventType string, sent sendResult, latency time.Dur
 
 // result is what Deliver returns for a verdict: the workflow reads the
 // end from the error's type (ErrTypeGone pauses, any non-retryable one
-// ends the delivery) and its details (failureDetails).
+// ends the delivery) and its details (FailureDetails).
 func result(attempt int32, sent sendResult, latency time.Duration, v models.Verdict, position int) (DeliverResult, error) {
 	if v.End == models.EndDelivered {
 		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
 	}
-	details := failureDetails(attempt, sent.status, latency)
+	details := FailureDetails{Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}
 	final := func(typ, msg string) error {
-		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: details})
+		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details}})
 	}
 	msg := sent.err.Error()
 	switch v.End {
@@ -631,7 +649,7 @@ func result(attempt int32, sent sendResult, latency time.Duration, v models.Verd
 		return DeliverResult{}, final(ErrTypeHTTP, msg)
 	}
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(msg, ErrTypeHTTP,
-		temporal.ApplicationErrorOptions{NextRetryDelay: v.Wait, Details: details})
+		temporal.ApplicationErrorOptions{NextRetryDelay: v.Wait, Details: []any{details}})
 }
 
 // MaxStoreRetryDelay caps the wait between tries of a delivery whose
@@ -661,7 +679,8 @@ func (a *Activities) logWriteFailed(record string) {
 // lastErrorMessage current and runs auto-pause. It is best effort; a
 // success within a second of the last one recorded for the webhook changes
 // nothing worth a write.
-func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at time.Time, sendErr error) {
+func (a *Activities) recordOnWebhook(ctx context.Context, webhook models.Webhook, at time.Time, sendErr error) {
+	webhookID := webhook.ID
 	errMsg := ""
 	if sendErr != nil {
 		errMsg = sendErr.Error()
@@ -670,7 +689,7 @@ func (a *Activities) recordOnWebhook(ctx context.Context, webhookID string, at t
 		return
 	}
 	logger := activity.GetLogger(ctx)
-	paused, err := a.store.RecordAttempt(ctx, webhookID, at, errMsg, a.cfg.PauseAfter)
+	paused, err := a.store.RecordAttempt(ctx, webhook.WorkspaceID, webhookID, at, errMsg, a.cfg.PauseAfter)
 	if err != nil {
 		logger.Warn("record attempt on webhook", "webhook_id", webhookID, "error", err)
 		a.logWriteFailed("webhook")
@@ -834,11 +853,12 @@ func describeTransportError(err error, timeout time.Duration) error {
 // redelivers: failed and skipped deliveries of the webhook created in
 // [Since, Until), after the delivery id After.
 type RecoverPageInput struct {
-	WebhookID string
-	Since     time.Time
-	Until     time.Time
-	After     string
-	Limit     int
+	WorkspaceID string
+	WebhookID   string
+	Since       time.Time
+	Until       time.Time
+	After       string
+	Limit       int
 }
 
 // RecoverItem is one delivery to redeliver.
@@ -854,7 +874,12 @@ type RecoverPageResult struct {
 
 // RecoverPage lists the next page of a recover.
 func (a *Activities) RecoverPage(ctx context.Context, in RecoverPageInput) (RecoverPageResult, error) {
-	ds, err := a.store.RecoverableDeliveries(ctx, in.WebhookID, in.Since, in.Until, in.After, in.Limit)
+	if in.WorkspaceID == "" {
+		// Only a page asked for before pages named the workspace: the
+		// recover ends, visibly, and can be started again.
+		return RecoverPageResult{}, temporal.NewNonRetryableApplicationError("recover page without a workspace: start the recover again", "MissingWorkspace", nil)
+	}
+	ds, err := a.store.RecoverableDeliveries(ctx, in.WorkspaceID, in.WebhookID, in.Since, in.Until, in.After, in.Limit)
 	if err != nil {
 		return RecoverPageResult{}, err
 	}

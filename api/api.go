@@ -33,8 +33,8 @@ type Store interface {
 	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error
 	Deliveries(ctx context.Context, workspaceID, webhookID string, f models.DeliveryFilter, cursor string, limit int) (models.Page[models.Delivery], error)
 	Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error)
-	CountRecoverable(ctx context.Context, webhookID string, since, until time.Time) (int, error)
-	DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error)
+	CountRecoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error)
+	DeliveryStats(ctx context.Context, workspaceID, webhookID string, now time.Time, days int) ([]models.DayStats, error)
 	Ping(ctx context.Context) error
 }
 

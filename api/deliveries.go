@@ -243,7 +243,7 @@ func (s *Server) recoverWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	n, err := s.store.CountRecoverable(ctx, w.ID, since, until)
+	n, err := s.store.CountRecoverable(ctx, w.WorkspaceID, w.ID, since, until)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -284,7 +284,7 @@ func (s *Server) webhookStats(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	days, err := s.store.DeliveryStats(ctx, w.ID, time.Now(), models.StatsDays)
+	days, err := s.store.DeliveryStats(ctx, w.WorkspaceID, w.ID, time.Now(), models.StatsDays)
 	if err != nil {
 		s.fail(c, err)
 		return

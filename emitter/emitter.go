@@ -300,7 +300,7 @@ func (e *Emitter) Recover(ctx context.Context, workspaceID, webhookID string, si
 			workflows.WorkspaceAttr.ValueSet(workspaceID),
 			workflows.WebhooksAttr.ValueSet([]string{webhookID}),
 		),
-	}, workflows.Recover, workflows.RecoverInput{WebhookID: webhookID, Since: since.UTC(), Until: until.UTC()})
+	}, workflows.Recover, workflows.RecoverInput{WorkspaceID: workspaceID, WebhookID: webhookID, Since: since.UTC(), Until: until.UTC()})
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
 		return "", "", fmt.Errorf("recover %s: %w", webhookID, ErrRecovering)

@@ -390,7 +390,7 @@ func (failingFinish) FinishAttempt(context.Context, models.AttemptEnd) error {
 	return errors.New("injected: database unavailable")
 }
 
-func (failingFinish) RecordAttempt(context.Context, string, time.Time, string, time.Duration) (bool, error) {
+func (failingFinish) RecordAttempt(context.Context, string, string, time.Time, string, time.Duration) (bool, error) {
 	return false, errors.New("injected: database unavailable")
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -125,18 +126,12 @@ func (e Event) Body() []byte {
 	b.WriteString(`{"event":`)
 	wire, _ := json.Marshal(e.Type.Wire)
 	b.Write(wire)
-	b.WriteString(`,"version":1,"timestamp":"`)
+	b.WriteString(`,"version":`)
+	b.WriteString(strconv.Itoa(EnvelopeVersion))
+	b.WriteString(`,"timestamp":"`)
 	b.WriteString(e.OccurredAt.UTC().Format(TimestampLayout))
 	b.WriteString(`","payload":`)
 	b.Write(e.Payload)
 	b.WriteString(`}`)
 	return []byte(b.String())
-}
-
-// Envelope is the decoded form of Body, for receivers and tests.
-type Envelope struct {
-	Event     string          `json:"event"`
-	Version   int             `json:"version"`
-	Timestamp string          `json:"timestamp"`
-	Payload   json.RawMessage `json:"payload"`
 }

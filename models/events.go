@@ -132,16 +132,6 @@ func NormalizeSubscriptions(entries []string) ([]string, error) {
 // MaxSubscriptionEntries bounds a webhook's event list.
 const MaxSubscriptionEntries = 64
 
-// Matches reports whether a canonical subscription list receives event e.
-func Matches(subscriptions []string, e EventType) bool {
-	for _, s := range subscriptions {
-		if s == AllEvents || s == e.Name || s == strings.ToUpper(e.Family)+"_*" {
-			return true
-		}
-	}
-	return false
-}
-
 // SubscriptionPatterns returns every canonical subscription entry that
 // matches e: its enum name, its family pattern and "*". Storage uses it to
 // find matching webhooks with an index instead of scanning.

@@ -319,30 +319,30 @@ func (s *Store) Delivery(ctx context.Context, workspaceID, id string) (models.De
 	return d, nil
 }
 
-// recoverable is what recover redelivers: a webhook's failed and skipped
-// deliveries of events created in [since, until); tests of the webhook are
-// not events to catch up on.
-func (s *Store) recoverable(ctx context.Context, webhookID string, since, until time.Time) *gorm.DB {
+// recoverable is what recover redelivers: a workspace's webhook's failed
+// and skipped deliveries of events created in [since, until); tests of the
+// webhook are not events to catch up on.
+func (s *Store) recoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) *gorm.DB {
 	return s.db.WithContext(ctx).Model(&deliveryRow{}).
-		Where("webhook_id = ? AND status IN ? AND created_at >= ? AND created_at < ? AND event_type <> ?", webhookID,
+		Where("webhook_id = ? AND workspace_id = ? AND status IN ? AND created_at >= ? AND created_at < ? AND event_type <> ?", webhookID, workspaceID,
 			[]string{string(models.DeliveryFailed), string(models.DeliverySkipped)}, since.UTC(), until.UTC(), models.TestingConnection.Wire)
 }
 
 // CountRecoverable counts the deliveries RecoverableDeliveries would list.
-func (s *Store) CountRecoverable(ctx context.Context, webhookID string, since, until time.Time) (int, error) {
+func (s *Store) CountRecoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error) {
 	var n int64
-	if err := s.recoverable(ctx, webhookID, since, until).Count(&n).Error; err != nil {
+	if err := s.recoverable(ctx, workspaceID, webhookID, since, until).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count deliveries to recover of %s: %w", webhookID, translate(err))
 	}
 	return int(n), nil
 }
 
 // RecoverableDeliveries returns, oldest first and limit at a time from
-// after the id after, a webhook's failed and skipped deliveries created in
-// [since, until).
-func (s *Store) RecoverableDeliveries(ctx context.Context, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error) {
+// after the id after, a workspace's webhook's failed and skipped deliveries
+// created in [since, until).
+func (s *Store) RecoverableDeliveries(ctx context.Context, workspaceID, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error) {
 	var rows []deliveryRow
-	err := s.recoverable(ctx, webhookID, since, until).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
+	err := s.recoverable(ctx, workspaceID, webhookID, since, until).Where("id > ?", after).Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries to recover of %s: %w", webhookID, translate(err))
 	}
@@ -382,14 +382,20 @@ func (statsHourRow) TableName() string { return "delivery_stats_hours" }
 
 const hourKey = "2006-01-02T15"
 
-// DeliveryStats summarises a webhook's finished attempts on each of the
+// DeliveryStats summarises a workspace's webhook's finished attempts on
+// each of the
 // days UTC days ending with the day of now, oldest first, days without
 // attempts included. Latency percentiles are exact (nearest rank). A day
 // that is over is read from the log once and kept; so is each hour of
 // today that is over, so that a call reads the log only for the current
 // hour.
-func (s *Store) DeliveryStats(ctx context.Context, webhookID string, now time.Time, days int) ([]models.DayStats, error) {
+func (s *Store) DeliveryStats(ctx context.Context, workspaceID, webhookID string, now time.Time, days int) ([]models.DayStats, error) {
 	db := s.db.WithContext(ctx)
+	// The kept days and hours are the webhook's alone: the workspace is
+	// checked once, on the webhook.
+	if _, err := s.Webhook(ctx, workspaceID, webhookID); err != nil {
+		return nil, err
+	}
 	now = now.UTC()
 	first := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
 	var kept []statsDayRow

@@ -245,19 +245,19 @@ func TestPausingSkipsPendingDeliveries(t *testing.T) {
 		test.EventType = models.TestingConnection.Wire
 		tref := begin(t, st, test)
 		finish(t, st, models.AttemptEnd{AttemptRef: tref, FinishedAt: now, StatusCode: 500, Error: "500", Status: models.DeliveryFailed, KeepDueRetry: true})
-		n, err := st.CountRecoverable(ctx, w.ID, now.Add(-time.Minute), now.Add(time.Minute))
+		n, err := st.CountRecoverable(ctx, w.WorkspaceID, w.ID, now.Add(-time.Minute), now.Add(time.Minute))
 		if err != nil || n != 2 {
 			t.Errorf("recoverable after pause = %d (err %v), want the skipped two", n, err)
 		}
-		page, err := st.RecoverableDeliveries(ctx, w.ID, now.Add(-time.Minute), now.Add(time.Minute), "", 1)
+		page, err := st.RecoverableDeliveries(ctx, w.WorkspaceID, w.ID, now.Add(-time.Minute), now.Add(time.Minute), "", 1)
 		if err != nil || len(page) != 1 {
 			t.Fatalf("first page = %v (err %v)", page, err)
 		}
-		rest, err := st.RecoverableDeliveries(ctx, w.ID, now.Add(-time.Minute), now.Add(time.Minute), page[0].ID, 10)
+		rest, err := st.RecoverableDeliveries(ctx, w.WorkspaceID, w.ID, now.Add(-time.Minute), now.Add(time.Minute), page[0].ID, 10)
 		if err != nil || len(rest) != 1 || rest[0].ID == page[0].ID {
 			t.Errorf("second page = %v (err %v)", rest, err)
 		}
-		if n, _ := st.CountRecoverable(ctx, w.ID, now.Add(time.Minute), now.Add(2*time.Minute)); n != 0 {
+		if n, _ := st.CountRecoverable(ctx, w.WorkspaceID, w.ID, now.Add(time.Minute), now.Add(2*time.Minute)); n != 0 {
 			t.Errorf("recoverable outside the window = %d", n)
 		}
 
@@ -281,10 +281,10 @@ func TestAutoPauseSkipsPendingDeliveries(t *testing.T) {
 		ref := begin(t, st, start(w, "evt_1", models.TriggerScheduled, t0))
 		next := t0.Add(time.Hour)
 		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: t0, StatusCode: 500, Error: "500", NextAttemptAt: &next, Status: models.DeliveryPending})
-		if _, err := st.RecordAttempt(ctx, w.ID, t0, "500", time.Minute); err != nil {
+		if _, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, t0, "500", time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		paused, err := st.RecordAttempt(ctx, w.ID, t0.Add(2*time.Minute), "500", time.Minute)
+		paused, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, t0.Add(2*time.Minute), "500", time.Minute)
 		if err != nil || !paused {
 			t.Fatalf("auto-pause = %v (err %v)", paused, err)
 		}
@@ -322,7 +322,7 @@ func TestDeliveryStatsPerDay(t *testing.T) {
 		attempt(other, day(0).Add(time.Hour), true, 5)
 		begin(t, st, start(w, "evt_sending", models.TriggerScheduled, day(0).Add(time.Hour)))
 
-		got, err := st.DeliveryStats(ctx, w.ID, now, models.StatsDays)
+		got, err := st.DeliveryStats(ctx, w.WorkspaceID, w.ID, now, models.StatsDays)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +344,7 @@ func TestDeliveryStatsPerDay(t *testing.T) {
 		// again on each call.
 		attempt(w, now.Add(time.Minute), true, 1)
 		want[6].Delivered++
-		again, err := st.DeliveryStats(ctx, w.ID, now, models.StatsDays)
+		again, err := st.DeliveryStats(ctx, w.WorkspaceID, w.ID, now, models.StatsDays)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +395,7 @@ func TestPruneLogRemovesExactlyWhatIsOlder(t *testing.T) {
 		statsAt := cutoff.Add(time.Hour)
 		stats := func() map[string]int {
 			t.Helper()
-			days, err := st.DeliveryStats(ctx, w.ID, statsAt, models.StatsDays)
+			days, err := st.DeliveryStats(ctx, w.WorkspaceID, w.ID, statsAt, models.StatsDays)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -526,4 +526,59 @@ func settled(delivered bool) models.DeliveryStatus {
 		return models.DeliveryDelivered
 	}
 	return models.DeliveryFailed
+}
+
+// Every store method that reads or changes a webhook's data takes the
+// workspace: given another workspace's id it sees nothing and changes
+// nothing.
+func TestWebhookDataIsScopedToItsWorkspace(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		now := time.Now().UTC()
+		ref := begin(t, st, start(w, "evt_1", models.TriggerScheduled, now))
+		finish(t, st, models.AttemptEnd{AttemptRef: ref, FinishedAt: now, StatusCode: 500, Error: "500", Status: models.DeliveryFailed, LatencyMs: 7})
+		pending := begin(t, st, start(w, "evt_2", models.TriggerScheduled, now))
+		since, until := now.Add(-time.Minute), now.Add(time.Minute)
+
+		if n, err := st.CountRecoverable(ctx, "wrk_b", w.ID, since, until); err != nil || n != 0 {
+			t.Errorf("CountRecoverable from wrk_b = %d (err %v), want 0", n, err)
+		}
+		if ds, err := st.RecoverableDeliveries(ctx, "wrk_b", w.ID, since, until, "", 10); err != nil || len(ds) != 0 {
+			t.Errorf("RecoverableDeliveries from wrk_b = %v (err %v), want none", ds, err)
+		}
+		if _, err := st.DeliveryStats(ctx, "wrk_b", w.ID, now, models.StatsDays); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("DeliveryStats from wrk_b: err %v, want not found", err)
+		}
+		if err := st.PauseWebhook(ctx, "wrk_b", w.ID, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if paused, err := st.RecordAttempt(ctx, "wrk_b", w.ID, now, "500", time.Nanosecond); err != nil || paused {
+			t.Errorf("RecordAttempt from wrk_b paused = %v (err %v)", paused, err)
+		}
+		got, err := st.Webhook(ctx, "wrk_a", w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != models.WebhookActive || got.LastAttemptedAt != nil || got.LastErrorMessage != "" {
+			t.Errorf("webhook changed through wrk_b: %+v", got)
+		}
+		if d := delivery(t, st, "wrk_a", pending.DeliveryID); d.Status != models.DeliveryPending {
+			t.Errorf("pending delivery after a pause through wrk_b: %s", d.Status)
+		}
+
+		// Its own workspace sees and changes all of it.
+		if n, err := st.CountRecoverable(ctx, "wrk_a", w.ID, since, until); err != nil || n != 1 {
+			t.Errorf("CountRecoverable = %d (err %v), want 1", n, err)
+		}
+		if days, err := st.DeliveryStats(ctx, "wrk_a", w.ID, now, models.StatsDays); err != nil || days[len(days)-1].Failed != 1 {
+			t.Errorf("DeliveryStats = %+v (err %v), want today's failure", days, err)
+		}
+		if err := st.PauseWebhook(ctx, "wrk_a", w.ID, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.Webhook(ctx, "wrk_a", w.ID); got.Status != models.WebhookPaused {
+			t.Errorf("status after pause = %s", got.Status)
+		}
+	})
 }

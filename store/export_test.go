@@ -7,11 +7,18 @@ import (
 
 // SeedAttemptsForBenchmark inserts n finished attempts on PostgreSQL,
 // spread evenly from first to now and over webhooks wh_bench_0 …
-// wh_bench_{webhooks-1}: one in ten failed, latencies 0–999 ms.
+// wh_bench_{webhooks-1} of workspace wrk_bench: one in ten failed,
+// latencies 0–999 ms.
 func (s *Store) SeedAttemptsForBenchmark(ctx context.Context, n, webhooks int, first, now time.Time) error {
 	db := s.db.WithContext(ctx)
 	secs := max(int(now.Sub(first).Seconds()), 1)
-	err := db.Exec(`INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, finished_at,
+	err := db.Exec(`INSERT INTO webhooks (id, workspace_id, url, display_name, status, events, created_at, updated_at)
+		SELECT 'wh_bench_' || g, 'wrk_bench', 'https://example.com/hook', 'bench', 'ACTIVE', '*', ?, ?
+		FROM generate_series(0, ? - 1) AS g`, first, first, webhooks).Error
+	if err != nil {
+		return err
+	}
+	err = db.Exec(`INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, finished_at,
 			latency_ms, workflow_id, run_id)
 		SELECT 'dlv_' || g, 'wh_bench_' || (g % ?), 1, 'scheduled',
 			CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'delivered' END,

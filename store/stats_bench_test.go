@@ -45,12 +45,12 @@ func BenchmarkDeliveryStatsMillionAttempts(b *testing.B) {
 			// The first call reads the six days that are over from the log and
 			// keeps them; every later call reads only today.
 			started := time.Now()
-			if _, err := st.DeliveryStats(ctx, "wh_bench_0", now, models.StatsDays); err != nil {
+			if _, err := st.DeliveryStats(ctx, "wrk_bench", "wh_bench_0", now, models.StatsDays); err != nil {
 				b.Fatal(err)
 			}
 			first := time.Since(started)
 			for b.Loop() {
-				days, err := st.DeliveryStats(ctx, "wh_bench_0", now, models.StatsDays)
+				days, err := st.DeliveryStats(ctx, "wrk_bench", "wh_bench_0", now, models.StatsDays)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -160,9 +160,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Dialect is "postgres" or "sqlite".
-func (s *Store) Dialect() string { return s.dialect }
-
 type migration struct {
 	version int
 	name    string

@@ -178,7 +178,7 @@ func TestMatchWebhooks(t *testing.T) {
 		all := newWebhook(t, st, "wrk_a", "*")
 		newWebhook(t, st, "wrk_a", "MESSAGE_CREATED")
 		paused := newWebhook(t, st, "wrk_a", "*")
-		if err := st.PauseWebhook(ctx, paused.ID, "test"); err != nil {
+		if err := st.PauseWebhook(ctx, paused.WorkspaceID, paused.ID, "test"); err != nil {
 			t.Fatal(err)
 		}
 		newWebhook(t, st, "wrk_b", "*")
@@ -207,10 +207,10 @@ func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 			t.Errorf("DeliveryInputs = %+v, %v", got, secrets)
 		}
 		at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
-		if _, err := st.RecordAttempt(ctx, w.ID, at, "endpoint answered 500", 0); err != nil {
+		if _, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, at, "endpoint answered 500", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.PauseWebhook(ctx, w.ID, "endpoint answered 410 Gone"); err != nil {
+		if err := st.PauseWebhook(ctx, w.WorkspaceID, w.ID, "endpoint answered 410 Gone"); err != nil {
 			t.Fatal(err)
 		}
 		got, err = st.Webhook(ctx, "wrk_a", w.ID)
@@ -288,7 +288,7 @@ func dumpTable(t *testing.T, url, table string) string {
 			if bs, ok := v.([]byte); ok {
 				b.Write(bs)
 			} else {
-				b.WriteString(strings.TrimSpace(strings.ReplaceAll(fmtAny(v), "\n", " ")))
+				b.WriteString(strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(v), "\n", " ")))
 			}
 			b.WriteByte('|')
 		}
@@ -472,7 +472,7 @@ func TestAutoPauseAfterARunOfFailures(t *testing.T) {
 		window := 5 * 24 * time.Hour
 		record := func(at time.Time, errMsg string) bool {
 			t.Helper()
-			paused, err := st.RecordAttempt(ctx, w.ID, at, errMsg, window)
+			paused, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, at, errMsg, window)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -170,9 +170,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 		if res.RowsAffected == 0 {
 			return models.ErrNotFound
 		}
-		return tx.Exec(`UPDATE deliveries SET status = ?, next_attempt_at = NULL, last_error = ?, updated_at = ?
-			WHERE webhook_id = ? AND status = ?`,
-			string(models.DeliverySkipped), "skipped: the webhook was deleted", s.now(), id, string(models.DeliveryPending)).Error
+		return s.skipPending(tx, id, "skipped: the webhook was deleted")
 	})
 	if err != nil {
 		return fmt.Errorf("delete webhook %s: %w", id, translate(err))
@@ -253,14 +251,14 @@ func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string
 	return nil
 }
 
-// PauseWebhook sets a webhook PAUSED with reason, unless it is gone, and
-// marks its pending deliveries skipped.
-func (s *Store) PauseWebhook(ctx context.Context, id, reason string) error {
+// PauseWebhook sets the workspace's webhook PAUSED with reason, unless it
+// is gone, and marks its pending deliveries skipped.
+func (s *Store) PauseWebhook(ctx context.Context, workspaceID, id, reason string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Model(&webhookRow{}).Where("id = ?", id).
-			Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": s.now()}).Error
-		if err != nil {
-			return err
+		res := tx.Model(&webhookRow{}).Where("id = ? AND workspace_id = ?", id, workspaceID).
+			Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": s.now()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
 		}
 		return s.skipPending(tx, id, skippedBecause(reason))
 	})
@@ -270,19 +268,19 @@ func (s *Store) PauseWebhook(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// RecordAttempt keeps a webhook's lastAttemptedAt current. A failure
+// RecordAttempt keeps the workspace's webhook's lastAttemptedAt current. A failure
 // (errMsg not empty) also sets lastErrorAt and lastErrorMessage and starts
 // a run of failures if none is running; a success ends the run. When
 // pauseAfter > 0 and the run has lasted that long, an ACTIVE webhook is
 // paused with the reason, and paused is true.
-func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error) {
+func (s *Store) RecordAttempt(ctx context.Context, workspaceID, id string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error) {
 	db := s.db.WithContext(ctx)
 	at = at.UTC()
 	if errMsg == "" {
-		err = db.Exec("UPDATE webhooks SET last_attempted_at = ?, failing_since = NULL WHERE id = ?", at, id).Error
+		err = db.Exec("UPDATE webhooks SET last_attempted_at = ?, failing_since = NULL WHERE id = ? AND workspace_id = ?", at, id, workspaceID).Error
 	} else {
 		err = db.Exec(`UPDATE webhooks SET last_attempted_at = ?, last_error_at = ?, last_error_message = ?,
-			failing_since = COALESCE(failing_since, ?) WHERE id = ?`, at, at, errMsg, at, id).Error
+			failing_since = COALESCE(failing_since, ?) WHERE id = ? AND workspace_id = ?`, at, at, errMsg, at, id, workspaceID).Error
 	}
 	if err != nil {
 		return false, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
@@ -293,8 +291,8 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, at time.Time, errM
 	reason := fmt.Sprintf("every delivery attempt failed for %s; last error: %s", pauseAfter, errMsg)
 	err = db.Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?
-			WHERE id = ? AND status = ? AND failing_since <= ?`,
-			string(models.WebhookPaused), reason, s.now(), id, string(models.WebhookActive), at.Add(-pauseAfter))
+			WHERE id = ? AND workspace_id = ? AND status = ? AND failing_since <= ?`,
+			string(models.WebhookPaused), reason, s.now(), id, workspaceID, string(models.WebhookActive), at.Add(-pauseAfter))
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}

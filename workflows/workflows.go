@@ -353,13 +353,8 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		o.Error = appErr.Message()
-		var (
-			attempt int32
-			status  int
-			latency int64
-		)
-		if appErr.HasDetails() && appErr.Details(&attempt, &status, &latency) == nil {
-			o.Attempts, o.StatusCode, o.LatencyMs = attempt, status, latency
+		if d, ok := activities.ReadFailureDetails(appErr); ok {
+			o.Attempts, o.StatusCode, o.LatencyMs = d.Attempt, d.StatusCode, d.LatencyMs
 		}
 		if appErr.Type() == activities.ErrTypeGone {
 			o.Outcome = OutcomePaused
@@ -419,12 +414,15 @@ const (
 // RecoverInput names the webhook and the window of deliveries to redeliver.
 // After and the counts carry progress across continue-as-new.
 type RecoverInput struct {
-	WebhookID string
-	Since     time.Time
-	Until     time.Time
-	After     string `json:",omitempty"`
-	Attempted int    `json:",omitempty"`
-	Delivered int    `json:",omitempty"`
+	// WorkspaceID owns the webhook; a recover started before inputs named
+	// it reads it from the workflow's TidyWorkspace search attribute.
+	WorkspaceID string `json:",omitempty"`
+	WebhookID   string
+	Since       time.Time
+	Until       time.Time
+	After       string `json:",omitempty"`
+	Attempted   int    `json:",omitempty"`
+	Delivered   int    `json:",omitempty"`
 }
 
 // RecoverResult counts what a recover did.
@@ -439,10 +437,13 @@ type RecoverResult struct {
 func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 	var a *activities.Activities
 	deliverCtx := workflow.WithActivityOptions(ctx, onceOptions)
+	if in.WorkspaceID == "" {
+		in.WorkspaceID, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(WorkspaceAttr)
+	}
 	for range RecoverPagesPerRun {
 		var page activities.RecoverPageResult
 		err := lookup(ctx, a.RecoverPage, activities.RecoverPageInput{
-			WebhookID: in.WebhookID, Since: in.Since, Until: in.Until, After: in.After, Limit: RecoverPageSize,
+			WorkspaceID: in.WorkspaceID, WebhookID: in.WebhookID, Since: in.Since, Until: in.Until, After: in.After, Limit: RecoverPageSize,
 		}, &page)
 		if err != nil {
 			return RecoverResult{}, err

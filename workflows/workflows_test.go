@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -409,7 +410,12 @@ func TestRecoverPagesAndContinuesAsNew(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Started as before inputs named the workspace: the first run reads it
+	// from the search attribute the recover was started with.
 	in := workflows.RecoverInput{WebhookID: w.ID, Since: t0.Add(-time.Minute), Until: time.Now().UTC()}
+	if err := h.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(workflows.WorkspaceAttr.ValueSet("wrk_a"))); err != nil {
+		t.Fatal(err)
+	}
 	h.env.ExecuteWorkflow(workflows.Recover, in)
 	var cont *workflow.ContinueAsNewError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &cont) {
@@ -419,7 +425,7 @@ func TestRecoverPagesAndContinuesAsNew(t *testing.T) {
 	if err := converter.GetDefaultDataConverter().FromPayloads(cont.Input, &next); err != nil {
 		t.Fatal(err)
 	}
-	if next.Attempted != perRun || next.Delivered != perRun || next.After == "" {
+	if next.Attempted != perRun || next.Delivered != perRun || next.After == "" || next.WorkspaceID != "wrk_a" {
 		t.Fatalf("carried over %+v", next)
 	}
 

@@ -1,5 +1,0 @@
-package store_test
-
-import "fmt"
-
-func fmtAny(v any) string { return fmt.Sprint(v) }
