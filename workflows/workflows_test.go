@@ -313,8 +313,7 @@ func TestFastPathAndDurablePath(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusGone)
 	})
-	var pausing *receiver
-	pausing = newReceiver(t, func(n int32, w http.ResponseWriter) {
+	pausing := newReceiver(t, func(n int32, w http.ResponseWriter) {
 		paused.Store(true) // the customer pauses the webhook after the first attempt
 		w.WriteHeader(http.StatusInternalServerError)
 	})

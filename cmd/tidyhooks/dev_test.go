@@ -202,13 +202,13 @@ func TestDevWalkthrough(t *testing.T) {
 	dataDir := t.TempDir()
 	env := []string{"TIDYHOOKS_RETRY_SCHEDULE=2s,2s,2s,2s,2s,2s,2s,2s,2s,2s"}
 	var (
-		httpAddr string
-		uport    int
-		args     []string
-		dev      *process
-		key      string
+		httpAddr  string
+		uport     int
+		args      []string
+		dev       *process
+		key       string
+		startedAt time.Time
 	)
-	startedAt := time.Now()
 	// Ports are checked free when picked, but another test package may
 	// take one before dev binds it: pick again then.
 	for try := 1; ; try++ {
