@@ -3,7 +3,7 @@
 // and metrics. Routes are listed in routes.go; errors become statuses in
 // errors.go only. It imports models, signing, dashboard, and the emitter's
 // and workflows' result types; storage and the emitter reach it through the
-// small interfaces declared here. It never imports store, activities or
+// interfaces declared here (Store, the methods handlers call on storage). It never imports store, activities or
 // cmd.
 package api
 
@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidysupport/tidyhooks/emitter"
@@ -122,5 +121,3 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 	}
 }
-
-func init() { gin.SetMode(gin.ReleaseMode) }

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tidysupport/tidyhooks/models"
+	tidyworker "github.com/tidysupport/tidyhooks/worker"
 )
 
 // FloorTaskQueue is where the floor workflow runs, beside the service's.
@@ -74,15 +75,15 @@ func FloorPost(ctx context.Context, in FloorInput) error {
 	return nil
 }
 
-// NewFloorWorker returns a worker for the floor on c, sized like the
-// service's.
+// NewFloorWorker returns a worker for the floor on c, sized and polling
+// like the service's.
 func NewFloorWorker(c client.Client) worker.Worker {
 	w := worker.New(c, FloorTaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize:      200,
 		MaxConcurrentWorkflowTaskExecutionSize:  64,
 		MaxConcurrentLocalActivityExecutionSize: 64,
-		MaxConcurrentActivityTaskPollers:        4,
-		MaxConcurrentWorkflowTaskPollers:        4,
+		WorkflowTaskPollerBehavior:              tidyworker.PollerBehavior(),
+		ActivityTaskPollerBehavior:              tidyworker.PollerBehavior(),
 	})
 	w.RegisterWorkflow(FloorWorkflow)
 	w.RegisterActivity(FloorPost)

@@ -208,9 +208,9 @@ func eventBody(id, typ string, i int) []byte {
 	return fmt.Appendf(nil, `{"id":%q,"event":%q,"payload":{"conversation":{"id":"cnv_%08d","workspaceId":"wrk_bench","contactId":"cnt_%08d","subject":"Where is my order?","channel":"email","priority":"normal","tags":["billing","vip"]}}}`, id, typ, i, i)
 }
 
-// emitter sends events open-loop at a rate, or closed-loop as fast as they
+// load sends events open-loop at a rate, or closed-loop as fast as they
 // are accepted, and records when each was sent.
-type emitter struct {
+type load struct {
 	cfg      Config
 	send     func(ctx context.Context, ids []int) error
 	emitted  []time.Time
@@ -220,7 +220,7 @@ type emitter struct {
 	lastOK   atomic.Int64 // unix nanos of the last accepted answer
 }
 
-func (e *emitter) run(ctx context.Context) {
+func (e *load) run(ctx context.Context) {
 	batch := max(e.cfg.Batch, 1)
 	var groups [][]int
 	for i := 0; i < e.cfg.Events; i += batch {
@@ -301,7 +301,7 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 	catalog := models.Catalog()
 	ids := eventIDs(runID, cfg.Events)
 	typeOf := func(i int) string { return catalog[i%endpoints%len(catalog)].Name }
-	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
+	e := &load{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
 	e.send = func(ctx context.Context, group []int) error {
 		path, body := "/v1/events", []byte(nil)
 		if len(group) == 1 && cfg.Batch <= 1 {
@@ -345,7 +345,7 @@ func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int
 	bs := behaviours(cfg.Scenario)
 	catalog := models.Catalog()
 	ids := eventIDs(runID, cfg.Events)
-	e := &emitter{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
+	e := &load{cfg: cfg, emitted: make([]time.Time, cfg.Events)}
 	e.cfg.Batch = 0 // the floor has no batch endpoint
 	e.send = func(ctx context.Context, group []int) error {
 		i := group[0]
@@ -366,7 +366,7 @@ func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int
 	return measure(ctx, name, procs, rcv, cfg, e, expected)
 }
 
-func measure(ctx context.Context, name string, procs map[string][]int, rcv *Receivers, cfg Config, e *emitter, expected func() map[Pair]Expected) (Phase, error) {
+func measure(ctx context.Context, name string, procs map[string][]int, rcv *Receivers, cfg Config, e *load, expected func() map[Pair]Expected) (Phase, error) {
 	cpu0 := map[int]float64{}
 	for _, pids := range procs {
 		for _, pid := range pids {

@@ -371,5 +371,12 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// workspace of every delivery, workflows.Fairness), so that one
 		// workspace's backlog does not delay another's deliveries.
 		dynamicconfig.MatchingEnableFairness.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		// New tasks go to one partition of each task queue: on one server
+		// a task is then matched with a poller at once more often than when
+		// spread over four, and starts outrunning deliveries backlog less
+		// (BENCHMARKS.md, "What moved the production topology"). Pollers
+		// still read all four default partitions, so tasks written to the
+		// others by an earlier version are not stranded.
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
 	}
 }

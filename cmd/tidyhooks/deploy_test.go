@@ -223,4 +223,9 @@ func checkTemporalServices(t *testing.T, c composeFile) {
 	if len(fair) == 0 || fair[0].Value != true || fair[0].Constraints["taskQueueName"] != "tidyhooks-deliveries" {
 		t.Errorf("%s does not enable fairness on tidyhooks-deliveries: %+v", mounted, fair)
 	}
+	// As the embedded server: one write partition (BENCHMARKS.md).
+	parts := dc["matching.numTaskqueueWritePartitions"]
+	if len(parts) == 0 || parts[0].Value != 1 || parts[0].Constraints["taskQueueName"] != "tidyhooks-deliveries" {
+		t.Errorf("%s does not write tidyhooks-deliveries to one partition: %+v", mounted, parts)
+	}
 }

@@ -17,12 +17,17 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+
+	"github.com/gin-gonic/gin"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
+	// Gin's mode is process-wide: release mode, without its debug listing
+	// of routes at start.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -1,15 +1,7 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"math"
-	"mime"
-	"net/http"
-	"net/url"
-	"regexp"
 	"sync"
 	"time"
 
@@ -18,24 +10,6 @@ import (
 
 	"github.com/tidysupport/tidyhooks/models"
 )
-
-const requestIDContext = "tidyhooks.request_id"
-
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
-// requestID keeps a well-formed X-Request-Id from the client or makes one,
-// answers with it, and makes it available to logs.
-func (s *Server) requestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-Id")
-	if !requestIDPattern.MatchString(id) {
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		id = "req_" + hex.EncodeToString(b)
-	}
-	c.Set(requestIDContext, id)
-	c.Header("X-Request-Id", id)
-	c.Next()
-}
 
 // rateLimited carries how long the client should wait, and what was
 // limited ("" for the key's requests).
@@ -127,32 +101,6 @@ func (s *Server) rateLimit(c *gin.Context) {
 	if wait := s.limits.wait(apiKey(c).ID, time.Now()); wait > 0 {
 		s.fail(c, &rateLimited{retryAfter: wait})
 		return
-	}
-	c.Next()
-}
-
-// errMediaType is a body that is not JSON (415).
-var errMediaType = errors.New("unsupported media type")
-
-// noStore keeps every API answer out of caches: some carry secrets.
-func (s *Server) noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.Next()
-}
-
-// wellFormed refuses a query string that does not parse (400) and a body
-// that is not declared as JSON (415), before any handler reads either.
-func (s *Server) wellFormed(c *gin.Context) {
-	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
-		s.fail(c, &badRequest{msg: "the query string is malformed: " + err.Error()})
-		return
-	}
-	if c.Request.ContentLength != 0 && c.Request.Body != nil && c.Request.Body != http.NoBody {
-		mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-		if err != nil || mt != "application/json" {
-			s.fail(c, fmt.Errorf("%w: send the body as Content-Type: application/json", errMediaType))
-			return
-		}
 	}
 	c.Next()
 }
