@@ -29,7 +29,7 @@ type Store interface {
 	UpdateWebhook(ctx context.Context, workspaceID, id string, change func(*models.Webhook) error) (models.Webhook, error)
 	DeleteWebhook(ctx context.Context, workspaceID, id string) error
 	Secrets(ctx context.Context, workspaceID, id string) ([]models.Secret, error)
-	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error
+	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) (time.Time, error)
 	Deliveries(ctx context.Context, workspaceID, webhookID string, f models.DeliveryFilter, cursor string, limit int) (models.Page[models.Delivery], error)
 	Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error)
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error)

@@ -226,12 +226,12 @@ func (s *Server) rotateSecret(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.store.RotateSecret(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"), secret, grace); err != nil {
+	until, err := s.store.RotateSecret(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"), secret, grace)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	until := time.Now().UTC().Add(grace).Truncate(time.Second)
-	c.JSON(http.StatusOK, gin.H{"secret": secret, "previousSecretsExpireAt": until})
+	c.JSON(http.StatusOK, gin.H{"secret": secret, "previousSecretsExpireAt": until.UTC().Truncate(time.Second)})
 }
 
 // testWebhook is POST /v1/webhooks/{id}/test: a testing.connection event

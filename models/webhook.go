@@ -121,13 +121,9 @@ func (n NewWebhook) Validate(workspaceID string, p URLPolicy) (Webhook, error) {
 			return Webhook{}, err
 		}
 	}
-	name := strings.TrimSpace(n.DisplayName)
-	if len(name) > MaxDisplayNameLength {
-		return Webhook{}, Invalid("displayName", "is longer than %d characters", MaxDisplayNameLength)
-	}
-	if name == "" {
-		u, _ := url.Parse(n.URL)
-		name = u.Hostname()
+	name, err := displayName(n.DisplayName, n.URL)
+	if err != nil {
+		return Webhook{}, err
 	}
 	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events}
 	if status == WebhookPaused {
@@ -182,24 +178,35 @@ func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 			return err
 		}
 		if status != next.Status {
+			// Resuming clears the reason: the store keeps an active
+			// webhook without one, whoever resumes it.
 			next.Status = status
-			next.PausedReason = ""
 			if status == WebhookPaused {
 				next.PausedReason = "paused through the API"
 			}
 		}
 	}
 	if p.DisplayName != nil {
-		name := strings.TrimSpace(*p.DisplayName)
-		if len(name) > MaxDisplayNameLength {
-			return Invalid("displayName", "is longer than %d characters", MaxDisplayNameLength)
-		}
-		if name == "" {
-			u, _ := url.Parse(next.URL)
-			name = u.Hostname()
+		name, err := displayName(*p.DisplayName, next.URL)
+		if err != nil {
+			return err
 		}
 		next.DisplayName = name
 	}
 	*w = next
 	return nil
+}
+
+// displayName is a webhook's display name as given, trimmed, or its URL's
+// host when none is given.
+func displayName(given, rawURL string) (string, error) {
+	name := strings.TrimSpace(given)
+	if len(name) > MaxDisplayNameLength {
+		return "", Invalid("displayName", "is longer than %d characters", MaxDisplayNameLength)
+	}
+	if name == "" {
+		u, _ := url.Parse(rawURL)
+		name = u.Hostname()
+	}
+	return name, nil
 }

@@ -305,10 +305,15 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 			t.Errorf("secret stored in clear: %s", dump)
 		}
 		newSecret := "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm"
-		if err := st.RotateSecret(ctx, "wrk_a", w.ID, newSecret, time.Hour); err != nil {
+		before := time.Now()
+		until, err := st.RotateSecret(ctx, "wrk_a", w.ID, newSecret, time.Hour)
+		if err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now()
+		if until.Before(before.Add(time.Hour)) || until.After(now.Add(time.Hour)) {
+			t.Errorf("old secrets expire at %s, want an hour after the rotation (%s)", until, before)
+		}
 		job, err := st.DeliveryInputs(ctx, w.ID, "evt_r", now)
 		during := job.Secrets
 		if err != nil {
@@ -325,7 +330,7 @@ func TestSecretsAreEncryptedAndRotate(t *testing.T) {
 		if !slices.Equal(after, []string{newSecret}) {
 			t.Errorf("after the grace period: %v, want only the new secret", after)
 		}
-		if err := st.RotateSecret(ctx, "wrk_b", w.ID, newSecret, 0); !errors.Is(err, models.ErrNotFound) {
+		if _, err := st.RotateSecret(ctx, "wrk_b", w.ID, newSecret, 0); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("rotating another workspace's webhook: %v, want ErrNotFound", err)
 		}
 		// Another key cannot read the secrets.
@@ -425,7 +430,7 @@ func TestDeliveryInputs(t *testing.T) {
 		if err := st.SaveEvents(ctx, []models.Event{ev}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.RotateSecret(ctx, "wrk_a", w.ID, "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm", time.Hour); err != nil {
+		if _, err := st.RotateSecret(ctx, "wrk_a", w.ID, "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		job, err := st.DeliveryInputs(ctx, w.ID, ev.ID, time.Now())
@@ -507,6 +512,9 @@ func TestAutoPauseAfterARunOfFailures(t *testing.T) {
 		// Resuming starts the clock afresh.
 		if _, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error { w.Status = models.WebhookActive; return nil }); err != nil {
 			t.Fatal(err)
+		}
+		if got, _ := st.Webhook(ctx, "wrk_a", w.ID); got.PausedReason != "" {
+			t.Errorf("resumed webhook keeps the reason %q", got.PausedReason)
 		}
 		if record(t0.Add(20*24*time.Hour), "refused") || status() != models.WebhookActive {
 			t.Error("paused again at the first failure after resuming")

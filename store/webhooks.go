@@ -123,7 +123,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 		w.ID, w.WorkspaceID, w.CreatedAt = before.ID, before.WorkspaceID, before.CreatedAt
 		w.UpdatedAt = s.now()
 		if w.Status == models.WebhookActive {
-			w.PausedReason = ""
+			w.PausedReason = "" // an active webhook has no paused reason
 		}
 		updated := webhookToRow(w)
 		if err := tx.Select("*").Omit("id", "workspace_id", "created_at").Updates(&updated).Error; err != nil {
@@ -219,14 +219,15 @@ func (s *Store) Secrets(ctx context.Context, workspaceID, id string) ([]models.S
 }
 
 // RotateSecret makes secret the webhook's current signing secret; the
-// secrets valid until now keep signing for grace (0: they stop at once).
-func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) error {
+// secrets valid until now keep signing for grace (0: they stop at once),
+// until the time it returns.
+func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) (time.Time, error) {
 	if s.sealer == nil {
-		return ErrNoEncryptionKey
+		return time.Time{}, ErrNoEncryptionKey
 	}
 	sealed, err := s.sealer.seal(secret, id)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	now := s.now()
 	until := now.Add(grace)
@@ -246,9 +247,9 @@ func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string
 		return tx.Create(&secretRow{WebhookID: id, Secret: sealed, CreatedAt: now}).Error
 	})
 	if err != nil {
-		return fmt.Errorf("rotate secret of webhook %s: %w", id, translate(err))
+		return time.Time{}, fmt.Errorf("rotate secret of webhook %s: %w", id, translate(err))
 	}
-	return nil
+	return until, nil
 }
 
 // PauseWebhook sets the workspace's webhook PAUSED with reason, unless it

@@ -160,23 +160,42 @@ func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
 	return st, nil
 }
 
-// runAPI is the production API process.
-func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
+// processDeps is what the api and worker processes open first: the
+// database, a metrics registry, and the options of a Temporal client
+// whose SDK metrics go to that registry.
+type processDeps struct {
+	st       *store.Store
+	reg      *prometheus.Registry
+	temporal client.Options
+}
+
+func openProcess(ctx context.Context, cfg Config, logger *slog.Logger) (*processDeps, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
 	reg := newRegistry()
 	sdkMetrics, err := worker.SDKMetrics(reg, logger)
 	if err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
-	// Lazy: the API starts while Temporal is still coming up; /readyz tells.
-	c, err := client.NewLazyClient(client.Options{
+	return &processDeps{st: st, reg: reg, temporal: client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger),
 		MetricsHandler: sdkMetrics,
-	})
+	}}, nil
+}
+
+// runAPI is the production API process.
+func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	p, err := openProcess(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer p.st.Close()
+	st, reg := p.st, p.reg
+	// Lazy: the API starts while Temporal is still coming up; /readyz tells.
+	c, err := client.NewLazyClient(p.temporal)
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
@@ -198,21 +217,14 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // runWorker is the production worker process; it serves /metrics and
 // /healthz on TIDYHOOKS_METRICS_ADDR.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	st, err := openStore(ctx, cfg)
+	p, err := openProcess(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	reg := newRegistry()
+	defer p.st.Close()
+	st, reg := p.st, p.reg
 	reg.MustRegister(worker.NewCensusCollector(st, logger))
-	sdkMetrics, err := worker.SDKMetrics(reg, logger)
-	if err != nil {
-		return err
-	}
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger),
-		MetricsHandler: sdkMetrics,
-	})
+	c, err := client.DialContext(ctx, p.temporal)
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
