@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/tidysupport/tidyhooks/activities"
@@ -279,12 +280,5 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func quietLogger() *slogAdapter { return &slogAdapter{} }
-
-// slogAdapter silences the SDK's client logs in tests.
-type slogAdapter struct{}
-
-func (slogAdapter) Debug(string, ...any) {}
-func (slogAdapter) Info(string, ...any)  {}
-func (slogAdapter) Warn(string, ...any)  {}
-func (slogAdapter) Error(string, ...any) {}
+// quietLogger silences the SDK's client logs in tests.
+func quietLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }

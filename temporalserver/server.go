@@ -29,6 +29,8 @@ import (
 	"go.temporal.io/server/common/primitives/timestamp"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"github.com/tidysupport/tidyhooks/internal/freeport"
 )
 
 // Config describes the embedded server.
@@ -289,25 +291,13 @@ func servicePorts(cfg Config) ([]int, error) {
 // SQL cluster-membership table stores ports as SMALLINT. Only PostgreSQL
 // persistence needs that; anyPorts serves the rest.
 func freePorts(ip string, n int) ([]int, error) {
-	var (
-		out       []int
-		listeners []net.Listener
-	)
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	for port := 20000 + int(time.Now().UnixNano()%10000); len(out) < n && port < 32768; port++ {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		listeners = append(listeners, l)
-		out = append(out, port)
+	first, err := freeport.Block(ip, n)
+	if err != nil {
+		return nil, err
 	}
-	if len(out) < n {
-		return nil, errors.New("no free ports below 32768")
+	out := make([]int, n)
+	for i := range out {
+		out[i] = first + i
 	}
 	return out, nil
 }

@@ -11,7 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,8 +28,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/tidysupport/tidyhooks/bench"
+	"github.com/tidysupport/tidyhooks/internal/freeport"
 )
 
 type benchFlags struct {
@@ -179,7 +181,7 @@ func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, s
 		return bench.Phase{}, 0, err
 	}
 	history := 0
-	if c, err := client.Dial(client.Options{HostPort: st.temporal, Logger: silentLogger{}}); err == nil {
+	if c, err := client.Dial(client.Options{HostPort: st.temporal, Logger: silentLogger()}); err == nil {
 		history = historyLength(ctx, c, fmt.Sprintf("evt_%s_%07d", runID, 2))
 		c.Close()
 	}
@@ -394,24 +396,8 @@ func benchDatabases(ctx context.Context, base string) (string, string, func(), e
 	return app, u.String(), drop, nil
 }
 
-// benchPort finds n consecutive free loopback ports below 32761.
-func benchPort(n int) (int, error) {
-	for p := 20000 + int(time.Now().UnixNano()%10000); p+n < 32761; p += n + 1 {
-		free := true
-		for q := p; q < p+n && free; q++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(q))
-			if err != nil {
-				free = false
-				continue
-			}
-			l.Close()
-		}
-		if free {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free ports")
-}
+// benchPort finds n consecutive free loopback ports below 32768.
+func benchPort(n int) (int, error) { return freeport.Block("127.0.0.1", n) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -438,9 +424,4 @@ func machine() string {
 }
 
 // silentLogger drops the SDK client's logs.
-type silentLogger struct{}
-
-func (silentLogger) Debug(string, ...any) {}
-func (silentLogger) Info(string, ...any)  {}
-func (silentLogger) Warn(string, ...any)  {}
-func (silentLogger) Error(string, ...any) {}
+func silentLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }

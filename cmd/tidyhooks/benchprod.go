@@ -167,7 +167,7 @@ func runBenchFloor(ctx context.Context, args []string, getenv func(string) strin
 	if hostPort == "" {
 		return errors.New("bench-floor: TEMPORAL_ADDRESS is required")
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: silentLogger{}})
+	c, err := client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: silentLogger()})
 	if err != nil {
 		return fmt.Errorf("bench-floor: connect to temporal at %s: %w", hostPort, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidysupport/tidyhooks/internal/freeport"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 )
 
@@ -146,28 +146,18 @@ func (p *process) stop(t *testing.T) {
 var taken sync.Map
 
 // freePort returns a loopback port below 32768 that nothing listens on,
-// with the seven after it free too (the embedded Temporal server's).
+// with the seven after it free too (the embedded Temporal server's), and
+// that no other test of this binary was given.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for port := 21000 + int(time.Now().UnixNano()%9000); port < 32760; port += 8 {
-		if _, dup := taken.LoadOrStore(port, true); dup {
-			continue
-		}
-		free := true
-		for p := port; p < port+8 && free; p++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				free = false
-				continue
-			}
-			l.Close()
-		}
-		if free {
-			return port
-		}
+	port, err := freeport.BlockFunc("127.0.0.1", 8, func(first int) bool {
+		_, dup := taken.LoadOrStore(first, true)
+		return dup
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 // walkthrough returns the README's walkthrough commands.
