@@ -57,10 +57,10 @@ func New(c client.Client, acts *activities.Activities, opts Options) worker.Work
 		// deliveries, since each mostly waits on its endpoint.
 		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize:  opts.MaxConcurrentWorkflowTasks,
-		// The SDK scales its pollers on the server's hints: against four
-		// fixed pollers it delivered 1.3-1.5x as fast with a third of the
-		// p99 as fast as accepted (BENCHMARKS.md, "What moved the
-		// production topology").
+		// The SDK scales its pollers on the server's hints. With one
+		// write partition per task queue it delivered 1.3-1.6x as fast as
+		// four fixed pollers, with a third of the p99, as fast as
+		// accepted (BENCHMARKS.md, "What moved the production topology").
 		WorkflowTaskPollerBehavior: PollerBehavior(),
 		ActivityTaskPollerBehavior: PollerBehavior(),
 	})

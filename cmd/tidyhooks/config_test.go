@@ -117,12 +117,6 @@ func TestRunRefusesBadCommandsAndFlags(t *testing.T) {
 		{"bad webhook limit", []string{"dev"}, map[string]string{"TIDYHOOKS_MAX_WEBHOOKS": "0"}, "TIDYHOOKS_MAX_WEBHOOKS"},
 		{"bad rate limit", []string{"dev"}, map[string]string{"TIDYHOOKS_RATE_LIMIT": "fast"}, "TIDYHOOKS_RATE_LIMIT"},
 		{"receive with bad secret", []string{"receive", "--secret", "nope"}, nil, "--secret"},
-		{"bench with an unknown setup", []string{"bench", "--setup", "staging"}, nil, "--setup"},
-		{"bench with no workers", []string{"bench", "--setup", "production", "--workers", "0"}, nil, "--workers"},
-		{"bench with workers for dev", []string{"bench", "--workers", "2"}, nil, "--workers goes with --setup production"},
-		{"bench-floor without a role", []string{"bench-floor"}, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "exactly one of"},
-		{"bench-floor with both roles", []string{"bench-floor", "--work", "--http-addr", "127.0.0.1:0"}, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "exactly one of"},
-		{"bench-floor without Temporal", []string{"bench-floor", "--work"}, nil, "TEMPORAL_ADDRESS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

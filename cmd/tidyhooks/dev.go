@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/api"
-	"github.com/tidysupport/tidyhooks/bench"
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
@@ -31,21 +29,16 @@ import (
 	"github.com/tidysupport/tidyhooks/worker"
 )
 
-// devFlags applies dev's flags over the environment's values; bench-target
-// also takes --cpuprofile.
+// devFlags applies dev's flags over the environment's values.
 func devFlags(cfg *Config, opts *devOptions, name string, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tidyhooks "+name, flag.ContinueOnError)
-	if opts.floor {
-		fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	}
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the API and dashboard")
 	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "port of the embedded Temporal server; it uses the seven after it too (at most 32760)")
 	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "port of the Temporal Web UI")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all data")
-	if !opts.floor {
-		fs.BoolVar(&opts.temporalOnly, "temporal-only", false, "run only the embedded Temporal server and its UI, for `tidyhooks api` and `tidyhooks worker` processes")
-	}
+	fs.BoolVar(&opts.temporalOnly, "temporal-only", false, "run only the embedded Temporal server and its UI, for `tidyhooks api` and `tidyhooks worker` processes")
+	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -112,11 +105,8 @@ func ensureDevIdentity(ctx context.Context, st *store.Store, dir, fixedKey strin
 	return id, nil
 }
 
-// devOptions extend dev for benchmarking.
+// devOptions are dev's flags beyond the configuration.
 type devOptions struct {
-	// floor also serves the bare-Temporal floor workflow and its ingest at
-	// /floor/events, on the same Temporal server and client.
-	floor bool
 	// cpuProfile, when set, is where a CPU profile of the run is written.
 	cpuProfile string
 	// temporalOnly runs the embedded Temporal server (and its UI) alone:
@@ -248,19 +238,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if cfg.TemporalUIURL == "" {
 		cfg.TemporalUIURL = tsrv.UIURL()
 	}
-	var handler http.Handler = api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg)
-	if opts.floor {
-		fw := bench.NewFloorWorker(c)
-		if err := fw.Start(); err != nil {
-			return fmt.Errorf("start floor worker: %w", err)
-		}
-		defer fw.Stop()
-		mux := http.NewServeMux()
-		mux.Handle("POST /floor/events", bench.FloorHandler(c, cfg.MaxConcurrentStarts))
-		mux.Handle("/", handler)
-		handler = mux
-	}
-	srv := api.NewHTTPServer(cfg.HTTPAddr, handler)
+	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
 
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.

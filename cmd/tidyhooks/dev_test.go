@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tidysupport/tidyhooks/internal/freeport"
-	"github.com/tidysupport/tidyhooks/internal/testenv"
 )
 
 // binary builds tidyhooks once per test run.
@@ -337,64 +336,4 @@ func TestDevWalkthrough(t *testing.T) {
 	}
 	dev.stop(t)
 
-}
-
-// TestShortBench runs `tidyhooks bench` end to end as a correctness check:
-// every (event, webhook) pair must be reconciled. No timing is asserted.
-func TestShortBench(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-	}{
-		{"one webhook per event with the floor", []string{"--scenario", "a", "--events", "200"}},
-		{"ten webhooks per event in batches", []string{"--scenario", "b", "--events", "40", "--batch", "10"}},
-		{"refusing and slow endpoints at a fixed rate", []string{"--scenario", "c", "--events", "100", "--rate", "50"}},
-		{"production topology, two workers, with the floor", []string{"--setup", "production", "--workers", "2", "--events", "100", "--postgres", testenv.PostgresBaseURL()}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "report.json")
-			p := start(t, nil, append([]string{"bench", "--json", out}, tt.args...)...)
-			select {
-			case err := <-p.done:
-				if err != nil {
-					t.Fatalf("bench failed: %v\n%s", err, p.output())
-				}
-			case <-time.After(5 * time.Minute):
-				t.Fatal("bench did not finish in 5 minutes")
-			}
-			raw, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r struct {
-				Setup  string
-				Phases []struct {
-					Name      string
-					Expected  int
-					Delivered int
-					Missing   int
-					ByKind    map[string]struct{ Processes int }
-				}
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Phases) == 0 {
-				t.Fatal("no phases in the report")
-			}
-			for _, ph := range r.Phases {
-				if ph.Missing != 0 || ph.Delivered != ph.Expected || ph.Expected == 0 {
-					t.Errorf("%s: delivered %d of %d, missing %d", ph.Name, ph.Delivered, ph.Expected, ph.Missing)
-				}
-				// The production topology is measured by kind of process.
-				if r.Setup == "production" && (ph.ByKind["worker"].Processes != 2 || ph.ByKind["api"].Processes != 1 || ph.ByKind["temporal"].Processes != 1) {
-					t.Errorf("%s: processes by kind %+v, want 1 api, 2 workers, 1 temporal", ph.Name, ph.ByKind)
-				}
-			}
-			if r.Setup == "production" && len(r.Phases) != 3 {
-				t.Errorf("%d phases, want ours and both floors", len(r.Phases))
-			}
-		})
-	}
 }

@@ -1,9 +1,9 @@
 // Command tidyhooks runs TidySupport Webhooks: `dev` (everything in one
 // process), `api` and `worker` (the production processes), `migrate`
 // (database migrations), `keys` (API keys), `receive` (a local endpoint
-// that prints and verifies what it gets), `probe` (container health
-// checks) and `bench` (the end-to-end benchmark). main only wires; run can
-// be called end to end by a test.
+// that prints and verifies what it gets) and `probe` (container health
+// checks). main only wires; run can be called end to end by a test. The
+// benchmark is a command of its own, cmd/tidyhooks-bench.
 package main
 
 import (
@@ -79,12 +79,6 @@ commands:
   receive   run a local endpoint that prints and verifies deliveries
   keys      create, list and revoke API keys
   probe     GET a URL and exit 0 on a 2xx (container health checks)
-  bench     measure events per second and latency end to end (BENCHMARKS.md)
-  bench-target
-            dev plus the bare-Temporal floor workflow; bench starts it
-  bench-floor
-            the floor's starter or worker process in the production
-            topology; bench starts them
   version   print the version
 
 Configuration is read from the environment; see README.md.
@@ -110,13 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeys(ctx, rest, getenv, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, rest)
-	case "bench":
-		return runBench(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
-	case "bench-floor":
-		return runBenchFloor(ctx, rest, getenv, stdout, stderr)
-	case "dev", "api", "worker", "bench-target":
+	case "dev", "api", "worker":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)
 		return errUsage
@@ -129,21 +119,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, processHelp, cmd, what)
 		return errHelp
 	}
-	if (cmd == "dev" || cmd == "bench-target") && slices.ContainsFunc(rest, isHelp) {
+	if cmd == "dev" && slices.ContainsFunc(rest, isHelp) {
 		// The flags' help with their defaults, before the environment is
 		// read: a bad variable does not stand in the way of help.
 		c, _ := loadConfig(modeDev, func(string) string { return "" })
-		return devFlags(&c, &devOptions{floor: cmd == "bench-target"}, cmd, []string{"-h"}, stdout)
+		return devFlags(&c, &devOptions{}, cmd, []string{"-h"}, stdout)
 	}
 	m := mode(cmd)
-	if cmd == "bench-target" {
-		m = modeDev
-	}
 	cfg, err := loadConfig(m, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	dev := devOptions{floor: cmd == "bench-target"}
+	var dev devOptions
 	if m == modeDev {
 		if err := devFlags(&cfg, &dev, cmd, rest, stderr); err != nil {
 			return err

@@ -36,6 +36,7 @@ import (
 
 type benchFlags struct {
 	setup, target, key, scenario, jsonPath, postgres string
+	tidyhooks                                        string // the binary benchmarked
 	cpuProfile                                       string
 	events, batch, concurrency, workers              int
 	rate                                             float64
@@ -43,12 +44,12 @@ type benchFlags struct {
 	idle                                             time.Duration
 }
 
-// runBench is `tidyhooks bench`: a load generator with its own loopback
+// runBench is `tidyhooks-bench`: a load generator with its own loopback
 // receivers, against a deployment given by URL and key or against a stack
-// it starts itself (with the floor beside it).
+// it starts itself from the tidyhooks binary (with the floors beside it).
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f benchFlags
-	fs := flag.NewFlagSet("tidyhooks bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("tidyhooks-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.setup, "setup", "sqlite", "stack to start: sqlite (the dev mode), postgres (dev with embedded Temporal on PostgreSQL, 4 shards) or production (Temporal in its own process on PostgreSQL, one `tidyhooks api`, --workers `tidyhooks worker` processes)")
 	fs.IntVar(&f.workers, "workers", 1, "worker processes for --setup production (1 to 16)")
@@ -63,6 +64,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.DurationVar(&f.idle, "idle", 30*time.Second, "stop waiting for deliveries after this long without one")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the started stack to this file (go tool pprof)")
+	fs.StringVar(&f.tidyhooks, "tidyhooks", "", "the tidyhooks binary to start (default: the one beside this binary, else tidyhooks on PATH)")
 	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
@@ -86,6 +88,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if (f.target == "") != (f.key == "") {
 		return errors.New("bench: --target and --key go together")
 	}
+	if f.target == "" {
+		bin, err := tidyhooksBinary(f.tidyhooks)
+		if err != nil {
+			return err
+		}
+		f.tidyhooks = bin
+	}
 
 	rcv, err := bench.NewReceivers([]int{1})
 	if err != nil {
@@ -107,7 +116,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 	// Each phase gets a fresh stack of the same setup, so that neither
 	// runs on a database the other has filled.
-	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, func(st *benchTarget) (bench.Phase, error) {
+	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, "", func(st *benchTarget) (bench.Phase, error) {
 		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids()}, rcv, cfg, runID)
 	})
 	if err != nil {
@@ -121,7 +130,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		for _, floor := range []struct{ name, query, suffix string }{{"floor", "", "f"}, {"floor-local", "?local=1", "l"}} {
 			rcv.Reset()
 			floorID := runID + floor.suffix
-			fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, func(st *benchTarget) (bench.Phase, error) {
+			fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, floor.name, func(st *benchTarget) (bench.Phase, error) {
 				return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), rcv, cfg, floorID)
 			})
 			if err != nil {
@@ -156,22 +165,23 @@ func finishBench(r bench.Report, jsonPath string, stdout io.Writer) error {
 	return nil
 }
 
-// benchPhase starts a stack, runs one phase on it, reads the history length
-// of the run's event 2 (a healthy endpoint's in every scenario) and stops it.
-func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, runID string, phase func(*benchTarget) (bench.Phase, error)) (bench.Phase, int, error) {
-	if f.cpuProfile != "" && strings.HasSuffix(runID, "f") {
-		f.cpuProfile += ".floor"
-	} else if f.cpuProfile != "" && strings.HasSuffix(runID, "l") {
-		f.cpuProfile += ".floor-local"
+// benchPhase starts a stack for ours (floor "") or a floor ("floor",
+// "floor-local"), runs one phase on it, reads the history length of the
+// run's event 2 (a healthy endpoint's in every scenario) and stops it.
+func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, runID, floorName string, phase func(*benchTarget) (bench.Phase, error)) (bench.Phase, int, error) {
+	if f.cpuProfile != "" && floorName != "" {
+		f.cpuProfile += "." + floorName
 	}
-	start := startBenchTarget
+	floor := floorName != ""
+	var (
+		st  *benchTarget
+		err error
+	)
 	if f.setup == "production" {
-		floor := strings.HasSuffix(runID, "f") || strings.HasSuffix(runID, "l")
-		start = func(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer) (*benchTarget, error) {
-			return startProductionTarget(ctx, f, stderr, floor)
-		}
+		st, err = startProductionTarget(ctx, f, stderr, floor)
+	} else {
+		st, err = startDevTarget(ctx, f, getenv, stderr, floor)
 	}
-	st, err := start(ctx, f, getenv, stderr)
 	if err != nil {
 		return bench.Phase{}, 0, err
 	}
@@ -209,8 +219,8 @@ func historyLength(ctx context.Context, c client.Client, eventID string) int {
 	return n
 }
 
-// benchTarget is the stack of one phase: a `tidyhooks bench-target`
-// child process, or the production topology's processes.
+// benchTarget is the stack of one phase: its child processes, in the dev
+// or the production topology.
 type benchTarget struct {
 	procs     []benchProc // in the order started
 	base, key string
@@ -252,15 +262,11 @@ func (b *benchTarget) stop() {
 	}
 }
 
-// startProc starts a child process and waits until a line of its output
-// matches ready (not at all when ready is nil). Its error lines go to
-// stderr for as long as it runs; the rest is read and dropped.
-func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, stderr io.Writer, ready *regexp.Regexp, args ...string) (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(self, args...)
+// startProc starts bin as a child process and waits until a line of its
+// output matches ready (not at all when ready is nil). Its error lines go
+// to stderr for as long as it runs; the rest is read and dropped.
+func (b *benchTarget) startProc(ctx context.Context, kind, bin string, env []string, stderr io.Writer, ready *regexp.Regexp, args ...string) (string, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -313,12 +319,22 @@ func (b *benchTarget) startProc(ctx context.Context, kind string, env []string, 
 	}
 }
 
-func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer) (*benchTarget, error) {
+// startDevTarget starts one phase's stack of the dev topology (--setup
+// sqlite or postgres): `tidyhooks dev`, or for a floor the embedded
+// Temporal server alone (`tidyhooks dev --temporal-only`) and one floor
+// process that both starts workflows and runs them, so that they start
+// eagerly as dev's do.
+func startDevTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
+	t := &benchTarget{key: "tsk_bench_" + randomHex(12)}
+	defer func() {
+		if err != nil {
+			t.stop() // what started, and the cleanups so far
+		}
+	}()
 	dir, err := os.MkdirTemp("", "tidyhooks-bench")
 	if err != nil {
 		return nil, err
 	}
-	t := &benchTarget{key: "tsk_bench_" + randomHex(12)}
 	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
 	httpPort, err := benchPort(1)
 	if err != nil {
@@ -349,7 +365,7 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 			env = append(env, "TIDYHOOKS_TEMPORAL_SHARDS=4")
 		}
 	}
-	args := []string{"bench-target", "--data-dir", dir, "--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort),
+	args := []string{"dev", "--data-dir", dir, "--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort),
 		"--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport)}
 	if f.cpuProfile != "" {
 		abs, err := filepath.Abs(f.cpuProfile)
@@ -358,12 +374,53 @@ func startBenchTarget(ctx context.Context, f benchFlags, getenv func(string) str
 		}
 		args = append(args, "--cpuprofile", abs)
 	}
-	if _, err := t.startProc(ctx, "tidyhooks", env, stderr, regexp.MustCompile(`^API key: `), args...); err != nil {
-		t.stop()
+	if !floor {
+		if _, err := t.startProc(ctx, "tidyhooks", f.tidyhooks, env, stderr, regexp.MustCompile(`^API key: `), args...); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, t.procs[0].cmd.Process.Pid)
+		return t, nil
+	}
+	if _, err := t.startProc(ctx, "temporal", f.tidyhooks, env, stderr, regexp.MustCompile(`Temporal server is running`),
+		append(args, "--temporal-only")...); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bench: %s stack up at %s (pid %d)\n", f.setup, t.base, t.procs[0].cmd.Process.Pid)
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.startProc(ctx, "floor", self, append(env, "TEMPORAL_ADDRESS="+t.temporal), stderr, regexp.MustCompile(`"msg":"floor running"`),
+		"floor", "--work", "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort), "--max-starts", strconv.Itoa(devMaxStarts)); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bench: %s floor up at %s\n", f.setup, t.base)
 	return t, nil
+}
+
+// devMaxStarts is tidyhooks dev's default bound on workflow starts in
+// flight (TIDYHOOKS_MAX_CONCURRENT_STARTS), which its floor keeps too.
+const devMaxStarts = 16
+
+// tidyhooksBinary resolves --tidyhooks: the path given, else tidyhooks
+// beside this binary, else tidyhooks on PATH.
+func tidyhooksBinary(given string) (string, error) {
+	if given != "" {
+		if info, err := os.Stat(given); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("bench: --tidyhooks %q: not an executable file", given)
+		}
+		return given, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(self), "tidyhooks")
+		if info, err := os.Stat(beside); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return beside, nil
+		}
+	}
+	path, err := exec.LookPath("tidyhooks")
+	if err != nil {
+		return "", errors.New("bench: no tidyhooks binary beside this one or on PATH: build it (go build -o bin/ ./cmd/...) or name it with --tidyhooks")
+	}
+	return path, nil
 }
 
 // benchDatabases creates fresh databases for the app and for Temporal on

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+
+	"github.com/tidysupport/tidyhooks/models"
+	"github.com/tidysupport/tidyhooks/store"
+)
+
+// startProductionTarget starts the production topology for one phase: a
+// Temporal server in its own process (`tidyhooks dev --temporal-only`) on
+// fresh PostgreSQL databases with four history shards, then either one
+// `tidyhooks api` and f.workers `tidyhooks worker` processes, or, for the
+// floor, a `tidyhooks-bench floor --http-addr` process that starts the bare
+// workflow without running a worker and f.workers `tidyhooks-bench floor
+// --work` processes that run it.
+func startProductionTarget(ctx context.Context, f benchFlags, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
+	t := &benchTarget{}
+	defer func() {
+		if err != nil {
+			t.stop() // what started, and the cleanups so far
+		}
+	}()
+	dir, err := os.MkdirTemp("", "tidyhooks-bench")
+	if err != nil {
+		return nil, err
+	}
+	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
+	app, temporalDB, drop, err := benchDatabases(ctx, f.postgres)
+	if err != nil {
+		return nil, err
+	}
+	t.cleanup = append(t.cleanup, drop)
+	tport, err := benchPort(8)
+	if err != nil {
+		return nil, err
+	}
+	httpPort, err := benchPort(1)
+	if err != nil {
+		return nil, err
+	}
+	t.temporal = "127.0.0.1:" + strconv.Itoa(tport)
+	t.base = "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	base := append(os.Environ(), "TIDYHOOKS_LOG_LEVEL=warn")
+	uport, err := benchPort(1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.startProc(ctx, "temporal", f.tidyhooks, append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB, "TIDYHOOKS_TEMPORAL_SHARDS=4"),
+		stderr, regexp.MustCompile(`Temporal server is running`),
+		"dev", "--temporal-only", "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", dir); err != nil {
+		return nil, err
+	}
+	if floor {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		env := append(base, "TEMPORAL_ADDRESS="+t.temporal)
+		for range f.workers {
+			if _, err := t.startProc(ctx, "worker", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`), "floor", "--work"); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := t.startProc(ctx, "api", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`),
+			"floor", "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort)); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "bench: production floor up at %s (%d workers)\n", t.base, f.workers)
+		return t, nil
+	}
+
+	key := make([]byte, store.KeySize)
+	_, _ = rand.Read(key)
+	st, err := store.Open(ctx, app, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	t.key = "tsk_bench_" + randomHex(12)
+	_, err = st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_bench", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, t.key, "bench")
+	st.Close()
+	if err != nil {
+		return nil, err
+	}
+	env := append(base, "DATABASE_URL="+app, "TEMPORAL_ADDRESS="+t.temporal, "TIDYHOOKS_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
+		"TIDYHOOKS_ALLOW_HTTP=true", "TIDYHOOKS_ALLOW_LOOPBACK=true", "TIDYHOOKS_RATE_LIMIT=1000000",
+		"TIDYHOOKS_RETRY_SCHEDULE=5s,5m,30m,2h,5h,10h,14h,20h,24h")
+	// Their logs are at warn: each is ready when its /readyz says so.
+	for range f.workers {
+		mport, err := benchPort(1)
+		if err != nil {
+			return nil, err
+		}
+		metrics := "127.0.0.1:" + strconv.Itoa(mport)
+		if _, err := t.startProc(ctx, "worker", f.tidyhooks, append(env, "TIDYHOOKS_METRICS_ADDR="+metrics), stderr, nil, "worker"); err != nil {
+			return nil, err
+		}
+		if err := waitHTTP(ctx, "http://"+metrics+"/readyz"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := t.startProc(ctx, "api", f.tidyhooks, append(env, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort)), stderr, nil, "api"); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, t.base+"/readyz"); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bench: production stack up at %s (%d workers)\n", t.base, f.workers)
+	return t, nil
+}
+
+// waitHTTP waits up to three minutes for url to answer 200.
+func waitHTTP(ctx context.Context, url string) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: %s not ready within 3 minutes", url)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond): // polling interval
+		}
+	}
+}
+
