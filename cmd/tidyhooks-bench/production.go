@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
 )
@@ -140,4 +139,3 @@ func waitHTTP(ctx context.Context, url string) error {
 		}
 	}
 }
-
