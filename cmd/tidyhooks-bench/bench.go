@@ -44,6 +44,18 @@ type benchFlags struct {
 	idle                                             time.Duration
 }
 
+const benchHelp = `usage: tidyhooks-bench [flags]
+       tidyhooks-bench floor --help
+
+Measures TidySupport Webhooks end to end (BENCHMARKS.md): starts the stack
+of --setup from the tidyhooks binary, or uses --target, and reports events
+per second, latency and CPU beside the bare-Temporal floors. The processes
+it starts inherit its environment, so TIDYHOOKS_* settings
+(TIDYHOOKS_TEMPORAL_SHARDS, TIDYHOOKS_MAX_CONCURRENT_STARTS,
+TIDYHOOKS_WORKER_ACTIVITIES, ...) apply to them.
+
+`
+
 // runBench is `tidyhooks-bench`: a load generator with its own loopback
 // receivers, against a deployment given by URL and key or against a stack
 // it starts itself from the tidyhooks binary (with the floors beside it).
@@ -51,6 +63,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	var f benchFlags
 	fs := flag.NewFlagSet("tidyhooks-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchHelp); fs.PrintDefaults() }
 	fs.StringVar(&f.setup, "setup", "sqlite", "stack to start: sqlite (the dev mode), postgres (dev with embedded Temporal on PostgreSQL, 4 shards) or production (Temporal in its own process on PostgreSQL, one `tidyhooks api`, --workers `tidyhooks worker` processes)")
 	fs.IntVar(&f.workers, "workers", 1, "worker processes for --setup production (1 to 16)")
 	fs.StringVar(&f.target, "target", "", "base URL of a running deployment instead of starting one (needs --key)")
@@ -178,7 +191,7 @@ func benchPhase(ctx context.Context, f benchFlags, getenv func(string) string, s
 		err error
 	)
 	if f.setup == "production" {
-		st, err = startProductionTarget(ctx, f, stderr, floor)
+		st, err = startProductionTarget(ctx, f, getenv, stderr, floor)
 	} else {
 		st, err = startDevTarget(ctx, f, getenv, stderr, floor)
 	}

@@ -18,12 +18,13 @@ import (
 
 // startProductionTarget starts the production topology for one phase: a
 // Temporal server in its own process (`tidyhooks dev --temporal-only`) on
-// fresh PostgreSQL databases with four history shards, then either one
+// fresh PostgreSQL databases with four history shards (or
+// TIDYHOOKS_TEMPORAL_SHARDS), then either one
 // `tidyhooks api` and f.workers `tidyhooks worker` processes, or, for the
 // floor, a `tidyhooks-bench floor --http-addr` process that starts the bare
 // workflow without running a worker and f.workers `tidyhooks-bench floor
 // --work` processes that run it.
-func startProductionTarget(ctx context.Context, f benchFlags, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
+func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
 	t := &benchTarget{}
 	defer func() {
 		if err != nil {
@@ -55,7 +56,11 @@ func startProductionTarget(ctx context.Context, f benchFlags, stderr io.Writer, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.startProc(ctx, "temporal", f.tidyhooks, append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB, "TIDYHOOKS_TEMPORAL_SHARDS=4"),
+	temporalEnv := append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB)
+	if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
+		temporalEnv = append(temporalEnv, "TIDYHOOKS_TEMPORAL_SHARDS=4")
+	}
+	if _, err := t.startProc(ctx, "temporal", f.tidyhooks, temporalEnv,
 		stderr, regexp.MustCompile(`Temporal server is running`),
 		"dev", "--temporal-only", "--temporal-port", strconv.Itoa(tport), "--ui-port", strconv.Itoa(uport), "--data-dir", dir); err != nil {
 		return nil, err
