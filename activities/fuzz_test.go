@@ -25,3 +25,32 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// Both forms of Retry-After (RFC 9110 §10.2.3): seconds, and an HTTP date,
+// in any of the three date formats a server may send; a date in the past
+// or nonsense asks for no wait.
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	later := now.Add(90 * time.Minute)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"120", 2 * time.Minute},
+		{" 7 ", 7 * time.Second},
+		{"-5", 0},
+		{later.Format(http.TimeFormat), 90 * time.Minute}, // IMF-fixdate
+		{later.Format(time.RFC850), 90 * time.Minute},     // obsolete RFC 850
+		{later.Format(time.ANSIC), 90 * time.Minute},      // asctime
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},  // in the past
+		{now.Format(http.TimeFormat), 0},                  // now
+		{"Sun, 06 Nov 1994 08:49:37 GMT", 0},              // long past
+		{"soon", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
