@@ -43,6 +43,13 @@ func (s *scopeList) Set(v string) error {
 	return nil
 }
 
+// keysCommand is one subcommand of `tidyhooks keys`: given its flag set it
+// declares its flags and returns the check of its arguments, made before
+// the database is opened, and what it does with the database.
+type keysCommand func(fs *flag.FlagSet) (check func() error, do func(ctx context.Context, st *store.Store, stdout io.Writer) error)
+
+var keysCommands = map[string]keysCommand{"create": keysCreate, "list": keysList, "revoke": keysRevoke}
+
 // runKeys is `tidyhooks keys`: create, list and revoke API keys.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -54,35 +61,43 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stdout, keysUsage)
 		return errHelp
 	}
-	fs := flag.NewFlagSet("tidyhooks keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", ".tidyhooks", "dev data directory, when DATABASE_URL is not set")
-	var (
-		workspace, name *string
-		scopes          scopeList
-	)
-	switch sub {
-	case "create":
-		workspace = fs.String("workspace", "", "workspace the key is bound to; none for a platform key (events:write only)")
-		name = fs.String("name", "", "a note saying what the key is for")
-		fs.Var(&scopes, "scope", "api_user (manage webhooks) or events:write (emit); repeat or comma-separate")
-	case "list", "revoke":
-	default:
+	command, ok := keysCommands[sub]
+	if !ok {
 		fmt.Fprintf(stderr, "tidyhooks keys: unknown subcommand %q\n\n%s", sub, keysUsage)
 		return errUsage
 	}
+	fs := flag.NewFlagSet("tidyhooks keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", ".tidyhooks", "dev data directory, when DATABASE_URL is not set")
+	check, do := command(fs)
 	if err := fs.Parse(rest); err != nil {
 		return parseError(err)
+	}
+	if err := check(); err != nil {
+		return err
 	}
 	url := strings.TrimSpace(getenv("DATABASE_URL"))
 	if url == "" {
 		url = "sqlite:" + filepath.Join(*dataDir, "tidyhooks.db")
 	}
+	if strings.HasPrefix(url, "sqlite:") && !fileExists(strings.TrimPrefix(url, "sqlite:")) {
+		return fmt.Errorf("keys: no database at %s: set DATABASE_URL or --data-dir", strings.TrimPrefix(url, "sqlite:"))
+	}
+	st, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return do(ctx, st, stdout)
+}
 
-	// Validate everything before touching the database.
-	var key models.APIKey
-	switch sub {
-	case "create":
+// keysCreate is `tidyhooks keys create`.
+func keysCreate(fs *flag.FlagSet) (func() error, func(context.Context, *store.Store, io.Writer) error) {
+	workspace := fs.String("workspace", "", "workspace the key is bound to; none for a platform key (events:write only)")
+	name := fs.String("name", "", "a note saying what the key is for")
+	var scopes scopeList
+	fs.Var(&scopes, "scope", "api_user (manage webhooks) or events:write (emit); repeat or comma-separate")
+	check := func() error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("keys create: unexpected arguments %q", fs.Args())
 		}
@@ -99,32 +114,14 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if len(*name) > 128 {
 			return errors.New("keys create: --name is longer than 128 characters")
 		}
-		key = models.APIKey{WorkspaceID: *workspace, Scopes: scopes}
-	case "list":
-		if fs.NArg() > 0 {
-			return fmt.Errorf("keys list: unexpected arguments %q", fs.Args())
-		}
-	case "revoke":
-		if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "key_") {
-			return errors.New("keys revoke: give exactly one key id (key_…, from keys list)")
-		}
+		return nil
 	}
-	if strings.HasPrefix(url, "sqlite:") && !fileExists(strings.TrimPrefix(url, "sqlite:")) {
-		return fmt.Errorf("keys: no database at %s: set DATABASE_URL or --data-dir", strings.TrimPrefix(url, "sqlite:"))
-	}
-	st, err := store.Open(ctx, url, store.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	switch sub {
-	case "create":
+	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
 		value, err := store.NewKeyValue()
 		if err != nil {
 			return err
 		}
-		created, err := st.CreateAPIKey(ctx, key, value, *name)
+		created, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: *workspace, Scopes: scopes}, value, *name)
 		if err != nil {
 			return err
 		}
@@ -134,7 +131,20 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "Created %s, workspace %s, scopes %s. The key is shown once; store it now:\n%s\n",
 			created.ID, ws, strings.Join(created.Scopes, ","), value)
-	case "list":
+		return nil
+	}
+	return check, do
+}
+
+// keysList is `tidyhooks keys list`.
+func keysList(fs *flag.FlagSet) (func() error, func(context.Context, *store.Store, io.Writer) error) {
+	check := func() error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys list: unexpected arguments %q", fs.Args())
+		}
+		return nil
+	}
+	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
 		keys, err := st.ListAPIKeys(ctx)
 		if err != nil {
 			return err
@@ -153,7 +163,19 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, ws, strings.Join(k.Scopes, ","), k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
-	case "revoke":
+	}
+	return check, do
+}
+
+// keysRevoke is `tidyhooks keys revoke KEY_ID`.
+func keysRevoke(fs *flag.FlagSet) (func() error, func(context.Context, *store.Store, io.Writer) error) {
+	check := func() error {
+		if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "key_") {
+			return errors.New("keys revoke: give exactly one key id (key_…, from keys list)")
+		}
+		return nil
+	}
+	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
 		if err := st.RevokeAPIKey(ctx, fs.Arg(0)); err != nil {
 			if errors.Is(err, models.ErrNotFound) {
 				return fmt.Errorf("keys revoke: no active key %s", fs.Arg(0))
@@ -161,8 +183,9 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		fmt.Fprintf(stdout, "Revoked %s.\n", fs.Arg(0))
+		return nil
 	}
-	return nil
+	return check, do
 }
 
 func fileExists(path string) bool {
