@@ -28,6 +28,7 @@ require (
 )
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2
 	github.com/chromedp/chromedp v0.23.0
 	github.com/oklog/ulid/v2 v2.1.1
 	go.opentelemetry.io/otel/exporters/prometheus v0.56.0

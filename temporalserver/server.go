@@ -87,42 +87,82 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.FrontendPort = ports[0]
+	quiet := new(atomic.Bool)
+	primary, visibility, shards, err := persistence(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hostPort := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.FrontendPort))
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(serverConfig(cfg, ports, hostPort, primary, visibility, shards)),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(newLogger(cfg.Logger, quiet)),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	s := &Server{server: srv, hostPort: hostPort, quiet: quiet}
+	if err := waitForPort(ctx, hostPort); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	if cfg.UIPort >= 0 {
+		if err := s.startUI(cfg); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
-	primary, visibility := sqliteStore(cfg.DataDir, "temporal.db"), sqliteStore(cfg.DataDir, "temporal-visibility.db")
-	shards := cfg.HistoryShards
+// persistence returns the server's primary and visibility stores and its
+// history shards: SQLite files in cfg.DataDir (their schema set up on first
+// use), SQLite in memory without one, or cfg.PostgresURL's databases; and
+// the namespace, created in the primary store if it is missing.
+func persistence(cfg Config) (primary, visibility *config.SQL, shards int32, err error) {
+	primary, visibility = sqliteStore(cfg.DataDir, "temporal.db"), sqliteStore(cfg.DataDir, "temporal-visibility.db")
+	shards = cfg.HistoryShards
 	if cfg.PostgresURL != "" {
 		if primary, visibility, err = postgresStores(cfg.PostgresURL); err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		if shards == 0 {
 			shards = 4
 		}
 	} else if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create temporal data dir: %w", err)
+			return nil, nil, 0, fmt.Errorf("create temporal data dir: %w", err)
 		}
 		for _, s := range []*config.SQL{primary, visibility} {
 			if _, err := os.Stat(s.DatabaseName); errors.Is(err, os.ErrNotExist) {
 				if err := sqliteschema.SetupSchema(s); err != nil {
-					return nil, fmt.Errorf("set up temporal schema in %s: %w", s.DatabaseName, err)
+					return nil, nil, 0, fmt.Errorf("set up temporal schema in %s: %w", s.DatabaseName, err)
 				}
 			}
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig("active", cfg.Namespace, false, cfg.SearchAttributes)
 	if err != nil {
-		return nil, fmt.Errorf("namespace config: %w", err)
+		return nil, nil, 0, fmt.Errorf("namespace config: %w", err)
 	}
 	ns.Detail.Config.Retention = timestamp.DurationPtr(cfg.Retention)
 	if err := sqliteschema.CreateNamespaces(primary, ns); err != nil {
-		return nil, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
+		return nil, nil, 0, fmt.Errorf("create namespace %s: %w", cfg.Namespace, err)
 	}
+	return primary, visibility, max(shards, 1), nil
+}
 
-	hostPort := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.FrontendPort))
+// serverConfig is the single-process cluster: every service on ip, each
+// on its own pair of ports (gRPC, membership), metrics on the last.
+func serverConfig(cfg Config, ports []int, hostPort string, primary, visibility *config.SQL, shards int32) *config.Config {
 	service := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: cfg.IP}}
 	}
-	serverCfg := &config.Config{
+	return &config.Config{
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
 			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
@@ -132,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Persistence: config.Persistence{
 			DefaultStore:     "primary",
 			VisibilityStore:  "visibility",
-			NumHistoryShards: max(shards, 1),
+			NumHistoryShards: shards,
 			DataStores: map[string]config.DataStore{
 				"primary":    {SQL: primary},
 				"visibility": {SQL: visibility},
@@ -156,33 +196,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		PublicClient: config.PublicClient{HostPort: hostPort},
 	}
-
-	dc := dynamicConfig()
-	quiet := new(atomic.Bool)
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(serverCfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(newLogger(cfg.Logger, quiet)),
-		temporal.WithDynamicConfigClient(dc),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("create temporal server: %w", err)
-	}
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("start temporal server: %w", err)
-	}
-	s := &Server{server: srv, hostPort: hostPort, quiet: quiet}
-	if err := waitForPort(ctx, hostPort); err != nil {
-		_ = srv.Stop()
-		return nil, err
-	}
-	if cfg.UIPort >= 0 {
-		if err := s.startUI(cfg); err != nil {
-			_ = srv.Stop()
-			return nil, err
-		}
-	}
-	return s, nil
 }
 
 func sqliteStore(dir, file string) *config.SQL {

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/caarlos0/env/v11"
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
@@ -18,53 +20,65 @@ import (
 	"github.com/tidysupport/tidyhooks/workflows"
 )
 
-// Config is every setting, read from the environment in loadConfig and
-// validated there before anything starts. The README's configuration table
-// documents each variable.
+// Config is every setting, read from the environment by loadConfig and
+// validated there before anything starts. Each field's env tag names its
+// variable; the README's configuration table documents each one.
 type Config struct {
-	DatabaseURL string // DATABASE_URL
+	DatabaseURL string `env:"DATABASE_URL"`
 	// MigrateOnStart has api and worker apply pending migrations as they
 	// start; when false they refuse a schema that is behind, and
 	// `tidyhooks migrate` is a deployment step of its own.
-	MigrateOnStart bool // TIDYHOOKS_MIGRATE_ON_START
+	MigrateOnStart bool `env:"TIDYHOOKS_MIGRATE_ON_START"`
 	// ShutdownTimeout is how long, after SIGTERM, the API finishes
 	// requests in flight and a worker its attempts in flight.
-	ShutdownTimeout   time.Duration   // TIDYHOOKS_SHUTDOWN_TIMEOUT
-	HTTPAddr          string          // TIDYHOOKS_HTTP_ADDR
-	TemporalAddress   string          // TEMPORAL_ADDRESS
-	TemporalNamespace string          // TEMPORAL_NAMESPACE
-	RetrySchedule     []time.Duration // TIDYHOOKS_RETRY_SCHEDULE
-	DeliveryTimeout   time.Duration   // TIDYHOOKS_DELIVERY_TIMEOUT
-	RetryAfterMax     time.Duration   // TIDYHOOKS_RETRY_AFTER_MAX
-	AutoPauseAfter    time.Duration   // TIDYHOOKS_AUTO_PAUSE_AFTER
-	LogRetention      time.Duration   // TIDYHOOKS_LOG_RETENTION
-	MaxPayloadBytes   int             // TIDYHOOKS_MAX_PAYLOAD_BYTES
-	AllowHTTP         bool            // TIDYHOOKS_ALLOW_HTTP
-	AllowedCIDRs      []netip.Prefix  // TIDYHOOKS_ALLOWED_CIDRS
-	AllowLoopback     bool            // TIDYHOOKS_ALLOW_LOOPBACK
-	WorkerActivities  int             // TIDYHOOKS_WORKER_ACTIVITIES
-	MetricsAddr       string          // TIDYHOOKS_METRICS_ADDR (worker)
-	LogLevel          slog.Level      // TIDYHOOKS_LOG_LEVEL
-	LogFormat         string          // TIDYHOOKS_LOG_FORMAT
-	EncryptionKey     []byte          // TIDYHOOKS_ENCRYPTION_KEY
-	MaxWebhooks       int             // TIDYHOOKS_MAX_WEBHOOKS
-	TrustedProxies    []string        // TIDYHOOKS_TRUSTED_PROXIES
+	ShutdownTimeout   time.Duration   `env:"TIDYHOOKS_SHUTDOWN_TIMEOUT"`
+	HTTPAddr          string          `env:"TIDYHOOKS_HTTP_ADDR"`
+	TemporalAddress   string          `env:"TEMPORAL_ADDRESS"`
+	TemporalNamespace string          `env:"TEMPORAL_NAMESPACE"`
+	RetrySchedule     []time.Duration `env:"TIDYHOOKS_RETRY_SCHEDULE"`
+	DeliveryTimeout   time.Duration   `env:"TIDYHOOKS_DELIVERY_TIMEOUT"`
+	RetryAfterMax     time.Duration   `env:"TIDYHOOKS_RETRY_AFTER_MAX"`
+	AutoPauseAfter    time.Duration   `env:"TIDYHOOKS_AUTO_PAUSE_AFTER"`
+	LogRetention      time.Duration   `env:"TIDYHOOKS_LOG_RETENTION"`
+	MaxPayloadBytes   int             `env:"TIDYHOOKS_MAX_PAYLOAD_BYTES"`
+	AllowHTTP         bool            `env:"TIDYHOOKS_ALLOW_HTTP"`
+	AllowedCIDRs      []netip.Prefix  `env:"TIDYHOOKS_ALLOWED_CIDRS"`
+	AllowLoopback     bool            `env:"TIDYHOOKS_ALLOW_LOOPBACK"`
+	WorkerActivities  int             `env:"TIDYHOOKS_WORKER_ACTIVITIES"`
+	MetricsAddr       string          `env:"TIDYHOOKS_METRICS_ADDR"` // worker
+	LogLevel          slog.Level      `env:"TIDYHOOKS_LOG_LEVEL"`
+	LogFormat         string          `env:"TIDYHOOKS_LOG_FORMAT"`
+	EncryptionKey     encryptionKey   `env:"TIDYHOOKS_ENCRYPTION_KEY"`
+	MaxWebhooks       int             `env:"TIDYHOOKS_MAX_WEBHOOKS"`
+	TrustedProxies    []string        `env:"TIDYHOOKS_TRUSTED_PROXIES"`
 	// WebhookMaxInFlight bounds one webhook's attempts in flight per worker.
-	WebhookMaxInFlight int     // TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT
-	RateLimit          float64 // TIDYHOOKS_RATE_LIMIT
-	TemporalUIURL      string  // TIDYHOOKS_TEMPORAL_UI_URL
+	WebhookMaxInFlight int     `env:"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT"`
+	RateLimit          float64 `env:"TIDYHOOKS_RATE_LIMIT"`
+	TemporalUIURL      string  `env:"TIDYHOOKS_TEMPORAL_UI_URL"`
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
-	MaxConcurrentStarts int // TIDYHOOKS_MAX_CONCURRENT_STARTS
+	MaxConcurrentStarts int `env:"TIDYHOOKS_MAX_CONCURRENT_STARTS"`
 
 	// dev mode only.
-	DataDir      string // TIDYHOOKS_DATA_DIR, --data-dir
-	TemporalPort int    // TIDYHOOKS_TEMPORAL_PORT, --temporal-port
-	UIPort       int    // TIDYHOOKS_UI_PORT, --ui-port
-	DevKey       string // TIDYHOOKS_DEV_KEY
+	DataDir      string `env:"TIDYHOOKS_DATA_DIR"`      // --data-dir
+	TemporalPort int    `env:"TIDYHOOKS_TEMPORAL_PORT"` // --temporal-port
+	UIPort       int    `env:"TIDYHOOKS_UI_PORT"`       // --ui-port
+	DevKey       string `env:"TIDYHOOKS_DEV_KEY"`
 	// TemporalDatabaseURL persists the embedded Temporal server to
 	// PostgreSQL instead of SQLite, with TemporalShards history shards.
-	TemporalDatabaseURL string // TIDYHOOKS_TEMPORAL_DATABASE_URL
-	TemporalShards      int    // TIDYHOOKS_TEMPORAL_SHARDS
+	TemporalDatabaseURL string `env:"TIDYHOOKS_TEMPORAL_DATABASE_URL"`
+	TemporalShards      int    `env:"TIDYHOOKS_TEMPORAL_SHARDS"`
+}
+
+// encryptionKey is TIDYHOOKS_ENCRYPTION_KEY: base64 of store.KeySize bytes.
+type encryptionKey []byte
+
+func (k *encryptionKey) UnmarshalText(text []byte) error {
+	key, err := base64.StdEncoding.DecodeString(string(text))
+	if err != nil || len(key) != store.KeySize {
+		return fmt.Errorf("want base64 of %d random bytes (openssl rand -base64 %d)", store.KeySize, store.KeySize)
+	}
+	*k = key
+	return nil
 }
 
 // mode is the subcommand the configuration is for.
@@ -78,167 +92,205 @@ const (
 	modeMigrate mode = "migrate"
 )
 
-// loadConfig reads the environment for mode. Every bad value is reported
-// together, naming its variable.
-func loadConfig(m mode, getenv func(string) string) (Config, error) {
-	var errs []error
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	duration := func(name string, def time.Duration) time.Duration {
-		raw := env(name, "")
-		if raw == "" {
-			return def
-		}
-		d, err := time.ParseDuration(raw)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 15s", name, raw))
-			return def
-		}
-		return d
-	}
-	integer := func(name string, def, lo, hi int) int {
-		raw := env(name, "")
-		if raw == "" {
-			return def
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < lo || n > hi {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, raw, lo, hi))
-			return def
-		}
-		return n
-	}
-	boolean := func(name string, def bool) bool {
-		raw := env(name, "")
-		if raw == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, raw))
-			return def
-		}
-		return b
-	}
-
-	dev := m == modeDev
+// defaults is the configuration of m before the environment is read: dev
+// listens on loopback, allows plain-HTTP and loopback endpoints, logs
+// text and bounds its starts for eager start; production does none of it.
+func defaults(m mode) Config {
 	c := Config{
-		DatabaseURL:         env("DATABASE_URL", ""),
-		MigrateOnStart:      boolean("TIDYHOOKS_MIGRATE_ON_START", true),
-		ShutdownTimeout:     duration("TIDYHOOKS_SHUTDOWN_TIMEOUT", 30*time.Second),
-		HTTPAddr:            env("TIDYHOOKS_HTTP_ADDR", map[bool]string{true: "127.0.0.1:8080", false: ":8080"}[dev]),
-		TemporalAddress:     env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:   env("TEMPORAL_NAMESPACE", "default"),
-		TemporalUIURL:       env("TIDYHOOKS_TEMPORAL_UI_URL", ""),
-		DeliveryTimeout:     duration("TIDYHOOKS_DELIVERY_TIMEOUT", activities.DefaultTimeout),
-		RetryAfterMax:       duration("TIDYHOOKS_RETRY_AFTER_MAX", models.DefaultRetryAfterCap),
-		AutoPauseAfter:      duration("TIDYHOOKS_AUTO_PAUSE_AFTER", activities.DefaultPauseAfter),
-		LogRetention:        duration("TIDYHOOKS_LOG_RETENTION", worker.DefaultRetention),
-		MaxPayloadBytes:     integer("TIDYHOOKS_MAX_PAYLOAD_BYTES", models.DefaultMaxPayloadBytes, 1024, 4<<20),
-		AllowHTTP:           boolean("TIDYHOOKS_ALLOW_HTTP", dev),
-		AllowLoopback:       boolean("TIDYHOOKS_ALLOW_LOOPBACK", dev),
-		WorkerActivities:    integer("TIDYHOOKS_WORKER_ACTIVITIES", 200, 1, 10000),
-		MetricsAddr:         env("TIDYHOOKS_METRICS_ADDR", ":9090"),
-		LogFormat:           env("TIDYHOOKS_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev]),
-		MaxWebhooks:         integer("TIDYHOOKS_MAX_WEBHOOKS", 100, 1, workflows.MaxWebhooksPerEvent),
-		WebhookMaxInFlight:  integer("TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT", activities.DefaultWebhookMaxInFlight, 1, 10000),
-		RateLimit:           float64(integer("TIDYHOOKS_RATE_LIMIT", map[bool]int{true: 1000, false: 100}[dev], 1, 1000000)),
-		MaxConcurrentStarts: integer("TIDYHOOKS_MAX_CONCURRENT_STARTS", map[bool]int{true: 16, false: 0}[dev], 0, 100000),
-		DataDir:             env("TIDYHOOKS_DATA_DIR", ".tidyhooks"),
-		TemporalPort:        integer("TIDYHOOKS_TEMPORAL_PORT", 7233, 1, 32760),
-		UIPort:              integer("TIDYHOOKS_UI_PORT", 8233, 0, 65535),
-		DevKey:              env("TIDYHOOKS_DEV_KEY", ""),
-		TemporalDatabaseURL: env("TIDYHOOKS_TEMPORAL_DATABASE_URL", ""),
-		TemporalShards:      integer("TIDYHOOKS_TEMPORAL_SHARDS", 0, 1, 1024),
+		MigrateOnStart:      true,
+		ShutdownTimeout:     30 * time.Second,
+		HTTPAddr:            ":8080",
+		TemporalAddress:     "127.0.0.1:7233",
+		TemporalNamespace:   "default",
+		RetrySchedule:       models.DefaultRetrySchedule,
+		DeliveryTimeout:     activities.DefaultTimeout,
+		RetryAfterMax:       models.DefaultRetryAfterCap,
+		AutoPauseAfter:      activities.DefaultPauseAfter,
+		LogRetention:        worker.DefaultRetention,
+		MaxPayloadBytes:     models.DefaultMaxPayloadBytes,
+		WorkerActivities:    200,
+		MetricsAddr:         ":9090",
+		LogLevel:            slog.LevelInfo,
+		LogFormat:           "json",
+		MaxWebhooks:         100,
+		WebhookMaxInFlight:  activities.DefaultWebhookMaxInFlight,
+		RateLimit:           100,
+		DataDir:             ".tidyhooks",
+		TemporalPort:        7233,
+		UIPort:              8233,
+		MaxConcurrentStarts: 0,
+	}
+	if m == modeDev {
+		c.HTTPAddr = "127.0.0.1:8080"
+		c.AllowHTTP, c.AllowLoopback = true, true
+		c.LogFormat = "text"
+		c.RateLimit = 1000
+		c.MaxConcurrentStarts = 16
+	}
+	return c
+}
+
+// wants says, for a variable whose value does not parse, what it takes.
+var wants = map[reflect.Type]string{
+	reflect.TypeFor[time.Duration]():   "a positive Go duration such as 15s",
+	reflect.TypeFor[int]():             "a whole number",
+	reflect.TypeFor[float64]():         "a number",
+	reflect.TypeFor[bool]():            "true or false",
+	reflect.TypeFor[slog.Level]():      "debug, info, warn or error",
+	reflect.TypeFor[[]netip.Prefix]():  "CIDRs such as 10.0.0.0/8, comma-separated",
+	reflect.TypeFor[[]time.Duration](): "positive Go durations such as 5s or 30m, comma-separated",
+	reflect.TypeFor[encryptionKey]():   fmt.Sprintf("base64 of %d random bytes (openssl rand -base64 %d)", store.KeySize, store.KeySize),
+}
+
+// loadConfig reads the environment for mode (through caarlos0/env, over
+// defaults(m)) and checks every value. Every bad value is reported
+// together, naming its variable, in the order of Config's fields.
+func loadConfig(m mode, getenv func(string) string) (Config, error) {
+	c := defaults(m)
+	fields := reflect.TypeFor[Config]()
+	vars := map[string]string{}
+	for i := range fields.NumField() {
+		name := fields.Field(i).Tag.Get("env")
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			vars[name] = v
+		}
+	}
+	var errs []error
+	err := env.ParseWithOptions(&c, env.Options{
+		Environment: vars,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeFor[[]time.Duration](): func(v string) (any, error) { return parseSchedule(v) },
+			reflect.TypeFor[[]netip.Prefix](): func(v string) (any, error) { return parseCIDRs(v) },
+		},
+	})
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors {
+			var pe env.ParseError
+			if !errors.As(e, &pe) {
+				errs = append(errs, e)
+				continue
+			}
+			f, _ := fields.FieldByName(pe.Name)
+			name := f.Tag.Get("env")
+			if f.Type == reflect.TypeFor[encryptionKey]() {
+				// A key, even a wrong one, is not repeated into logs.
+				errs = append(errs, fmt.Errorf("%s: want %s", name, wants[f.Type]))
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s=%q: want %s (%v)", name, vars[name], wants[f.Type], pe.Err))
+		}
+	} else if err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(append(errs, c.check(m, vars)...)...)
+}
+
+// check returns what is wrong with c's values beyond their types, in the
+// order of Config's fields.
+func (c *Config) check(m mode, vars map[string]string) []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s=%q: "+format, append([]any{name, vars[name]}, args...)...))
+	}
+	dev := m == modeDev
+	if !dev && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:<path>)"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		max  time.Duration
+	}{
+		{"TIDYHOOKS_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 0},
+		{"TIDYHOOKS_DELIVERY_TIMEOUT", c.DeliveryTimeout, activities.MaxTimeout},
+		{"TIDYHOOKS_RETRY_AFTER_MAX", c.RetryAfterMax, models.MaxRetryWait},
+		{"TIDYHOOKS_AUTO_PAUSE_AFTER", c.AutoPauseAfter, 0},
+		{"TIDYHOOKS_LOG_RETENTION", c.LogRetention, 0},
+	} {
+		switch {
+		case d.v <= 0:
+			bad(d.name, "want a positive Go duration such as 15s")
+		case d.max > 0 && d.v > d.max:
+			bad(d.name, "at most %s", d.max)
+		}
+	}
+	// Events are pruned with the log: retention must outlast every retry
+	// the schedule (with its jitter) can still make.
+	if need := (models.RetryPolicy{Schedule: c.RetrySchedule}).Horizon(); c.LogRetention > 0 && c.LogRetention < need {
+		bad("TIDYHOOKS_LOG_RETENTION", "must be at least %s, longer than the retry schedule with its jitter, or events still being retried would be removed", need)
+	}
+	for _, n := range []struct {
+		name   string
+		v      int
+		lo, hi int
+	}{
+		{"TIDYHOOKS_MAX_PAYLOAD_BYTES", c.MaxPayloadBytes, 1024, 4 << 20},
+		{"TIDYHOOKS_WORKER_ACTIVITIES", c.WorkerActivities, 1, 10000},
+		{"TIDYHOOKS_MAX_WEBHOOKS", c.MaxWebhooks, 1, workflows.MaxWebhooksPerEvent},
+		{"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT", c.WebhookMaxInFlight, 1, 10000},
+		{"TIDYHOOKS_RATE_LIMIT", int(c.RateLimit), 1, 1000000},
+		{"TIDYHOOKS_MAX_CONCURRENT_STARTS", c.MaxConcurrentStarts, 0, 100000},
+		{"TIDYHOOKS_TEMPORAL_PORT", c.TemporalPort, 1, 32760},
+		{"TIDYHOOKS_UI_PORT", c.UIPort, 0, 65535},
+	} {
+		if n.v < n.lo || n.v > n.hi {
+			bad(n.name, "want a whole number from %d to %d", n.lo, n.hi)
+		}
+	}
+	if c.RateLimit != float64(int(c.RateLimit)) {
+		bad("TIDYHOOKS_RATE_LIMIT", "want a whole number of requests per second")
+	}
+	if c.TemporalShards < 0 || c.TemporalShards > 1024 || vars["TIDYHOOKS_TEMPORAL_SHARDS"] != "" && c.TemporalShards == 0 {
+		bad("TIDYHOOKS_TEMPORAL_SHARDS", "want a whole number from 1 to 1024")
+	}
+	for _, a := range []struct{ name, addr string }{
+		{"TIDYHOOKS_HTTP_ADDR", c.HTTPAddr}, {"TEMPORAL_ADDRESS", c.TemporalAddress}, {"TIDYHOOKS_METRICS_ADDR", c.MetricsAddr},
+	} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port", a.name, a.addr))
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		c.TrustedProxies[i] = strings.TrimSpace(p)
+		if _, err := netip.ParsePrefix(c.TrustedProxies[i]); err != nil {
+			if _, err := netip.ParseAddr(c.TrustedProxies[i]); err != nil {
+				errs = append(errs, fmt.Errorf("TIDYHOOKS_TRUSTED_PROXIES: %q is not an IP address or CIDR such as 10.0.0.0/8", c.TrustedProxies[i]))
+			}
+		}
+	}
+	if c.LogLevel != slog.LevelDebug && c.LogLevel != slog.LevelInfo && c.LogLevel != slog.LevelWarn && c.LogLevel != slog.LevelError {
+		bad("TIDYHOOKS_LOG_LEVEL", "want debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("TIDYHOOKS_LOG_FORMAT", "want json or text")
+	}
+	if u := c.TemporalUIURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		bad("TIDYHOOKS_TEMPORAL_UI_URL", "want an http(s) URL")
 	}
 	if u := c.TemporalDatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		errs = append(errs, errors.New("TIDYHOOKS_TEMPORAL_DATABASE_URL: want postgres://user@host:port/database"))
 	}
-	if u := c.TemporalUIURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_TEMPORAL_UI_URL=%q: want an http(s) URL", u))
-	}
-	if c.RetryAfterMax > models.MaxRetryWait {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_AFTER_MAX=%s: at most %s", c.RetryAfterMax, models.MaxRetryWait))
-	}
-	if c.DeliveryTimeout > activities.MaxTimeout {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_DELIVERY_TIMEOUT=%s: at most %s", c.DeliveryTimeout, activities.MaxTimeout))
-	}
-	if raw := env("TIDYHOOKS_RETRY_SCHEDULE", ""); raw != "" {
-		s, err := parseSchedule(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TIDYHOOKS_RETRY_SCHEDULE=%q: %w", raw, err))
-		}
-		c.RetrySchedule = s
-	} else {
-		c.RetrySchedule = models.DefaultRetrySchedule
-	}
-	// Events are pruned with the log: retention must outlast every retry
-	// the schedule (with its jitter) can still make.
-	if need := (models.RetryPolicy{Schedule: c.RetrySchedule}).Horizon(); c.LogRetention < need {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_RETENTION=%s: must be at least %s, longer than the retry schedule with its jitter, or events still being retried would be removed", c.LogRetention, need))
-	}
-	if raw := env("TIDYHOOKS_ALLOWED_CIDRS", ""); raw != "" {
-		for _, part := range strings.Split(raw, ",") {
-			p, err := netip.ParsePrefix(strings.TrimSpace(part))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("TIDYHOOKS_ALLOWED_CIDRS: %q is not a CIDR such as 10.0.0.0/8", part))
-				continue
-			}
-			c.AllowedCIDRs = append(c.AllowedCIDRs, p.Masked())
-		}
-	}
-	if raw := env("TIDYHOOKS_TRUSTED_PROXIES", ""); raw != "" {
-		for _, part := range strings.Split(raw, ",") {
-			part = strings.TrimSpace(part)
-			if _, err := netip.ParsePrefix(part); err != nil {
-				if _, err := netip.ParseAddr(part); err != nil {
-					errs = append(errs, fmt.Errorf("TIDYHOOKS_TRUSTED_PROXIES: %q is not an IP address or CIDR such as 10.0.0.0/8", part))
-					continue
-				}
-			}
-			c.TrustedProxies = append(c.TrustedProxies, part)
-		}
-	}
-	switch lvl := strings.ToLower(env("TIDYHOOKS_LOG_LEVEL", "info")); lvl {
-	case "debug":
-		c.LogLevel = slog.LevelDebug
-	case "info":
-		c.LogLevel = slog.LevelInfo
-	case "warn":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_LEVEL=%q: want debug, info, warn or error", lvl))
-	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_LOG_FORMAT=%q: want json or text", c.LogFormat))
-	}
-	for name, addr := range map[string]string{"TIDYHOOKS_HTTP_ADDR": c.HTTPAddr, "TEMPORAL_ADDRESS": c.TemporalAddress, "TIDYHOOKS_METRICS_ADDR": c.MetricsAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want host:port", name, addr))
-		}
-	}
 	if c.DevKey != "" && (!strings.HasPrefix(c.DevKey, "tsk_") || len(c.DevKey) < 20) {
-		errs = append(errs, fmt.Errorf("TIDYHOOKS_DEV_KEY: want tsk_ followed by at least 16 characters"))
+		errs = append(errs, errors.New("TIDYHOOKS_DEV_KEY: want tsk_ followed by at least 16 characters"))
 	}
-	if raw := env("TIDYHOOKS_ENCRYPTION_KEY", ""); raw != "" {
-		key, err := base64.StdEncoding.DecodeString(raw)
-		if err != nil || len(key) != store.KeySize {
-			errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY: want base64 of %d random bytes (openssl rand -base64 %d)", store.KeySize, store.KeySize))
-		}
-		c.EncryptionKey = key
-	} else if !dev && m != modeMigrate {
+	if c.EncryptionKey == nil && !dev && m != modeMigrate && vars["TIDYHOOKS_ENCRYPTION_KEY"] == "" {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY is required: base64 of %d random bytes (openssl rand -base64 %d); it encrypts webhook secrets at rest", store.KeySize, store.KeySize))
 	}
-	if !dev && c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:<path>)"))
+	return errs
+}
+
+// parseCIDRs reads comma-separated CIDRs, each masked to its prefix.
+func parseCIDRs(raw string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(raw, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", strings.TrimSpace(part))
+		}
+		out = append(out, p.Masked())
 	}
-	return c, errors.Join(errs...)
+	return out, nil
 }
 
 // parseSchedule reads comma-separated Go durations.

@@ -131,3 +131,43 @@ func TestRunRefusesBadCommandsAndFlags(t *testing.T) {
 		})
 	}
 }
+
+// Bad values are all reported at once, in one order from one run to the
+// next, each naming its variable; a wrong encryption key is named but not
+// repeated.
+func TestLoadConfigReportsEveryBadValueInOrder(t *testing.T) {
+	env := envOf(map[string]string{
+		"DATABASE_URL": "postgres://x@y/z", "TIDYHOOKS_ENCRYPTION_KEY": "c2VjcmV0LXZhbHVl",
+		"TIDYHOOKS_MAX_WEBHOOKS": "many", "TIDYHOOKS_HTTP_ADDR": "nohost", "TIDYHOOKS_METRICS_ADDR": "nowhere",
+		"TIDYHOOKS_ALLOWED_CIDRS": "10.0.0.0/8, 192.168.1.7/16",
+	})
+	_, err := loadConfig(modeWorker, env)
+	if err == nil {
+		t.Fatal("bad values accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "c2VjcmV0LXZhbHVl") {
+		t.Errorf("the encryption key is repeated in the error: %s", msg)
+	}
+	var at []int
+	for _, name := range []string{"TIDYHOOKS_ENCRYPTION_KEY", "TIDYHOOKS_MAX_WEBHOOKS", "TIDYHOOKS_HTTP_ADDR", "TIDYHOOKS_METRICS_ADDR"} {
+		i := strings.Index(msg, name)
+		if i < 0 {
+			t.Errorf("error does not name %s: %s", name, msg)
+		}
+		at = append(at, i)
+	}
+	if !slices.IsSorted(at[1:]) {
+		t.Errorf("errors out of the fields' order: %s", msg)
+	}
+	for range 5 {
+		if _, again := loadConfig(modeWorker, env); again.Error() != msg {
+			t.Fatalf("a second read reports otherwise:\n%s\n%s", again, msg)
+		}
+	}
+	// Spaces around list items are allowed, and CIDRs are masked.
+	cfg, err := loadConfig(modeDev, envOf(map[string]string{"TIDYHOOKS_ALLOWED_CIDRS": "10.0.0.0/8, 192.168.1.7/16"}))
+	if err != nil || len(cfg.AllowedCIDRs) != 2 || cfg.AllowedCIDRs[1].String() != "192.168.0.0/16" {
+		t.Errorf("CIDRs = %v (err %v)", cfg.AllowedCIDRs, err)
+	}
+}

@@ -17,10 +17,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/api"
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
@@ -140,17 +138,11 @@ func devEncryptionKey(dir string) ([]byte, error) {
 
 // runDev runs everything in one process.
 func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, opts devOptions) error {
-	if opts.cpuProfile != "" {
-		f, err := os.Create(opts.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(opts.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
@@ -165,7 +157,6 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		}
 		defer l.Close()
 	}
-
 	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{
 		DataDir:          filepath.Join(dir, "temporal"),
 		PostgresURL:      cfg.TemporalDatabaseURL,
@@ -188,60 +179,55 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		return nil
 	}
 
-	dbURL := cfg.DatabaseURL
-	if dbURL == "" {
-		dbURL = "sqlite:" + filepath.Join(dir, "tidyhooks.db")
+	// The processes' own set-up, on the data dir's database and key and
+	// the embedded server.
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "tidyhooks.db")
 	}
 	if cfg.EncryptionKey == nil {
 		if cfg.EncryptionKey, err = devEncryptionKey(dir); err != nil {
 			return err
 		}
 	}
-	st, err := store.Open(ctx, dbURL, store.Options{EncryptionKey: cfg.EncryptionKey})
+	cfg.TemporalAddress = tsrv.HostPort()
+	if cfg.TemporalUIURL == "" {
+		cfg.TemporalUIURL = tsrv.UIURL()
+	}
+	p, err := openProcess(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	id, err := ensureDevIdentity(ctx, st, dir, cfg.DevKey)
+	defer p.st.Close()
+	id, err := ensureDevIdentity(ctx, p.st, dir, cfg.DevKey)
 	if err != nil {
 		return err
 	}
-
-	reg := newRegistry()
-	sdkMetrics, err := worker.SDKMetrics(reg, logger)
-	if err != nil {
-		return err
-	}
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: tsrv.HostPort(), Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
-		MetricsHandler: sdkMetrics,
-	})
+	c, err := client.DialContext(ctx, p.temporal)
 	if err != nil {
 		return fmt.Errorf("connect to embedded temporal: %w", err)
 	}
 	defer c.Close()
-	// A data dir made by an earlier version lacks the search attributes
-	// added since.
-	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+	w, metrics, err := startWorker(ctx, cfg, p, c, logger)
+	if err != nil {
 		return err
 	}
-	metrics := worker.NewMetrics(reg)
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
 	defer w.Stop()
-
 	// The worker shares this client, so new workflows start eagerly on it.
-	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
-	reg.MustRegister(em.Collector(), worker.NewCensusCollector(st, logger))
-	if cfg.TemporalUIURL == "" {
-		cfg.TemporalUIURL = tsrv.UIURL()
-	}
-	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(st, em, apiConfig(cfg, c), logger, reg).Handler(reg))
+	em := emitter.New(p.st, c, emitter.Options{MaxPayloadBytes: cfg.MaxPayloadBytes, EagerStart: true, MaxConcurrentStarts: cfg.MaxConcurrentStarts})
+	p.reg.MustRegister(em.Collector())
+	srv := api.NewHTTPServer(cfg.HTTPAddr, api.New(p.st, em, apiConfig(cfg, c), logger, p.reg).Handler(p.reg))
 
 	apiURL := "http://" + l.Addr().String()
-	fmt.Fprintf(stdout, `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.
+	fmt.Fprintf(stdout, devBanner, apiURL, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
+	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
+	g, ctx := errgroup.WithContext(ctx)
+	runMaintenance(ctx, g, cfg, p.st, c, metrics, logger)
+	g.Go(func() error { return serveHTTP(ctx, srv, l, cfg.ShutdownTimeout) })
+	return g.Wait()
+}
+
+// devBanner is what dev prints once it is ready.
+const devBanner = `TidySupport Webhooks is running (dev mode). Ctrl-C stops it.
 
   API:               %s
   Dashboard:         %s/dashboard/ (sign in with the API key below)
@@ -257,17 +243,21 @@ Try it (start a receiver first: tidyhooks receive --addr 127.0.0.1:9000):
     -d '{"url": "http://127.0.0.1:9000/hook", "events": ["conversation.*"]}'
   curl -s -X POST %s/v1/events -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_abc123"}}}'
-`, apiURL, apiURL, tsrv.HostPort(), tsrv.UIURL(), dir, id.Workspace, id.APIKey, apiURL, id.APIKey, apiURL, id.APIKey)
-	logger.Info("dev mode ready", "api", apiURL, "temporal", tsrv.HostPort(), "temporal_ui", tsrv.UIURL())
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
-		return nil
-	})
-	g.Go(func() error {
-		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
-		return nil
-	})
-	g.Go(func() error { return serveHTTP(ctx, srv, l, cfg.ShutdownTimeout) })
-	return g.Wait()
+`
+
+// startCPUProfile profiles the process into path until the returned
+// function is called; with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

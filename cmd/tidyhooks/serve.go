@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tidysupport/tidyhooks/activities"
@@ -186,6 +187,37 @@ func openProcess(ctx context.Context, cfg Config, logger *slog.Logger) (*process
 	}}, nil
 }
 
+// startWorker registers the search attributes on the namespace (a fresh
+// cluster, or a dev data dir made by an earlier version, lacks those
+// added since) and starts a delivery worker on c, with the census of
+// webhooks and retries and the delivery metrics in p's registry.
+func startWorker(ctx context.Context, cfg Config, p *processDeps, c client.Client, logger *slog.Logger) (sdkworker.Worker, *worker.Metrics, error) {
+	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		return nil, nil, err
+	}
+	p.reg.MustRegister(worker.NewCensusCollector(p.st, logger))
+	metrics := worker.NewMetrics(p.reg)
+	w := worker.New(c, activities.New(p.st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
+	if err := w.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start worker: %w", err)
+	}
+	return w, metrics, nil
+}
+
+// runMaintenance runs a worker's background duties in g until ctx is done:
+// pruning the log past its retention, and sweeping for delivery workflows
+// that ended without settling their deliveries.
+func runMaintenance(ctx context.Context, g *errgroup.Group, cfg Config, st *store.Store, c client.Client, metrics *worker.Metrics, logger *slog.Logger) {
+	g.Go(func() error {
+		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
+		return nil
+	})
+	g.Go(func() error {
+		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
+		return nil
+	})
+}
+
 // runAPI is the production API process.
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	p, err := openProcess(ctx, cfg, logger)
@@ -223,30 +255,18 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer p.st.Close()
 	st, reg := p.st, p.reg
-	reg.MustRegister(worker.NewCensusCollector(st, logger))
 	c, err := client.DialContext(ctx, p.temporal)
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
 	defer c.Close()
-	if err := worker.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+	w, metrics, err := startWorker(ctx, cfg, p, c, logger)
+	if err != nil {
 		return err
-	}
-	metrics := worker.NewMetrics(reg)
-	w := worker.New(c, activities.New(st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		worker.RunRetention(ctx, st, cfg.LogRetention, worker.PruneEvery, logger)
-		return nil
-	})
-	g.Go(func() error {
-		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
-		return nil
-	})
+	runMaintenance(ctx, g, cfg, st, c, metrics, logger)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
