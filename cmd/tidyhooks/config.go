@@ -160,7 +160,7 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 		Environment: vars,
 		FuncMap: map[reflect.Type]env.ParserFunc{
 			reflect.TypeFor[[]time.Duration](): func(v string) (any, error) { return parseSchedule(v) },
-			reflect.TypeFor[[]netip.Prefix](): func(v string) (any, error) { return parseCIDRs(v) },
+			reflect.TypeFor[[]netip.Prefix]():  func(v string) (any, error) { return parseCIDRs(v) },
 		},
 	})
 	var agg env.AggregateError
