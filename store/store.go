@@ -13,11 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -160,153 +156,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func (s *Store) pendingMigrations() ([]migration, error) {
-	dir := path.Join("migrations", s.dialect)
-	entries, err := fs.ReadDir(migrations, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
-
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction. On PostgreSQL an advisory
-// lock keeps processes starting together from racing.
-// Migrate applies the migrations the database lacks, in order, each in a
-// transaction, and returns their names. On PostgreSQL an advisory lock
-// keeps processes starting together from racing.
-func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	all, err := s.pendingMigrations()
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var applied []string
-	err = s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
-		if s.dialect == "postgres" {
-			if err := conn.Exec("SELECT pg_advisory_lock(7262019)").Error; err != nil {
-				return fmt.Errorf("lock migrations: %w", err)
-			}
-			defer conn.Exec("SELECT pg_advisory_unlock(7262019)")
-		}
-		if err := conn.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`).Error; err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
-		}
-		done, err := appliedVersions(conn)
-		if err != nil {
-			return err
-		}
-		for _, m := range all {
-			if done[m.version] {
-				continue
-			}
-			err := conn.Transaction(func(tx *gorm.DB) error {
-				for _, stmt := range splitStatements(m.sql) {
-					if err := tx.Exec(stmt).Error; err != nil {
-						return err
-					}
-				}
-				return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-					m.version, m.name, time.Now().UTC().Format(time.RFC3339)).Error
-			})
-			if err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
-			}
-			applied = append(applied, m.name)
-		}
-		return nil
-	})
-	if err != nil {
-		return applied, translate(err)
-	}
-	return applied, nil
-}
-
-func appliedVersions(conn *gorm.DB) (map[int]bool, error) {
-	var applied []int
-	if err := conn.Raw("SELECT version FROM schema_migrations").Scan(&applied).Error; err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	done := map[int]bool{}
-	for _, v := range applied {
-		done[v] = true
-	}
-	return done, nil
-}
-
-// CheckSchema fails with ErrSchemaBehind, naming them, while migrations
-// are pending.
-func (s *Store) CheckSchema(ctx context.Context) error {
-	all, err := s.pendingMigrations()
-	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
-	}
-	done := map[int]bool{}
-	var exists int64
-	if err := s.db.WithContext(ctx).Raw(tableExistsQuery[s.dialect], "schema_migrations").Scan(&exists).Error; err != nil {
-		return fmt.Errorf("check schema: %w", translate(err))
-	}
-	if exists > 0 {
-		if done, err = appliedVersions(s.db.WithContext(ctx)); err != nil {
-			return translate(err)
-		}
-	}
-	var missing []string
-	for _, m := range all {
-		if !done[m.version] {
-			missing = append(missing, m.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w (missing %s)", ErrSchemaBehind, strings.Join(missing, ", "))
-	}
-	return nil
-}
-
 // tableExistsQuery counts the tables named ? in each dialect.
 var tableExistsQuery = map[string]string{
 	"postgres": "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
 	"sqlite":   "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-}
-
-// splitStatements splits a migration on semicolons that end a line, after
-// dropping -- comments. Migrations are plain DDL; none needs a semicolon
-// inside a statement.
-func splitStatements(sql string) []string {
-	var lines []string
-	for _, l := range strings.Split(sql, "\n") {
-		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "--") {
-			continue
-		}
-		lines = append(lines, l)
-	}
-	var out []string
-	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";\n") {
-		stmt = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(stmt), ";"))
-		if stmt != "" {
-			out = append(out, stmt)
-		}
-	}
-	return out
 }
 
 // translate maps driver errors to models' sentinel errors.

@@ -551,3 +551,49 @@ func TestMigrateIsAStepOfItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// A database migrated by the versions before goose (their own runner and
+// schema_migrations rows) upgrades in place: goose reads the same table,
+// applies only what is missing, and the data stays.
+func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
+	for _, backend := range testenv.Backends {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			url := testenv.DatabaseURL(t, backend)
+			old, err := store.Open(ctx, url, store.Options{NoMigrate: true, EncryptionKey: testenv.EncryptionKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := old.MigrateAsBefore(ctx, 4); err != nil {
+				t.Fatal(err)
+			}
+			w := newWebhook(t, old, "wrk_a", "*")
+			saveEvent(t, old, "evt_before")
+			if err := old.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "0005_") || strings.Contains(err.Error(), "0004_") {
+				t.Fatalf("schema at version 4: %v, want only 0005 missing", err)
+			}
+			old.Close()
+
+			st, err := store.Open(ctx, url, store.Options{EncryptionKey: testenv.EncryptionKey})
+			if err != nil {
+				t.Fatalf("open with migrations: %v", err)
+			}
+			defer st.Close()
+			if err := st.CheckSchema(ctx); err != nil {
+				t.Fatalf("after the upgrade: %v", err)
+			}
+			if applied, err := st.Migrate(ctx); err != nil || len(applied) != 0 {
+				t.Errorf("a second migrate applied %v (err %v)", applied, err)
+			}
+			if got, err := st.Webhook(ctx, "wrk_a", w.ID); err != nil || got.URL != w.URL {
+				t.Errorf("webhook after the upgrade: %+v (err %v)", got, err)
+			}
+			if _, err := st.Event(ctx, "wrk_a", "evt_before"); err != nil {
+				t.Errorf("event after the upgrade: %v", err)
+			}
+			if secrets, err := st.Secrets(ctx, "wrk_a", w.ID); err != nil || len(secrets) != 1 {
+				t.Errorf("secrets after the upgrade: %v (err %v)", secrets, err)
+			}
+		})
+	}
+}

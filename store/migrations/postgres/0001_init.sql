@@ -1,3 +1,4 @@
+-- +goose Up
 -- Events as accepted from the platform. The payload is kept byte for byte
 -- (TEXT, not JSONB, which would re-encode it) so that retries and recovers
 -- after the workflow has closed still send exactly what was emitted.

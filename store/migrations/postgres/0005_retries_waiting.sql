@@ -1,3 +1,4 @@
+-- +goose Up
 -- Operators' gauge of deliveries waiting for a scheduled retry
 -- (tidyhooks_deliveries_waiting_retry) counts pending deliveries; this
 -- index keeps that a small read however long the log grows.

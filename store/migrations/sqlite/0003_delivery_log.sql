@@ -1,3 +1,4 @@
+-- +goose Up
 -- The delivery log: one row per (event, webhook) delivery, and one per
 -- attempt at it. There is no foreign key to webhooks, so that deleting a
 -- webhook is cheap and its log stays readable until retention removes it.

@@ -1,3 +1,4 @@
+-- +goose Up
 -- An event id is the idempotency key within its workspace only: two
 -- workspaces may each emit evt_order_1001 and get two events. SQLite cannot
 -- change a primary key in place, so the table is rebuilt.
