@@ -97,14 +97,21 @@ func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 func TestOutageLogAndRecover(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		s := newStack(t, stackOptions{backend: backend, schedule: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}})
-		var down, slow atomic.Bool
+		var down, held atomic.Bool
 		down.Store(true)
+		release := make(chan struct{})
 		r := newReceiver(t, func(int) int {
 			if down.Load() {
 				return http.StatusInternalServerError
 			}
-			if slow.Load() {
-				time.Sleep(time.Second) // an endpoint slow to answer, so that the recover is still running
+			if held.Load() {
+				// The recover's attempt waits here until the test has
+				// seen a second recover refused, so the first is surely
+				// still running then (bounded, should the test fail first).
+				select {
+				case <-release:
+				case <-time.After(30 * time.Second):
+				}
 			}
 			return http.StatusOK
 		})
@@ -157,7 +164,7 @@ func TestOutageLogAndRecover(t *testing.T) {
 			t.Fatalf("dry run = %d %v, want a count of 1", code, dry)
 		}
 		counts := r.eventIDs()
-		slow.Store(true)
+		held.Store(true)
 		code, rec := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+before+`"}`)
 		if code != http.StatusAccepted || rec["count"] != float64(1) {
 			t.Fatalf("recover = %d %v", code, rec)
@@ -166,6 +173,7 @@ func TestOutageLogAndRecover(t *testing.T) {
 		if code, again := s.do("POST", "/v1/webhooks/"+id+"/recover", s.keyA, `{"since": "`+before+`"}`); code != http.StatusConflict {
 			t.Errorf("a second recover while the first runs = %d %v, want 409", code, again)
 		}
+		close(release)
 		var res workflows.RecoverResult
 		s.waitWorkflow(fmt.Sprint(rec["workflowId"]), &res)
 		if res != (workflows.RecoverResult{Attempted: 1, Delivered: 1}) {

@@ -271,12 +271,8 @@ func (r *receiver) eventIDs() map[string]int {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
+	if !testenv.Eventually(time.Minute, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

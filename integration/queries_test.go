@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/tidysupport/tidyhooks/internal/testenv"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -75,15 +76,7 @@ func TestOperatorQueries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				got = find(tt.query)
-				if slices.Equal(got, tt.want) || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
-			if !slices.Equal(got, tt.want) {
+			if !testenv.Eventually(30*time.Second, func() bool { got = find(tt.query); return slices.Equal(got, tt.want) }) {
 				t.Errorf("%s\n got %v\nwant %v", tt.query, got, tt.want)
 			}
 		})

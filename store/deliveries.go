@@ -114,7 +114,10 @@ func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models
 		err error
 	)
 	if s.dialect == "postgres" && !a.Retry {
-		// The common case in one statement, one round trip.
+		// The common case in one statement, one round trip instead of a
+		// transaction's four: this is on every attempt's path. SQLite has
+		// no data-modifying CTE, so it takes the transaction below; every
+		// store test runs on both, so both paths are held to one result.
 		err = s.db.WithContext(ctx).Raw(`WITH d AS (`+upsert+`)
 			INSERT INTO delivery_attempts (delivery_id, webhook_id, number, trigger, outcome, started_at, workflow_id, run_id)
 			SELECT d.id, ?, d.attempt_count, ?, ?, ?, ?, ? FROM d
@@ -181,7 +184,8 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 	deliveryArgs := append(setArgs, code, errMsg, at, e.DeliveryID)
 	var err error
 	if s.dialect == "postgres" {
-		// One statement, one round trip.
+		// One statement, one round trip, as in BeginAttempt; SQLite runs
+		// the same two updates in a transaction.
 		err = s.db.WithContext(ctx).Exec("WITH a AS ("+updateAttempt+") "+updateDelivery, append(attemptArgs, deliveryArgs...)...).Error
 	} else {
 		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

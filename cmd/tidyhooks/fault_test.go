@@ -261,12 +261,9 @@ func eventuallyReady(t *testing.T, want int, bases ...string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for _, base := range bases {
-		for got := ready(base); got != want; got = ready(base) {
-			if time.Now().After(deadline) {
-				t.Errorf("%s/readyz = %d, want %d", base, got, want)
-				break
-			}
-			time.Sleep(200 * time.Millisecond) // polling interval
+		got := 0
+		if !testenv.Eventually(time.Until(deadline), func() bool { got = ready(base); return got == want }) {
+			t.Errorf("%s/readyz = %d, want %d", base, got, want)
 		}
 	}
 }
@@ -290,17 +287,12 @@ func (tp *topology) webhooks(n int, url string) []string {
 // returns the duplicates.
 func waitAll(t *testing.T, got *pairs, events, webhooks []string, within time.Duration) int {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		missing, dups := got.missing(events, webhooks)
-		if len(missing) == 0 {
-			return dups
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d accepted (event, webhook) pairs never arrived, e.g. %v", len(missing), len(events)*len(webhooks), missing[:min(5, len(missing))])
-		}
-		time.Sleep(200 * time.Millisecond) // polling interval, not a wait for an outcome
+	var missing []string
+	dups := 0
+	if !testenv.Eventually(within, func() bool { missing, dups = got.missing(events, webhooks); return len(missing) == 0 }) {
+		t.Fatalf("%d of %d accepted (event, webhook) pairs never arrived, e.g. %v", len(missing), len(events)*len(webhooks), missing[:min(5, len(missing))])
 	}
+	return dups
 }
 
 // TestOutageDeliversEverythingAccepted: events accepted while the worker

@@ -93,18 +93,14 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 			t.Fatalf("emit %d: %d %s", i, code, body)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	done := 0
+	if !testenv.Eventually(time.Minute, func() bool {
 		mu.Lock()
-		done := len(got)
-		mu.Unlock()
-		if done == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events delivered", done, n)
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer mu.Unlock()
+		done = len(got)
+		return done == n
+	}) {
+		t.Fatalf("%d of %d events delivered", done, n)
 	}
 	for i := range n {
 		if c := got[fmt.Sprintf("evt_prod_%d", i)]; c != 1 {
@@ -125,19 +121,18 @@ func TestAPIAndWorkersAsSeparateProcesses(t *testing.T) {
 
 func waitReady(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var last string
+	if !testenv.Eventually(time.Minute, func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			last = err.Error()
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v %v", url, err, resp)
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		last = resp.Status
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("%s not ready: %s", url, last)
 	}
 }
 
@@ -204,16 +199,12 @@ func checkOperatorMetrics(t *testing.T, base string, call func(method, path, bod
 	}
 	deadline := time.Now().Add(time.Minute)
 	for _, w := range want {
-		for {
-			got := sumMetric(t, w.from, w.series)
-			if got >= w.value && (w.value > 0 || got == 0) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%s = %v, want at least %v; series of that name:\n%s", w.series, got, w.value, seriesNamed(t, w.from, w.series))
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+		var got float64
+		if !testenv.Eventually(time.Until(deadline), func() bool {
+			got = sumMetric(t, w.from, w.series)
+			return got >= w.value && (w.value > 0 || got == 0)
+		}) {
+			t.Errorf("%s = %v, want at least %v; series of that name:\n%s", w.series, got, w.value, seriesNamed(t, w.from, w.series))
 		}
 	}
 	// Exactly: one paused, one waiting.

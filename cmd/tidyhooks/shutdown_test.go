@@ -52,12 +52,8 @@ func TestSIGTERMDrainsAWorker(t *testing.T) {
 		}
 		events = append(events, id)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for inFlight.Load() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests under way", inFlight.Load())
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+	if !testenv.Eventually(30*time.Second, func() bool { return inFlight.Load() >= 5 }) {
+		t.Fatalf("only %d requests under way", inFlight.Load())
 	}
 	underWay := inFlight.Load()
 	stopped := time.Now()
