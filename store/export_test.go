@@ -15,8 +15,8 @@ import (
 func (s *Store) SeedAttemptsForBenchmark(ctx context.Context, n, webhooks int, first, now time.Time) error {
 	db := s.db.WithContext(ctx)
 	secs := max(int(now.Sub(first).Seconds()), 1)
-	err := db.Exec(`INSERT INTO webhooks (id, workspace_id, url, display_name, status, events, created_at, updated_at)
-		SELECT 'wh_bench_' || g, 'wrk_bench', 'https://example.com/hook', 'bench', 'ACTIVE', '*', ?, ?
+	err := db.Exec(`INSERT INTO webhooks (id, workspace_id, url, display_name, status, created_at, updated_at)
+		SELECT 'wh_bench_' || g, 'wrk_bench', 'https://example.com/hook', 'bench', 'ACTIVE', ?, ?
 		FROM generate_series(0, ? - 1) AS g`, first, first, webhooks).Error
 	if err != nil {
 		return err
@@ -65,6 +65,25 @@ func (s *Store) MigrateAsBefore(ctx context.Context, upTo int) error {
 			}
 		}
 		if err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", i+1, e.Name(), "2026-11-30T12:00:00Z").Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InsertWebhookAsBefore writes a webhook as versions before 0006 did:
+// its subscriptions both in webhooks.events and, unordered, in
+// webhook_subscriptions.
+func (s *Store) InsertWebhookAsBefore(ctx context.Context, id, workspaceID, url string, events []string) error {
+	db := s.db.WithContext(ctx)
+	now := time.Now().UTC()
+	err := db.Exec(`INSERT INTO webhooks (id, workspace_id, url, display_name, status, events, created_at, updated_at)
+		VALUES (?, ?, ?, 'before', 'ACTIVE', ?, ?, ?)`, id, workspaceID, url, strings.Join(events, ","), now, now).Error
+	if err != nil {
+		return err
+	}
+	for _, p := range events {
+		if err := db.Exec("INSERT INTO webhook_subscriptions (webhook_id, workspace_id, pattern) VALUES (?, ?, ?)", id, workspaceID, p).Error; err != nil {
 			return err
 		}
 	}

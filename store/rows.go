@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tidysupport/tidyhooks/models"
@@ -57,13 +56,15 @@ type webhookRow struct {
 	URL              string `gorm:"column:url"`
 	DisplayName      string
 	Status           string
-	Events           string
 	PausedReason     string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	LastAttemptedAt  *time.Time
 	LastErrorAt      *time.Time
 	LastErrorMessage string
+	// Subscriptions are read with the webhook (preloadSubscriptions) and
+	// written apart from it (subscriptionRows).
+	Subscriptions []subscriptionRow `gorm:"foreignKey:WebhookID;references:ID"`
 }
 
 func (webhookRow) TableName() string { return "webhooks" }
@@ -75,7 +76,6 @@ func webhookToRow(w models.Webhook) webhookRow {
 		URL:              w.URL,
 		DisplayName:      w.DisplayName,
 		Status:           string(w.Status),
-		Events:           strings.Join(w.Events, ","),
 		PausedReason:     w.PausedReason,
 		CreatedAt:        w.CreatedAt.UTC(),
 		UpdatedAt:        w.UpdatedAt.UTC(),
@@ -87,8 +87,8 @@ func webhookToRow(w models.Webhook) webhookRow {
 
 func (r webhookRow) model() models.Webhook {
 	var events []string
-	if r.Events != "" {
-		events = strings.Split(r.Events, ",")
+	for _, s := range r.Subscriptions {
+		events = append(events, s.Pattern)
 	}
 	return models.Webhook{
 		ID:               r.ID,
@@ -114,10 +114,13 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// subscriptionRow is one entry of a webhook's subscription list, at its
+// place in the list: the only record of what a webhook subscribes to.
 type subscriptionRow struct {
 	WebhookID   string `gorm:"primaryKey"`
 	WorkspaceID string
 	Pattern     string `gorm:"primaryKey"`
+	Position    int
 }
 
 func (subscriptionRow) TableName() string { return "webhook_subscriptions" }

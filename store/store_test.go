@@ -554,7 +554,8 @@ func TestMigrateIsAStepOfItsOwn(t *testing.T) {
 
 // A database migrated by the versions before goose (their own runner and
 // schema_migrations rows) upgrades in place: goose reads the same table,
-// applies only what is missing, and the data stays.
+// applies only what is missing, and the data stays; subscriptions kept
+// twice before 0006 are kept once, in the order they were given.
 func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
@@ -567,10 +568,13 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 			if err := old.MigrateAsBefore(ctx, 4); err != nil {
 				t.Fatal(err)
 			}
-			w := newWebhook(t, old, "wrk_a", "*")
+			events := []string{"MESSAGE_CREATED", "CONVERSATION_*", "CONTACT_CREATED"}
+			if err := old.InsertWebhookAsBefore(ctx, "wh_before", "wrk_a", "https://example.com/hook", events); err != nil {
+				t.Fatal(err)
+			}
 			saveEvent(t, old, "evt_before")
 			if err := old.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "0005_") || strings.Contains(err.Error(), "0004_") {
-				t.Fatalf("schema at version 4: %v, want only 0005 missing", err)
+				t.Fatalf("schema at version 4: %v, want 0005 and later missing", err)
 			}
 			old.Close()
 
@@ -585,14 +589,15 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 			if applied, err := st.Migrate(ctx); err != nil || len(applied) != 0 {
 				t.Errorf("a second migrate applied %v (err %v)", applied, err)
 			}
-			if got, err := st.Webhook(ctx, "wrk_a", w.ID); err != nil || got.URL != w.URL {
-				t.Errorf("webhook after the upgrade: %+v (err %v)", got, err)
+			if got, err := st.Webhook(ctx, "wrk_a", "wh_before"); err != nil || got.URL != "https://example.com/hook" || !slices.Equal(got.Events, events) {
+				t.Errorf("webhook after the upgrade: %+v (err %v), want its events %v in that order", got, err, events)
+			}
+			typ, _ := models.LookupEvent("CONVERSATION_CREATED")
+			if ids, err := st.MatchWebhooks(ctx, "wrk_a", typ); err != nil || !slices.Equal(ids, []string{"wh_before"}) {
+				t.Errorf("matching after the upgrade: %v (err %v)", ids, err)
 			}
 			if _, err := st.Event(ctx, "wrk_a", "evt_before"); err != nil {
 				t.Errorf("event after the upgrade: %v", err)
-			}
-			if secrets, err := st.Secrets(ctx, "wrk_a", w.ID); err != nil || len(secrets) != 1 {
-				t.Errorf("secrets after the upgrade: %v (err %v)", secrets, err)
 			}
 		})
 	}

@@ -68,7 +68,7 @@ func (s *Store) lockWorkspace(tx *gorm.DB, workspaceID string) error {
 func subscriptionRows(w models.Webhook) []subscriptionRow {
 	rows := make([]subscriptionRow, len(w.Events))
 	for i, p := range w.Events {
-		rows[i] = subscriptionRow{WebhookID: w.ID, WorkspaceID: w.WorkspaceID, Pattern: p}
+		rows[i] = subscriptionRow{WebhookID: w.ID, WorkspaceID: w.WorkspaceID, Pattern: p, Position: i + 1}
 	}
 	return rows
 }
@@ -85,7 +85,7 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, li
 		q = q.Where("id > ?", after)
 	}
 	var rows []webhookRow
-	if err := q.Find(&rows).Error; err != nil {
+	if err := withSubscriptions(q).Find(&rows).Error; err != nil {
 		return models.Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", translate(err))
 	}
 	return page(rows, limit, func(r webhookRow) string { return r.ID }, webhookRow.model), nil
@@ -95,10 +95,16 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, li
 // is not found.
 func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (models.Webhook, error) {
 	var row webhookRow
-	if err := s.db.WithContext(ctx).Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
+	if err := withSubscriptions(s.db.WithContext(ctx)).Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
 		return models.Webhook{}, fmt.Errorf("load webhook %s: %w", id, translate(err))
 	}
 	return row.model(), nil
+}
+
+// withSubscriptions reads the webhooks' subscription lists with them, in
+// their order.
+func withSubscriptions(q *gorm.DB) *gorm.DB {
+	return q.Preload("Subscriptions", func(db *gorm.DB) *gorm.DB { return db.Order("position") })
 }
 
 // UpdateWebhook applies change to a workspace's webhook in one
@@ -112,7 +118,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
 		var row webhookRow
-		if err := q.Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
+		if err := withSubscriptions(q).Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
 			return err
 		}
 		w := row.model()
@@ -126,7 +132,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 			w.PausedReason = "" // an active webhook has no paused reason
 		}
 		updated := webhookToRow(w)
-		if err := tx.Select("*").Omit("id", "workspace_id", "created_at").Updates(&updated).Error; err != nil {
+		if err := tx.Select("*").Omit("id", "workspace_id", "created_at", clause.Associations).Updates(&updated).Error; err != nil {
 			return err
 		}
 		if before.Status == models.WebhookActive && w.Status != models.WebhookActive {
@@ -354,7 +360,7 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 	}
 	defer rows.Close()
 	var (
-		webhook webhookRow
+		webhook webhookRow // its subscriptions are not read: a delivery does not need them
 		first   deliveryExtra
 		secrets []string
 		n       int
