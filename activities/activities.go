@@ -529,23 +529,10 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		}
 		return DeliverResult{Outcome: OutcomeSkipped, Attempt: attempt, Reason: reason}, nil
 	}
-	// A scheduled attempt holds a slot of its webhook's in-flight bound
-	// (and, made locally, of its workspace's) until its request ends.
 	var held heldSlots
 	defer held.leave(-1)
-	if trigger == models.TriggerScheduled {
-		webhookSlot, slow := a.busy.acquire(ctx, webhook.ID)
-		if webhookSlot == nil {
-			return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
-		}
-		held.add(a.busy, webhook.ID, webhookSlot)
-		if info.IsLocalActivity {
-			localSlot, slow := a.local.acquire(ctx, event.WorkspaceID)
-			if localSlot == nil {
-				return DeliverResult{}, webhookBusy(attempt, slow, a.jitter())
-			}
-			held.add(a.local, event.WorkspaceID, localSlot)
-		}
+	if busy := a.holdSlots(ctx, &held, trigger, info.IsLocalActivity, webhook.ID, event.WorkspaceID, attempt); busy != nil {
+		return DeliverResult{}, busy
 	}
 	// Nothing has been sent yet: if the record cannot be written, the
 	// attempt is retried rather than made unrecorded.
@@ -586,6 +573,29 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 }
 
 const goneReason = "endpoint answered 410 Gone"
+
+// holdSlots takes, into held, the slots a scheduled attempt holds until its
+// request ends: one of its webhook's in-flight bound and, made locally,
+// one of its workspace's. At a bound it returns the busy error the attempt
+// waits its turn with (what it took so far is left in held to release).
+func (a *Activities) holdSlots(ctx context.Context, held *heldSlots, trigger models.AttemptTrigger, local bool, webhookID, workspaceID string, attempt int32) error {
+	if trigger != models.TriggerScheduled {
+		return nil
+	}
+	webhookSlot, slow := a.busy.acquire(ctx, webhookID)
+	if webhookSlot == nil {
+		return webhookBusy(attempt, slow, a.jitter())
+	}
+	held.add(a.busy, webhookID, webhookSlot)
+	if local {
+		localSlot, slow := a.local.acquire(ctx, workspaceID)
+		if localSlot == nil {
+			return webhookBusy(attempt, slow, a.jitter())
+		}
+		held.add(a.local, workspaceID, localSlot)
+	}
+	return nil
+}
 
 // record writes an attempt's outcome, the error Deliver returns for it
 // (nil for a success) and the verdict's status to the log.

@@ -433,6 +433,13 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 		ph.LatencyByClass[class] = Summarize(ds)
 	}
 	ph.Latency = ph.LatencyByClass["healthy"]
+	ph.addUsage(procs, cpu0)
+	return ph, nil
+}
+
+// addUsage adds the processes' CPU seconds since cpu0 and peak RSS to the
+// phase, by kind when there is more than one.
+func (ph *Phase) addUsage(procs map[string][]int, cpu0 map[int]float64) {
 	for kind, pids := range procs {
 		u := Usage{Processes: len(pids)}
 		for _, pid := range pids {
@@ -451,7 +458,6 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 			ph.ByKind[kind] = u
 		}
 	}
-	return ph, nil
 }
 
 func bar(n, events int, scenario string) string {

@@ -60,6 +60,51 @@ TIDYHOOKS_WORKER_ACTIVITIES, ...) apply to them.
 // receivers, against a deployment given by URL and key or against a stack
 // it starts itself from the tidyhooks binary (with the floors beside it).
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f, cfg, err := parseBenchFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rcv, err := bench.NewReceivers([]int{1})
+	if err != nil {
+		return err
+	}
+	defer rcv.Close()
+	report := bench.Report{Setup: f.setup, Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Machine: machine(), StartedAt: time.Now().UTC()}
+	runID := randomHex(4)
+
+	if f.target != "" {
+		report.Setup = "external " + f.target
+		ph, err := bench.Run(ctx, bench.Target{BaseURL: f.target, Key: f.key}, rcv, cfg, runID)
+		if err != nil {
+			return err
+		}
+		report.Phases = append(report.Phases, ph)
+		return finishBench(report, f.jsonPath, stdout)
+	}
+
+	// Each phase gets a fresh stack of the same setup, so that none runs
+	// on a database another has filled.
+	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, "", func(st *benchTarget) (bench.Phase, error) {
+		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids()}, rcv, cfg, runID)
+	})
+	if err != nil {
+		return err
+	}
+	report.Phases = append(report.Phases, ph)
+	report.HistoryEvents = history
+	// The floor has one ingest path, single events: it is compared only
+	// with runs that use the same.
+	if f.floor && f.scenario != bench.ScenarioTen && f.batch <= 1 {
+		if err := runFloors(ctx, f, getenv, stderr, rcv, cfg, runID, &report); err != nil {
+			return err
+		}
+	}
+	return finishBench(report, f.jsonPath, stdout)
+}
+
+// parseBenchFlags reads and checks the flags, and resolves the tidyhooks
+// binary unless a running deployment is the target.
+func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, bench.Config, error) {
 	var f benchFlags
 	fs := flag.NewFlagSet("tidyhooks-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,88 +125,59 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&f.tidyhooks, "tidyhooks", "", "the tidyhooks binary to start (default: the one beside this binary, else tidyhooks on PATH)")
 	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return f, bench.Config{}, parseError(err)
 	}
 	cfg := bench.Config{Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Concurrency: f.concurrency, Idle: f.idle, Progress: stderr}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return f, cfg, fmt.Errorf("bench: %w", err)
 	}
-	if f.idle <= 0 {
-		return errors.New("bench: --idle must be positive")
-	}
-	if f.target == "" && f.setup != "sqlite" && f.setup != "postgres" && f.setup != "production" {
-		return fmt.Errorf("bench: --setup %q: want sqlite, postgres or production", f.setup)
-	}
-	if f.workers < 1 || f.workers > 16 {
-		return fmt.Errorf("bench: --workers %d: want 1 to 16", f.workers)
-	}
-	if f.workers != 1 && f.setup != "production" {
-		return errors.New("bench: --workers goes with --setup production")
-	}
-	if (f.target == "") != (f.key == "") {
-		return errors.New("bench: --target and --key go together")
+	switch {
+	case f.idle <= 0:
+		return f, cfg, errors.New("bench: --idle must be positive")
+	case f.target == "" && f.setup != "sqlite" && f.setup != "postgres" && f.setup != "production":
+		return f, cfg, fmt.Errorf("bench: --setup %q: want sqlite, postgres or production", f.setup)
+	case f.workers < 1 || f.workers > 16:
+		return f, cfg, fmt.Errorf("bench: --workers %d: want 1 to 16", f.workers)
+	case f.workers != 1 && f.setup != "production":
+		return f, cfg, errors.New("bench: --workers goes with --setup production")
+	case (f.target == "") != (f.key == ""):
+		return f, cfg, errors.New("bench: --target and --key go together")
 	}
 	if f.target == "" {
 		bin, err := tidyhooksBinary(f.tidyhooks)
 		if err != nil {
-			return err
+			return f, cfg, err
 		}
 		f.tidyhooks = bin
 	}
+	return f, cfg, nil
+}
 
-	rcv, err := bench.NewReceivers([]int{1})
-	if err != nil {
-		return err
-	}
-	defer rcv.Close()
-	report := bench.Report{Setup: f.setup, Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Machine: machine(), StartedAt: time.Now().UTC()}
-	runID := randomHex(4)
-
-	if f.target != "" {
-		report.Setup = "external " + f.target
-		ph, err := bench.Run(ctx, bench.Target{BaseURL: f.target, Key: f.key}, rcv, cfg, runID)
+// runFloors runs both floors, each on a fresh stack, and adds them to the
+// report with ours against each.
+func runFloors(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, rcv *bench.Receivers, cfg bench.Config, runID string, report *bench.Report) error {
+	ours := report.Phases[0].DeliveredPerSec
+	for _, floor := range []struct{ name, query, suffix string }{{"floor", "", "f"}, {"floor-local", "?local=1", "l"}} {
+		rcv.Reset()
+		floorID := runID + floor.suffix
+		fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, floor.name, func(st *benchTarget) (bench.Phase, error) {
+			return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), rcv, cfg, floorID)
+		})
 		if err != nil {
 			return err
 		}
-		report.Phases = append(report.Phases, ph)
-		return finishBench(report, f.jsonPath, stdout)
-	}
-
-	// Each phase gets a fresh stack of the same setup, so that neither
-	// runs on a database the other has filled.
-	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, "", func(st *benchTarget) (bench.Phase, error) {
-		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids()}, rcv, cfg, runID)
-	})
-	if err != nil {
-		return err
-	}
-	report.Phases = append(report.Phases, ph)
-	report.HistoryEvents = history
-	// The floor has one ingest path, single events: it is compared only
-	// with runs that use the same.
-	if f.floor && f.scenario != bench.ScenarioTen && f.batch <= 1 {
-		for _, floor := range []struct{ name, query, suffix string }{{"floor", "", "f"}, {"floor-local", "?local=1", "l"}} {
-			rcv.Reset()
-			floorID := runID + floor.suffix
-			fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, floor.name, func(st *benchTarget) (bench.Phase, error) {
-				return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), rcv, cfg, floorID)
-			})
-			if err != nil {
-				return err
-			}
-			report.Phases = append(report.Phases, fl)
-			ratio := 0.0
-			if fl.DeliveredPerSec > 0 {
-				ratio = ph.DeliveredPerSec / fl.DeliveredPerSec
-			}
-			if floor.suffix == "f" {
-				report.FloorHistory, report.FloorRatio = history, ratio
-			} else {
-				report.LocalFloorHistory, report.LocalFloorRatio = history, ratio
-			}
+		report.Phases = append(report.Phases, fl)
+		ratio := 0.0
+		if fl.DeliveredPerSec > 0 {
+			ratio = ours / fl.DeliveredPerSec
+		}
+		if floor.suffix == "f" {
+			report.FloorHistory, report.FloorRatio = history, ratio
+		} else {
+			report.LocalFloorHistory, report.LocalFloorRatio = history, ratio
 		}
 	}
-	return finishBench(report, f.jsonPath, stdout)
+	return nil
 }
 
 func finishBench(r bench.Report, jsonPath string, stdout io.Writer) error {

@@ -66,35 +66,51 @@ func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string
 		return nil, err
 	}
 	if floor {
-		self, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		env := append(base, "TEMPORAL_ADDRESS="+t.temporal)
-		for range f.workers {
-			if _, err := t.startProc(ctx, "worker", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`), "floor", "--work"); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := t.startProc(ctx, "api", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`),
-			"floor", "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort)); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(stderr, "bench: production floor up at %s (%d workers)\n", t.base, f.workers)
-		return t, nil
+		err = t.startProductionFloor(ctx, f, append(base, "TEMPORAL_ADDRESS="+t.temporal), stderr, httpPort)
+	} else {
+		err = t.startProductionProcesses(ctx, f, base, app, stderr, httpPort)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
 
+// startProductionFloor starts f.workers floor workers and the floor's
+// starter on httpPort, as the production topology's api and workers.
+func (t *benchTarget) startProductionFloor(ctx context.Context, f benchFlags, env []string, stderr io.Writer, httpPort int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for range f.workers {
+		if _, err := t.startProc(ctx, "worker", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`), "floor", "--work"); err != nil {
+			return err
+		}
+	}
+	if _, err := t.startProc(ctx, "api", self, env, stderr, regexp.MustCompile(`"msg":"floor running"`),
+		"floor", "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: production floor up at %s (%d workers)\n", t.base, f.workers)
+	return nil
+}
+
+// startProductionProcesses starts f.workers `tidyhooks worker` processes
+// and one `tidyhooks api` on httpPort, on the database at app with an API
+// key of its own, and waits until each is ready.
+func (t *benchTarget) startProductionProcesses(ctx context.Context, f benchFlags, base []string, app string, stderr io.Writer, httpPort int) error {
 	key := make([]byte, store.KeySize)
 	_, _ = rand.Read(key)
 	st, err := store.Open(ctx, app, store.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t.key = "tsk_bench_" + randomHex(12)
 	_, err = st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_bench", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, t.key, "bench")
 	st.Close()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	env := append(base, "DATABASE_URL="+app, "TEMPORAL_ADDRESS="+t.temporal, "TIDYHOOKS_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
 		"TIDYHOOKS_ALLOW_HTTP=true", "TIDYHOOKS_ALLOW_LOOPBACK=true", "TIDYHOOKS_RATE_LIMIT=1000000",
@@ -103,24 +119,24 @@ func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string
 	for range f.workers {
 		mport, err := benchPort(1)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		metrics := "127.0.0.1:" + strconv.Itoa(mport)
 		if _, err := t.startProc(ctx, "worker", f.tidyhooks, append(env, "TIDYHOOKS_METRICS_ADDR="+metrics), stderr, nil, "worker"); err != nil {
-			return nil, err
+			return err
 		}
 		if err := waitHTTP(ctx, "http://"+metrics+"/readyz"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if _, err := t.startProc(ctx, "api", f.tidyhooks, append(env, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort)), stderr, nil, "api"); err != nil {
-		return nil, err
+		return err
 	}
 	if err := waitHTTP(ctx, t.base+"/readyz"); err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Fprintf(stderr, "bench: production stack up at %s (%d workers)\n", t.base, f.workers)
-	return t, nil
+	return nil
 }
 
 // waitHTTP waits up to three minutes for url to answer 200.

@@ -186,15 +186,15 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	return c, errors.Join(append(errs, c.check(m, vars)...)...)
 }
 
-// check returns what is wrong with c's values beyond their types, in the
-// order of Config's fields.
+// check returns what is wrong with c's values beyond their types: first
+// the required ones and the ranges of durations and numbers, then the rest
+// (checkTexts), each group in the order of Config's fields.
 func (c *Config) check(m mode, vars map[string]string) []error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s=%q: "+format, append([]any{name, vars[name]}, args...)...))
 	}
-	dev := m == modeDev
-	if !dev && c.DatabaseURL == "" {
+	if m != modeDev && c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL is required (postgres://… or sqlite:<path>)"))
 	}
 	for _, d := range []struct {
@@ -244,6 +244,17 @@ func (c *Config) check(m mode, vars map[string]string) []error {
 	if c.TemporalShards < 0 || c.TemporalShards > 1024 || vars["TIDYHOOKS_TEMPORAL_SHARDS"] != "" && c.TemporalShards == 0 {
 		bad("TIDYHOOKS_TEMPORAL_SHARDS", "want a whole number from 1 to 1024")
 	}
+	return append(errs, c.checkTexts(m, vars)...)
+}
+
+// checkTexts returns what is wrong with c's addresses, names, URLs and
+// keys.
+func (c *Config) checkTexts(m mode, vars map[string]string) []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s=%q: "+format, append([]any{name, vars[name]}, args...)...))
+	}
+	dev := m == modeDev
 	for _, a := range []struct{ name, addr string }{
 		{"TIDYHOOKS_HTTP_ADDR", c.HTTPAddr}, {"TEMPORAL_ADDRESS", c.TemporalAddress}, {"TIDYHOOKS_METRICS_ADDR", c.MetricsAddr},
 	} {

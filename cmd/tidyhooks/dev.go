@@ -157,16 +157,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 		}
 		defer l.Close()
 	}
-	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{
-		DataDir:          filepath.Join(dir, "temporal"),
-		PostgresURL:      cfg.TemporalDatabaseURL,
-		HistoryShards:    int32(cfg.TemporalShards),
-		FrontendPort:     cfg.TemporalPort,
-		UIPort:           cfg.UIPort,
-		Namespace:        cfg.TemporalNamespace,
-		SearchAttributes: worker.SearchAttributes(),
-		Logger:           logger,
-	})
+	tsrv, err := startDevTemporal(ctx, cfg, dir, logger)
 	if err != nil {
 		return err
 	}
@@ -224,6 +215,21 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	runMaintenance(ctx, g, cfg, p.st, c, metrics, logger)
 	g.Go(func() error { return serveHTTP(ctx, srv, l, cfg.ShutdownTimeout) })
 	return g.Wait()
+}
+
+// startDevTemporal starts dev's embedded Temporal server in dir, or on
+// TIDYHOOKS_TEMPORAL_DATABASE_URL.
+func startDevTemporal(ctx context.Context, cfg Config, dir string, logger *slog.Logger) (*temporalserver.Server, error) {
+	return temporalserver.Start(ctx, temporalserver.Config{
+		DataDir:          filepath.Join(dir, "temporal"),
+		PostgresURL:      cfg.TemporalDatabaseURL,
+		HistoryShards:    int32(cfg.TemporalShards),
+		FrontendPort:     cfg.TemporalPort,
+		UIPort:           cfg.UIPort,
+		Namespace:        cfg.TemporalNamespace,
+		SearchAttributes: worker.SearchAttributes(),
+		Logger:           logger,
+	})
 }
 
 // devBanner is what dev prints once it is ready.
