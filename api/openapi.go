@@ -15,3 +15,6 @@ var openAPIDocument []byte
 func (s *Server) openAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", openAPIDocument)
 }
+
+// OpenAPI returns the document served at /v1/openapi.json.
+func OpenAPI() []byte { return openAPIDocument }

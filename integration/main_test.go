@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -40,6 +41,7 @@ var temporalHostPort string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	gin.SetMode(gin.TestMode) // no debug listing of routes for each stack
 	srv, err := temporalserver.Start(context.Background(), temporalserver.Config{
 		UIPort:           -1,
 		Namespace:        "default",
@@ -52,6 +54,14 @@ func TestMain(m *testing.M) {
 	temporalHostPort = srv.HostPort()
 	code := m.Run()
 	_ = srv.Stop()
+	// After a run of every test, every documented operation has been
+	// answered and checked against openapi.json.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" {
+		if err := checkOpenAPICoverage(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -171,6 +181,7 @@ func (s *stack) do(method, path, key, body string) (int, map[string]any) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	validateAnswer(s.t, req, resp.StatusCode, resp.Header, raw)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
