@@ -24,7 +24,8 @@ import (
 
 // Options size a worker.
 type Options struct {
-	// MaxConcurrentActivities bounds deliveries in flight; 0 means 200.
+	// MaxConcurrentActivities bounds deliveries in flight, as activities
+	// and, apart, as first attempts made in local activities; 0 means 200.
 	MaxConcurrentActivities int
 	// MaxConcurrentWorkflowTasks bounds workflow tasks in flight; 0 means 64.
 	MaxConcurrentWorkflowTasks int

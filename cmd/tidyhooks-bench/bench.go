@@ -254,6 +254,7 @@ type benchTarget struct {
 	procs     []benchProc // in the order started
 	base, key string
 	temporal  string
+	ports     struct{ temporal, http, ui int }
 	cleanup   []func()
 }
 
@@ -354,31 +355,17 @@ func (b *benchTarget) startProc(ctx context.Context, kind, bin string, env []str
 // process that both starts workflows and runs them, so that they start
 // eagerly as dev's do.
 func startDevTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
-	t := &benchTarget{key: "tsk_bench_" + randomHex(12)}
+	t, dir, err := newBenchTarget()
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			t.stop() // what started, and the cleanups so far
 		}
 	}()
-	dir, err := os.MkdirTemp("", "tidyhooks-bench")
-	if err != nil {
-		return nil, err
-	}
-	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
-	httpPort, err := benchPort(1)
-	if err != nil {
-		return nil, err
-	}
-	tport, err := benchPort(8)
-	if err != nil {
-		return nil, err
-	}
-	uport, err := benchPort(1)
-	if err != nil {
-		return nil, err
-	}
-	t.base = "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	t.temporal = "127.0.0.1:" + strconv.Itoa(tport)
+	httpPort, tport, uport := t.ports.http, t.ports.temporal, t.ports.ui
+	t.key = "tsk_bench_" + randomHex(12)
 	env := append(os.Environ(), "TIDYHOOKS_DEV_KEY="+t.key, "TIDYHOOKS_LOG_LEVEL=warn")
 	if v := getenv("TIDYHOOKS_RETRY_SCHEDULE"); v == "" {
 		env = append(env, "TIDYHOOKS_RETRY_SCHEDULE=5s,5m,30m,2h,5h,10h,14h,20h,24h")
@@ -424,6 +411,26 @@ func startDevTarget(ctx context.Context, f benchFlags, getenv func(string) strin
 	}
 	fmt.Fprintf(stderr, "bench: %s floor up at %s\n", f.setup, t.base)
 	return t, nil
+}
+
+// newBenchTarget makes a phase's data directory (removed when the target
+// stops) and picks its ports in one free block: Temporal's eight, the
+// API's and the Temporal UI's.
+func newBenchTarget() (*benchTarget, string, error) {
+	dir, err := os.MkdirTemp("", "tidyhooks-bench")
+	if err != nil {
+		return nil, "", err
+	}
+	t := &benchTarget{cleanup: []func(){func() { _ = os.RemoveAll(dir) }}}
+	first, err := benchPort(10)
+	if err != nil {
+		t.stop()
+		return nil, "", err
+	}
+	t.ports.temporal, t.ports.http, t.ports.ui = first, first+8, first+9
+	t.base = "http://127.0.0.1:" + strconv.Itoa(t.ports.http)
+	t.temporal = "127.0.0.1:" + strconv.Itoa(t.ports.temporal)
+	return t, dir, nil
 }
 
 // devMaxStarts is tidyhooks dev's default bound on workflow starts in

@@ -25,37 +25,22 @@ import (
 // workflow without running a worker and f.workers `tidyhooks-bench floor
 // --work` processes that run it.
 func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string) string, stderr io.Writer, floor bool) (_ *benchTarget, err error) {
-	t := &benchTarget{}
+	t, dir, err := newBenchTarget()
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			t.stop() // what started, and the cleanups so far
 		}
 	}()
-	dir, err := os.MkdirTemp("", "tidyhooks-bench")
-	if err != nil {
-		return nil, err
-	}
-	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
+	httpPort, tport, uport := t.ports.http, t.ports.temporal, t.ports.ui
 	app, temporalDB, drop, err := benchDatabases(ctx, f.postgres)
 	if err != nil {
 		return nil, err
 	}
 	t.cleanup = append(t.cleanup, drop)
-	tport, err := benchPort(8)
-	if err != nil {
-		return nil, err
-	}
-	httpPort, err := benchPort(1)
-	if err != nil {
-		return nil, err
-	}
-	t.temporal = "127.0.0.1:" + strconv.Itoa(tport)
-	t.base = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	base := append(os.Environ(), "TIDYHOOKS_LOG_LEVEL=warn")
-	uport, err := benchPort(1)
-	if err != nil {
-		return nil, err
-	}
 	temporalEnv := append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB)
 	if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
 		temporalEnv = append(temporalEnv, "TIDYHOOKS_TEMPORAL_SHARDS=4")
