@@ -16,10 +16,9 @@ import (
 
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/internal/testtemporal"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
-	"github.com/tidysupport/tidyhooks/temporalserver"
-	tidyworker "github.com/tidysupport/tidyhooks/worker"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
 
@@ -28,13 +27,7 @@ import (
 var temporalHostPort string
 
 func TestMain(m *testing.M) {
-	srv, err := temporalserver.Start(context.Background(), temporalserver.Config{
-		UIPort: -1, Namespace: "default", SearchAttributes: tidyworker.SearchAttributes(),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start embedded temporal:", err)
-		os.Exit(1)
-	}
+	srv := testtemporal.Start()
 	temporalHostPort = srv.HostPort()
 	code := m.Run()
 	_ = srv.Stop()

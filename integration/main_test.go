@@ -27,10 +27,10 @@ import (
 	"github.com/tidysupport/tidyhooks/api"
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
+	"github.com/tidysupport/tidyhooks/internal/testtemporal"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/netguard"
 	"github.com/tidysupport/tidyhooks/store"
-	"github.com/tidysupport/tidyhooks/temporalserver"
 	tidyworker "github.com/tidysupport/tidyhooks/worker"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -42,15 +42,7 @@ var temporalHostPort string
 func TestMain(m *testing.M) {
 	flag.Parse()
 	gin.SetMode(gin.TestMode) // no debug listing of routes for each stack
-	srv, err := temporalserver.Start(context.Background(), temporalserver.Config{
-		UIPort:           -1,
-		Namespace:        "default",
-		SearchAttributes: tidyworker.SearchAttributes(),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start embedded temporal:", err)
-		os.Exit(1)
-	}
+	srv := testtemporal.Start()
 	temporalHostPort = srv.HostPort()
 	code := m.Run()
 	_ = srv.Stop()
