@@ -341,6 +341,12 @@ type deliveryExtra struct {
 // status so far. Another workspace's event of the same id is never read. A
 // deleted webhook or a missing event is a *models.NotFoundError
 // saying which.
+//
+// It takes no workspace, unlike the store's other reads of a webhook's
+// data: the webhook's own workspace is the only one it can join, so it
+// cannot pair two tenants, and the delivery activity's input, recorded in
+// the histories of deliveries under way and reused by each of their
+// retries, names no workspace to pass.
 func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, now time.Time) (models.DeliveryJob, error) {
 	if s.sealer == nil {
 		return models.DeliveryJob{}, ErrNoEncryptionKey
