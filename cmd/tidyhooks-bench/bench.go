@@ -435,7 +435,7 @@ func newBenchTarget() (*benchTarget, string, error) {
 
 // devMaxStarts is tidyhooks dev's default bound on workflow starts in
 // flight (TIDYHOOKS_MAX_CONCURRENT_STARTS), which its floor keeps too.
-const devMaxStarts = 16
+const devMaxStarts = 4
 
 // tidyhooksBinary resolves --tidyhooks: the path given, else tidyhooks
 // beside this binary, else tidyhooks on PATH.
