@@ -89,3 +89,10 @@ func (s *Store) InsertWebhookAsBefore(ctx context.Context, id, workspaceID, url 
 	}
 	return nil
 }
+
+// MigrationNames lists schema_migrations' names in version order.
+func (s *Store) MigrationNames(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.db.WithContext(ctx).Raw("SELECT name FROM schema_migrations ORDER BY version").Scan(&names).Error
+	return names, err
+}

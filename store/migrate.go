@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,21 @@ func (s *Store) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []goose.ProviderOption{goose.WithStore(versionTable{dialect: s.dialect}), goose.WithDisableGlobalRegistry(true)}
+	// The version table names each migration by its file, as earlier
+	// versions did; goose hands the store the version only.
+	entries, err := fs.ReadDir(dir, ".")
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{0: "0000_version_table"}
+	for _, e := range entries {
+		if v, _, ok := strings.Cut(e.Name(), "_"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				names[n] = e.Name()
+			}
+		}
+	}
+	opts := []goose.ProviderOption{goose.WithStore(versionTable{dialect: s.dialect, names: names}), goose.WithDisableGlobalRegistry(true)}
 	if s.dialect == "postgres" {
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
 		if err != nil {
@@ -98,7 +113,10 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 // versionTable is goose's record of applied migrations kept in
 // schema_migrations (version, name, applied_at), the table earlier versions
 // wrote, rather than goose's own goose_db_version.
-type versionTable struct{ dialect string }
+type versionTable struct {
+	dialect string
+	names   map[int64]string // file name by version
+}
 
 var _ database.Store = versionTable{}
 
@@ -128,11 +146,14 @@ func (v versionTable) TableExists(ctx context.Context, db database.DBTxConn) (bo
 	return n > 0, err
 }
 
-// Insert records a version; its name is the migration's number, as goose
-// does not pass the file's name.
+// Insert records a version under its migration's file name.
 func (v versionTable) Insert(ctx context.Context, db database.DBTxConn, req database.InsertRequest) error {
+	name := v.names[req.Version]
+	if name == "" {
+		name = fmt.Sprintf("%04d", req.Version)
+	}
 	_, err := db.ExecContext(ctx, v.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
-		req.Version, fmt.Sprintf("%04d", req.Version), time.Now().UTC().Format(time.RFC3339))
+		req.Version, name, time.Now().UTC().Format(time.RFC3339))
 	return err
 }
 

@@ -589,6 +589,11 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 			if applied, err := st.Migrate(ctx); err != nil || len(applied) != 0 {
 				t.Errorf("a second migrate applied %v (err %v)", applied, err)
 			}
+			// The records goose adds name their files, as the earlier ones do.
+			names, err := st.MigrationNames(ctx)
+			if err != nil || len(names) < 6 || names[4] != "0005_retries_waiting.sql" || names[5] != "0006_subscriptions_once.sql" {
+				t.Errorf("schema_migrations names = %v (err %v)", names, err)
+			}
 			if got, err := st.Webhook(ctx, "wrk_a", "wh_before"); err != nil || got.URL != "https://example.com/hook" || !slices.Equal(got.Events, events) {
 				t.Errorf("webhook after the upgrade: %+v (err %v), want its events %v in that order", got, err, events)
 			}
