@@ -125,7 +125,7 @@ func (s *Store) BeginAttempt(ctx context.Context, a models.AttemptStart) (models
 			append(upsertArgs, a.WebhookID, string(a.Trigger), string(models.AttemptSending), at, a.WorkflowID, a.RunID)...).
 			Row().Scan(&ref.DeliveryID, &ref.Number, &ref.Scheduled)
 	} else {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = s.logTx(ctx, func(tx *gorm.DB) error {
 			if err := tx.Raw(upsert, upsertArgs...).Row().Scan(&ref.DeliveryID, &ref.Number, &ref.Scheduled); err != nil {
 				return err
 			}
@@ -188,7 +188,7 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 		// the same two updates in a transaction.
 		err = s.db.WithContext(ctx).Exec("WITH a AS ("+updateAttempt+") "+updateDelivery, append(attemptArgs, deliveryArgs...)...).Error
 	} else {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = s.logTx(ctx, func(tx *gorm.DB) error {
 			if err := tx.Exec(updateAttempt, attemptArgs...).Error; err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -579,6 +580,61 @@ func TestWebhookDataIsScopedToItsWorkspace(t *testing.T) {
 		}
 		if got, _ := st.Webhook(ctx, "wrk_a", w.ID); got.Status != models.WebhookPaused {
 			t.Errorf("status after pause = %s", got.Status)
+		}
+	})
+}
+
+// Attempts made at once, as a worker's concurrent deliveries make them, are
+// each recorded: the log writes SQLite commits in groups report and keep
+// what they would alone.
+func TestConcurrentAttemptsAreEachRecorded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		now := time.Now().UTC()
+		const events, manual = 40, 6
+		refs := make([]models.AttemptRef, events+manual)
+		errs := make([]error, events+manual)
+		var wg sync.WaitGroup
+		for i := range events + manual {
+			wg.Go(func() {
+				a := start(w, fmt.Sprintf("evt_%d", i), models.TriggerScheduled, now)
+				if i >= events { // manual attempts of one delivery at once
+					a = start(w, "evt_0", models.TriggerManual, now)
+				}
+				ref, err := st.BeginAttempt(ctx, a)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				refs[i] = ref
+				errs[i] = st.FinishAttempt(ctx, models.AttemptEnd{AttemptRef: ref, Delivered: i%2 == 0, FinishedAt: now, StatusCode: 200 + 300*(i%2),
+					Status: map[bool]models.DeliveryStatus{true: models.DeliveryDelivered, false: models.DeliveryFailed}[i%2 == 0]})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("attempt %d: %v", i, err)
+			}
+		}
+		for i := 1; i < events; i++ {
+			d := delivery(t, st, "wrk_a", refs[i].DeliveryID)
+			want := map[bool]models.DeliveryStatus{true: models.DeliveryDelivered, false: models.DeliveryFailed}[i%2 == 0]
+			if d.EventID != fmt.Sprintf("evt_%d", i) || d.Status != want || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != 200+300*(i%2) {
+				t.Errorf("delivery of evt_%d: %+v", i, d)
+			}
+		}
+		d := delivery(t, st, "wrk_a", refs[0].DeliveryID)
+		numbers := map[int]bool{}
+		for _, a := range d.Attempts {
+			numbers[a.Number] = true
+			if a.Outcome == models.AttemptSending {
+				t.Errorf("attempt %d left sending", a.Number)
+			}
+		}
+		if len(d.Attempts) != 1+manual || len(numbers) != 1+manual {
+			t.Errorf("evt_0: %d attempts numbered %v, want %d distinct", len(d.Attempts), numbers, 1+manual)
 		}
 	})
 }

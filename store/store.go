@@ -37,6 +37,9 @@ type Store struct {
 	dialect string // "postgres" or "sqlite"
 	sealer  *sealer
 	now     func() time.Time
+	// group commits SQLite's delivery-log writes together; nil on
+	// PostgreSQL.
+	group *groupCommit
 }
 
 // Options configure a Store.
@@ -122,6 +125,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if dialect == "sqlite" {
+		s.group = newGroupCommit(db)
+	}
 	return s, nil
 }
 
@@ -137,11 +143,23 @@ func redact(url string) string {
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// logTx runs a delivery-log write in a transaction; on SQLite, in one
+// shared with the writes queued beside it (groupCommit).
+func (s *Store) logTx(ctx context.Context, write func(tx *gorm.DB) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, write)
+	}
+	return s.db.WithContext(ctx).Transaction(write)
 }
 
 // Ping checks that the database answers.
