@@ -206,13 +206,14 @@ func (f *inFlight) enter(key string, now time.Time) (_ *slot, slow bool) {
 // costs the workflow a timer, an activity and a workflow task.
 const fastWait = 2 * time.Second
 
-// acquire is enter, except that an attempt at its key's bound waits up to
-// fastWait for a slot to be left, unless the key is known to be slow (a
-// request of it took, or has been under way, over slowAfter): waiting
-// behind a hanging endpoint would hold this attempt's worker slot too. A
-// key never answered is held to the slow bound but waited for, since its
-// first answer usually comes within milliseconds and frees a slot; if
-// none is left in time it is reported slow.
+// acquire is enter, except that an attempt to a fast key at its bound
+// waits up to fastWait for a slot to be left. A slow key, or one never
+// answered, is refused at once: waiting behind a hanging endpoint would
+// hold this attempt's worker slot too. slow reports whether the key is
+// known to be slow (a request of it took, or has been under way, over
+// slowAfter): a key merely never answered is not, so that the attempts
+// refused while a new endpoint's first answers are under way are retried
+// soon (webhookBusy).
 func (f *inFlight) acquire(ctx context.Context, key string) (_ *slot, slow bool) {
 	timer := time.NewTimer(fastWait)
 	defer timer.Stop()
@@ -224,15 +225,15 @@ func (f *inFlight) acquire(ctx context.Context, key string) (_ *slot, slow bool)
 		select {
 		case <-freed:
 		case <-timer.C:
-			return nil, slow
+			return nil, false
 		case <-ctx.Done():
-			return nil, slow
+			return nil, false
 		}
 	}
 }
 
-// tryEnter is enter; when it refuses a key not known to be slow it also
-// returns a channel closed when a slot of the key is next left.
+// tryEnter is enter; when it refuses a fast key it also returns a channel
+// closed when a slot of the key is next left.
 func (f *inFlight) tryEnter(key string, now time.Time) (_ *slot, slow bool, freed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -248,24 +249,23 @@ func (f *inFlight) tryEnter(key string, now time.Time) (_ *slot, slow bool, free
 		l = &load{last: -1}
 		f.keys[key] = l
 	}
-	known := l.last > slowAfter // slow for certain, not merely unanswered
+	slow = l.last > slowAfter
 	for _, s := range l.slots {
 		sending := s.sending.Load()
-		known = known || sending != 0 && now.Sub(time.Unix(0, sending)) > slowAfter
+		slow = slow || sending != 0 && now.Sub(time.Unix(0, sending)) > slowAfter
 	}
-	slow = known || l.last < 0
 	limit := f.fastMax
-	if slow {
+	if slow || l.last < 0 {
 		limit = f.max
 	}
 	if len(l.slots) >= limit {
-		if known {
-			return nil, true, nil
+		if slow || l.last < 0 {
+			return nil, slow, nil
 		}
 		if l.freed == nil {
 			l.freed = make(chan struct{})
 		}
-		return nil, slow, l.freed
+		return nil, false, l.freed
 	}
 	s := &slot{}
 	l.slots = append(l.slots, s)
