@@ -6,7 +6,9 @@
 package activities
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -32,7 +34,7 @@ import (
 
 // Matcher finds the webhooks an event goes to.
 type Matcher interface {
-	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
+	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error)
 }
 
 // DeliveryStore is what one delivery reads and writes. DeliveryInputs
@@ -53,11 +55,12 @@ type Recoverer interface {
 	RecoverableDeliveries(ctx context.Context, workspaceID, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error)
 }
 
-// Store is all three.
+// Store is all four.
 type Store interface {
 	Matcher
 	DeliveryStore
 	Recoverer
+	TokenStore
 }
 
 // Defaults of Config.
@@ -98,6 +101,9 @@ type Config struct {
 	// worker's slots. A webhook that answers quickly may have up to
 	// FastWebhookInFlight.
 	MaxInFlight int
+	// RootCAs are the certificate authorities deliveries trust; nil is
+	// the system's.
+	RootCAs *x509.CertPool
 	// AfterSend, when set, runs after each attempt's request and before
 	// its outcome is recorded. Fault-injection tests use it to stop a
 	// worker at the worst moment.
@@ -143,14 +149,17 @@ type Observer interface {
 // Activities holds the long-lived dependencies of delivery. Register one
 // value per worker.
 type Activities struct {
-	store  Store
-	client *http.Client
-	cfg    Config
-	now    func() time.Time
-	jitter func() float64 // uniform in [0, 1)
-	recent *recorded
-	busy   *inFlight // scheduled attempts per webhook
-	local  *inFlight // first attempts made as local activities, per workspace
+	store     Store
+	oauth     *oauthTokens
+	client    *http.Client
+	transport *http.Transport // client's; mTLS clients clone it
+	mtls      *mtlsClients
+	cfg       Config
+	now       func() time.Time
+	jitter    func() float64 // uniform in [0, 1)
+	recent    *recorded
+	busy      *inFlight // scheduled attempts per webhook
+	local     *inFlight // first attempts made as local activities, per workspace
 }
 
 // inFlight counts attempts in flight in this worker per key (a webhook,
@@ -383,8 +392,10 @@ func New(store Store, cfg Config) *Activities {
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
 	}
-	return &Activities{
-		store: store,
+	a := &Activities{
+		store:     store,
+		transport: transport,
+		mtls:      &mtlsClients{clients: map[[sha256.Size]byte]*http.Client{}},
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.Timeout,
@@ -399,12 +410,18 @@ func New(store Store, cfg Config) *Activities {
 		busy:   newInFlight(cfg.MaxInFlight, FastWebhookInFlight),
 		local:  newInFlight(WorkspaceLocalInFlight, FastWorkspaceLocalInFlight),
 	}
+	transport.TLSClientConfig = a.tlsConfig()
+	a.oauth = &oauthTokens{store: store, client: a.client, now: time.Now, cached: map[string]cachedToken{}}
+	return a
 }
 
 // MatchInput names an event for MatchWebhooks.
 type MatchInput struct {
 	WorkspaceID string
 	EventType   string // enum name
+	// EventID names the event whose payload the webhooks' filters read;
+	// lookups recorded before filters existed lack it.
+	EventID string `json:",omitempty"`
 }
 
 // MatchResult lists the webhooks to deliver to.
@@ -419,7 +436,7 @@ func (a *Activities) MatchWebhooks(ctx context.Context, in MatchInput) (MatchRes
 	if !ok {
 		return MatchResult{}, temporal.NewNonRetryableApplicationError("unknown event type "+in.EventType, "UnknownEvent", nil)
 	}
-	ids, err := a.store.MatchWebhooks(ctx, in.WorkspaceID, typ)
+	ids, err := a.store.MatchWebhooks(ctx, in.WorkspaceID, typ, in.EventID)
 	if err != nil {
 		return MatchResult{}, err
 	}
@@ -744,7 +761,9 @@ type sendResult struct {
 	err        error
 }
 
-// send makes the HTTP attempt.
+// send makes the HTTP attempt. An OAuth2 webhook's token is had first; if
+// the endpoint answers 401 to it, a new one is fetched and the request made
+// once more before the attempt counts as failed.
 func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []string, e models.Event, attempt int) sendResult {
 	body := e.Body()
 	sentAt := a.now()
@@ -752,12 +771,12 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	if err != nil {
 		return sendResult{err: fmt.Errorf("sign: %w", err)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, strings.NewReader(string(body)))
+	client, err := a.clientFor(w)
 	if err != nil {
-		activity.GetLogger(ctx).Warn("delivery request not built", "webhook_id", w.ID, "error", err)
-		return sendResult{err: &deliveryError{msg: "the webhook's URL could not be used", cause: err}}
+		return sendResult{err: &deliveryError{msg: "the webhook's client certificate cannot be used: " + err.Error(), cause: err}}
 	}
-	h := req.Header
+	h := http.Header{}
+	setEndpointHeaders(h, w)
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", a.cfg.UserAgent)
 	h.Set("webhook-id", e.ID)
@@ -766,10 +785,30 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	h.Set("X-TidySupport-Event", e.Type.Wire)
 	h.Set("X-TidySupport-Webhook-Id", w.ID)
 	h.Set("X-TidySupport-Attempt", strconv.Itoa(attempt))
+	var token string
+	if w.Auth != nil && w.Auth.Type == models.AuthOAuth2 {
+		if token, err = a.oauth.token(ctx, w, ""); err != nil {
+			return sendResult{err: err}
+		}
+		h.Set("Authorization", "Bearer "+token)
+	}
 
-	resp, err := a.client.Do(req)
+	resp, err := a.post(ctx, client, w, h, body)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && token != "" {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, models.MaxResponseBody))
+		resp.Body.Close()
+		if token, err = a.oauth.token(ctx, w, token); err != nil {
+			return sendResult{err: err}
+		}
+		h.Set("Authorization", "Bearer "+token)
+		resp, err = a.post(ctx, client, w, h, body)
+	}
 	if err != nil {
 		activity.GetLogger(ctx).Info("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
+		var de *deliveryError
+		if errors.As(err, &de) {
+			return sendResult{err: err}
+		}
 		return sendResult{err: describeTransportError(err, a.cfg.Timeout)}
 	}
 	defer resp.Body.Close()
@@ -788,6 +827,17 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	}
 	res.err = fmt.Errorf("endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	return res
+}
+
+// post sends one delivery request with headers h.
+func (a *Activities) post(ctx context.Context, client *http.Client, w models.Webhook, h http.Header, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		activity.GetLogger(ctx).Warn("delivery request not built", "webhook_id", w.ID, "error", err)
+		return nil, &deliveryError{msg: "the webhook's URL could not be used", cause: err}
+	}
+	req.Header = h.Clone()
+	return client.Do(req)
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
@@ -856,6 +906,17 @@ func describeTransportError(err error, timeout time.Duration) error {
 	case errors.As(err, &recErr):
 		msg = "TLS: the endpoint did not answer with TLS"
 	case errors.As(err, &alertErr):
+		msg = "TLS: handshake refused by the endpoint"
+	// An alert the endpoint sends is a value of crypto/tls's unexported
+	// alert type behind a "remote error" *net.OpError; its text is all
+	// there is to read.
+	case strings.Contains(err.Error(), "remote error: tls: certificate required"):
+		msg = "TLS: the endpoint requires a client certificate (mtls auth)"
+	case strings.Contains(err.Error(), "remote error: tls: bad certificate"),
+		strings.Contains(err.Error(), "remote error: tls: unknown certificate authority"),
+		strings.Contains(err.Error(), "remote error: tls: certificate expired"):
+		msg = "TLS: the endpoint refused the client certificate"
+	case strings.Contains(err.Error(), "remote error: tls: "):
 		msg = "TLS: handshake refused by the endpoint"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		msg = "the endpoint closed the connection without answering"

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -124,6 +125,26 @@ func decode(c *gin.Context, limit int64, v any) error {
 		return &badRequest{msg: "the body must hold exactly one JSON value"}
 	}
 	return nil
+}
+
+// strictJSON decodes one nested JSON value as decode does the body:
+// unknown fields refused.
+func strictJSON(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// fieldError is decodeError for a value nested in field.
+func fieldError(field string, err error) error {
+	var v *models.ValidationError
+	if errors.As(decodeError(err), &v) {
+		if v.Field == "" || v.Field == field {
+			return models.Invalid(field, "%s", v.Message)
+		}
+		return models.Invalid(field+"."+v.Field, "%s", v.Message)
+	}
+	return models.Invalid(field, "must be a JSON object")
 }
 
 func decodeError(err error) error {

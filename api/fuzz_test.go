@@ -97,7 +97,9 @@ func FuzzWebhookBodies(f *testing.F) {
 		var create createWebhookRequest
 		if err := decodeBody(body, 64<<10, &create); err != nil {
 			clientError(t, "decode create", body, err)
-		} else if w, err := models.NewWebhook(create).Validate("wrk_a", policy); err != nil {
+		} else if n, err := create.newWebhook(); err != nil {
+			clientError(t, "read create", body, err)
+		} else if w, err := n.Validate("wrk_a", policy); err != nil {
 			clientError(t, "create", body, err)
 		} else {
 			if models.ValidateWebhookURL(w.URL, policy) != nil || len(w.Events) == 0 || w.WorkspaceID != "wrk_a" {
@@ -115,7 +117,12 @@ func FuzzWebhookBodies(f *testing.F) {
 		}
 		before := models.Webhook{ID: "wh_1", WorkspaceID: "wrk_a", URL: "https://example.com/", Events: []string{"*"}, Status: models.WebhookActive, CreatedAt: time.Unix(0, 0)}
 		w := before
-		if err := models.WebhookPatch(patch).Apply(&w, policy); err != nil {
+		webhookPatch, err := patch.patch()
+		if err != nil {
+			clientError(t, "read patch", body, err)
+			return
+		}
+		if err := webhookPatch.Apply(&w, policy); err != nil {
 			clientError(t, "patch", body, err)
 			return
 		}

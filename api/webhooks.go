@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,40 @@ type webhookJSON struct {
 	LastErrorAt      *time.Time `json:"lastErrorAt"`
 	LastErrorMessage *string    `json:"lastErrorMessage"`
 	PausedReason     *string    `json:"pausedReason,omitempty"`
-	Secret           string     `json:"secret,omitempty"`
+	// Headers and Auth are shown masked: names and identities in full,
+	// secret values by their last characters at most.
+	Headers map[string]string `json:"headers,omitempty"`
+	Auth    *authJSON         `json:"auth,omitempty"`
+	Filters []models.Filter   `json:"filters,omitempty"`
+	Secret  string            `json:"secret,omitempty"`
+}
+
+// authJSON is a webhook's endpoint authentication as the API shows it.
+// An mTLS certificate is shown with its subject and expiry; its private
+// key never is.
+type authJSON struct {
+	models.EndpointAuth
+	CertificateSubject   string     `json:"certificateSubject,omitempty"`
+	CertificateExpiresAt *time.Time `json:"certificateExpiresAt,omitempty"`
+}
+
+func toAuthJSON(a *models.EndpointAuth) *authJSON {
+	if a == nil {
+		return nil
+	}
+	out := &authJSON{EndpointAuth: a.Masked()}
+	if a.Type == models.AuthMTLS {
+		if cert, err := a.ClientCertificate(); err == nil {
+			expires := cert.Leaf.NotAfter.UTC()
+			out.CertificateSubject, out.CertificateExpiresAt = cert.Leaf.Subject.String(), &expires
+		} else if leaf := models.CertificateLeaf(a.Certificate); leaf != nil {
+			// Expired since it was saved: still shown, so that it can be
+			// seen why deliveries fail.
+			expires := leaf.NotAfter.UTC()
+			out.CertificateSubject, out.CertificateExpiresAt = leaf.Subject.String(), &expires
+		}
+	}
+	return out
 }
 
 func toJSON(w models.Webhook) webhookJSON {
@@ -43,14 +77,38 @@ func toJSON(w models.Webhook) webhookJSON {
 	if w.Status == models.WebhookPaused {
 		out.PausedReason = &w.PausedReason
 	}
+	if len(w.Headers) > 0 {
+		out.Headers = make(map[string]string, len(w.Headers))
+		for name, value := range w.Headers {
+			out.Headers[name] = models.Mask(value)
+		}
+	}
+	out.Auth = toAuthJSON(w.Auth)
+	out.Filters = w.Filters
 	return out
 }
 
 type createWebhookRequest struct {
-	URL         string   `json:"url"`
-	DisplayName string   `json:"displayName"`
-	Events      []string `json:"events"`
-	Status      string   `json:"status"`
+	URL         string            `json:"url"`
+	DisplayName string            `json:"displayName"`
+	Events      []string          `json:"events"`
+	Status      string            `json:"status"`
+	Headers     map[string]string `json:"headers"`
+	Filters     []models.Filter   `json:"filters"`
+	// Auth is read apart (newWebhook), so that an error in it is named
+	// auth.<field>.
+	Auth json.RawMessage `json:"auth"`
+}
+
+// newWebhook reads the request as a models.NewWebhook.
+func (r createWebhookRequest) newWebhook() (models.NewWebhook, error) {
+	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Filters: r.Filters}
+	if r.Auth != nil && string(r.Auth) != "null" {
+		if err := strictJSON(r.Auth, &n.Auth); err != nil {
+			return n, fieldError("auth", err)
+		}
+	}
+	return n, nil
 }
 
 // createWebhook is POST /v1/webhooks.
@@ -60,7 +118,12 @@ func (s *Server) createWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	w, err := models.NewWebhook(req).Validate(apiKey(c).WorkspaceID, s.cfg.URLPolicy)
+	n, err := req.newWebhook()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	w, err := n.Validate(apiKey(c).WorkspaceID, s.cfg.URLPolicy)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -138,6 +201,35 @@ type patchWebhookRequest struct {
 	DisplayName *string   `json:"displayName"`
 	Events      *[]string `json:"events"`
 	Status      *string   `json:"status"`
+	// Headers is a JSON merge patch of the headers (null removes them
+	// all, a header set to null is removed); auth is replaced whole, or
+	// removed by null.
+	Headers json.RawMessage  `json:"headers"`
+	Auth    json.RawMessage  `json:"auth"`
+	Filters *[]models.Filter `json:"filters"`
+}
+
+// patch reads the request as a models.WebhookPatch.
+func (r patchWebhookRequest) patch() (models.WebhookPatch, error) {
+	p := models.WebhookPatch{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Filters: r.Filters}
+	if r.Headers != nil {
+		if string(r.Headers) == "null" {
+			p.ClearHeaders = true
+		} else if err := strictJSON(r.Headers, &p.Headers); err != nil {
+			return p, fieldError("headers", err)
+		}
+		if !p.ClearHeaders && p.Headers == nil {
+			p.Headers = map[string]*string{}
+		}
+	}
+	if r.Auth != nil {
+		if string(r.Auth) == "null" {
+			p.ClearAuth = true
+		} else if err := strictJSON(r.Auth, &p.Auth); err != nil {
+			return p, fieldError("auth", err)
+		}
+	}
+	return p, nil
 }
 
 // patchWebhook is PATCH /v1/webhooks/{id}: only the fields given change.
@@ -147,7 +239,11 @@ func (s *Server) patchWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	patch := models.WebhookPatch(req)
+	patch, err := req.patch()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	w, err := s.store.UpdateWebhook(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"), func(w *models.Webhook) error {
 		return patch.Apply(w, s.cfg.URLPolicy)
 	})

@@ -109,7 +109,7 @@ type downMatcher struct {
 	failures int
 }
 
-func (d *downMatcher) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error) {
+func (d *downMatcher) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error) {
 	d.mu.Lock()
 	fail := d.failures > 0
 	d.failures--
@@ -117,7 +117,7 @@ func (d *downMatcher) MatchWebhooks(ctx context.Context, workspaceID string, e m
 	if fail {
 		return nil, fmt.Errorf("match webhooks: %w: connection refused", models.ErrUnavailable)
 	}
-	return d.Store.MatchWebhooks(ctx, workspaceID, e)
+	return d.Store.MatchWebhooks(ctx, workspaceID, e, eventID)
 }
 
 func writeHistory(t *testing.T, s *stack, id, file string) {

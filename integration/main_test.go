@@ -3,6 +3,7 @@ package integration_test
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -72,6 +73,8 @@ type stackOptions struct {
 	// wrapStore, when set, wraps the store the activities use (faults).
 	wrapStore func(activities.Store) activities.Store
 	observer  activities.Observer
+	// rootCAs are the authorities deliveries trust (TLS receivers).
+	rootCAs *x509.CertPool
 }
 
 // stacks numbers the stacks of this test binary.
@@ -115,7 +118,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer}
+	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs}
 	var actStore activities.Store = st
 	if opts.wrapStore != nil {
 		actStore = opts.wrapStore(st)

@@ -217,8 +217,8 @@ func TestConcurrentPatchesNeverMix(t *testing.T) {
 		// The subscriptions used for matching agree with the stored state.
 		conv, _ := models.LookupEvent("CONVERSATION_CREATED")
 		msg, _ := models.LookupEvent("MESSAGE_CREATED")
-		convMatch, err1 := s.store.MatchWebhooks(context.Background(), "wrk_a", conv)
-		msgMatch, err2 := s.store.MatchWebhooks(context.Background(), "wrk_a", msg)
+		convMatch, err1 := s.store.MatchWebhooks(context.Background(), "wrk_a", conv, "")
+		msgMatch, err2 := s.store.MatchWebhooks(context.Background(), "wrk_a", msg, "")
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}

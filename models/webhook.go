@@ -1,6 +1,8 @@
 package models
 
 import (
+	"maps"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -46,6 +48,15 @@ type Webhook struct {
 	LastAttemptedAt  *time.Time
 	LastErrorAt      *time.Time
 	LastErrorMessage string
+	// Headers are sent with every delivery (canonical names); Auth, when
+	// set, authenticates deliveries to the endpoint. Both are stored
+	// encrypted and shown masked.
+	Headers map[string]string
+	Auth    *EndpointAuth
+	// Filters must all hold on an event's payload for the webhook to
+	// receive it; decided when the event is processed, as the rest of
+	// matching is.
+	Filters []Filter
 }
 
 // URLPolicy says which webhook URLs a deployment accepts.
@@ -100,6 +111,9 @@ type NewWebhook struct {
 	DisplayName string
 	Events      []string
 	Status      string
+	Headers     map[string]string
+	Auth        *EndpointAuth
+	Filters     []Filter
 }
 
 // Validate checks every field and returns the webhook to store (without id
@@ -125,7 +139,20 @@ func (n NewWebhook) Validate(workspaceID string, p URLPolicy) (Webhook, error) {
 	if err != nil {
 		return Webhook{}, err
 	}
-	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events}
+	headers, err := NormalizeHeaders(n.Headers)
+	if err != nil {
+		return Webhook{}, err
+	}
+	if n.Auth != nil {
+		if err := n.Auth.Validate(p); err != nil {
+			return Webhook{}, err
+		}
+	}
+	filters, err := NormalizeFilters(n.Filters)
+	if err != nil {
+		return Webhook{}, err
+	}
+	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events, Headers: headers, Auth: n.Auth, Filters: filters}
 	if status == WebhookPaused {
 		w.PausedReason = "paused on creation"
 	}
@@ -146,19 +173,33 @@ type WebhookPatch struct {
 	DisplayName *string
 	Events      *[]string
 	Status      *string
+	// Headers merge into the webhook's headers as JSON merge patch does
+	// (RFC 7396): a name with a nil value is removed, others are set.
+	// ClearHeaders removes every header first.
+	Headers      map[string]*string
+	ClearHeaders bool
+	// Auth replaces the endpoint authentication; ClearAuth removes it.
+	Auth      *EndpointAuth
+	ClearAuth bool
+	// Filters replace the webhook's filters; an empty list removes them.
+	Filters *[]Filter
 }
 
 // Empty reports whether the patch changes nothing.
 func (p WebhookPatch) Empty() bool {
-	return p.URL == nil && p.DisplayName == nil && p.Events == nil && p.Status == nil
+	return p.URL == nil && p.DisplayName == nil && p.Events == nil && p.Status == nil &&
+		p.Headers == nil && !p.ClearHeaders && p.Auth == nil && !p.ClearAuth && p.Filters == nil
 }
 
 // Apply validates the patch and applies it to w. On error w is unchanged.
 func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 	if p.Empty() {
-		return Invalid("", "the patch changes nothing: give url, displayName, events or status")
+		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth or filters")
 	}
 	next := *w
+	if err := p.applyEndpoint(&next, policy); err != nil {
+		return err
+	}
 	if p.URL != nil {
 		if err := ValidateWebhookURL(*p.URL, policy); err != nil {
 			return err
@@ -194,6 +235,46 @@ func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 		next.DisplayName = name
 	}
 	*w = next
+	return nil
+}
+
+// applyEndpoint applies the patch's headers and auth to w.
+func (p WebhookPatch) applyEndpoint(w *Webhook, policy URLPolicy) error {
+	if p.ClearHeaders || p.Headers != nil {
+		merged := map[string]string{}
+		if !p.ClearHeaders {
+			maps.Copy(merged, w.Headers)
+		}
+		for name, value := range p.Headers {
+			canonical := textproto.CanonicalMIMEHeaderKey(name)
+			if value == nil {
+				delete(merged, canonical)
+				continue
+			}
+			merged[canonical] = *value
+		}
+		headers, err := NormalizeHeaders(merged)
+		if err != nil {
+			return err
+		}
+		w.Headers = headers
+	}
+	if p.Filters != nil {
+		filters, err := NormalizeFilters(*p.Filters)
+		if err != nil {
+			return err
+		}
+		w.Filters = filters
+	}
+	switch {
+	case p.ClearAuth:
+		w.Auth = nil
+	case p.Auth != nil:
+		if err := p.Auth.Validate(policy); err != nil {
+			return err
+		}
+		w.Auth = p.Auth
+	}
 	return nil
 }
 

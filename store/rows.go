@@ -62,6 +62,10 @@ type webhookRow struct {
 	LastAttemptedAt  *time.Time
 	LastErrorAt      *time.Time
 	LastErrorMessage string
+	// Endpoint is the sealed endpointConfig (sealEndpoint, openEndpoint).
+	Endpoint *string
+	// Filters is the JSON of the webhook's payload filters.
+	Filters *string
 	// Subscriptions are read with the webhook (preloadSubscriptions) and
 	// written apart from it (subscriptionRows).
 	Subscriptions []subscriptionRow `gorm:"foreignKey:WebhookID;references:ID"`
@@ -82,7 +86,30 @@ func webhookToRow(w models.Webhook) webhookRow {
 		LastAttemptedAt:  utcPtr(w.LastAttemptedAt),
 		LastErrorAt:      utcPtr(w.LastErrorAt),
 		LastErrorMessage: w.LastErrorMessage,
+		Filters:          filtersJSON(w.Filters),
 	}
+}
+
+// filtersJSON is the filters column's value: nil without filters.
+func filtersJSON(fs []models.Filter) *string {
+	if len(fs) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(fs) // of validated filters: raw values are valid JSON
+	s := string(b)
+	return &s
+}
+
+// readFilters reads the filters column.
+func readFilters(col *string) ([]models.Filter, error) {
+	if col == nil {
+		return nil, nil
+	}
+	var fs []models.Filter
+	if err := json.Unmarshal([]byte(*col), &fs); err != nil {
+		return nil, fmt.Errorf("stored filters: %w", err)
+	}
+	return fs, nil
 }
 
 func (r webhookRow) model() models.Webhook {

@@ -183,12 +183,54 @@ func TestMatchWebhooks(t *testing.T) {
 		}
 		newWebhook(t, st, "wrk_b", "*")
 		typ, _ := models.LookupEvent("CONVERSATION_CREATED")
-		got, err := st.MatchWebhooks(ctx, "wrk_a", typ)
+		got, err := st.MatchWebhooks(ctx, "wrk_a", typ, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{exact.ID, family.ID, all.ID}; !slices.Equal(got, want) {
 			t.Errorf("MatchWebhooks = %v, want %v", got, want)
+		}
+	})
+}
+
+// Filters are read with the match and evaluated against the event's
+// stored payload; without the event's id they cannot be, and the webhook
+// matches as it did before filters existed.
+func TestMatchWebhooksAppliesFilters(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		plain := newWebhook(t, st, "wrk_a", "*")
+		w, err := models.NewWebhook{URL: "https://example.com/f", Events: []string{"*"},
+			Filters: []models.Filter{{Path: "contact.vip", Equals: []byte("true")}}}.Validate("wrk_a", models.URLPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		filtered, err := st.CreateWebhook(ctx, w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ, _ := models.LookupEvent("contact.created")
+		for id, payload := range map[string]string{"evt_vip": `{"contact": {"vip": true}}`, "evt_plain": `{"contact": {"vip": false}}`} {
+			ev := models.Event{ID: id, WorkspaceID: "wrk_a", Type: typ, OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: []byte(payload)}
+			if err := st.SaveEvents(ctx, []models.Event{ev}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for event, want := range map[string][]string{
+			"evt_vip":   {plain.ID, filtered.ID},
+			"evt_plain": {plain.ID},
+			"evt_gone":  {plain.ID},
+			"":          {plain.ID, filtered.ID},
+		} {
+			got, err := st.MatchWebhooks(ctx, "wrk_a", typ, event)
+			slices.Sort(want)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("match %q = %v, %v; want %v", event, got, err, want)
+			}
+		}
+		got, err := st.Webhook(ctx, "wrk_a", filtered.ID)
+		if err != nil || len(got.Filters) != 1 || got.Filters[0].Path != "contact.vip" || string(got.Filters[0].Equals) != "true" {
+			t.Errorf("read back: %+v, %v", got.Filters, err)
 		}
 	})
 }
@@ -414,7 +456,7 @@ func TestConcurrentUpdatesApplyOneAfterTheOther(t *testing.T) {
 			t.Errorf("url %s and name %s come from different updates", got.URL, got.DisplayName)
 		}
 		typ, _ := models.LookupEvent(got.Events[0])
-		ids, _ := st.MatchWebhooks(ctx, "wrk_a", typ)
+		ids, _ := st.MatchWebhooks(ctx, "wrk_a", typ, "")
 		if len(got.Events) != 1 || len(ids) != 1 {
 			t.Errorf("events %v, matching %v: subscriptions disagree with the stored events", got.Events, ids)
 		}
@@ -598,7 +640,7 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 				t.Errorf("webhook after the upgrade: %+v (err %v), want its events %v in that order", got, err, events)
 			}
 			typ, _ := models.LookupEvent("CONVERSATION_CREATED")
-			if ids, err := st.MatchWebhooks(ctx, "wrk_a", typ); err != nil || !slices.Equal(ids, []string{"wh_before"}) {
+			if ids, err := st.MatchWebhooks(ctx, "wrk_a", typ, ""); err != nil || !slices.Equal(ids, []string{"wh_before"}) {
 				t.Errorf("matching after the upgrade: %v (err %v)", ids, err)
 			}
 			if _, err := st.Event(ctx, "wrk_a", "evt_before"); err != nil {
@@ -606,4 +648,127 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Custom headers and endpoint auth are stored encrypted, read back whole
+// by the webhook's reads and by delivery, and changed by updates.
+func TestEndpointSettingsAreSealedAtRest(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, url string) {
+		ctx := context.Background()
+		w, err := models.NewWebhook{URL: "https://example.com/h", Events: []string{"*"},
+			Headers: map[string]string{"X-Api-Key": "plain-header-value"},
+			Auth:    &models.EndpointAuth{Type: "basic", Username: "u", Password: "plain-password"}}.Validate("wrk_a", models.URLPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := st.CreateWebhook(ctx, w, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := rawColumn(t, url, "SELECT endpoint FROM webhooks WHERE id = '"+created.ID+"'")
+		if !strings.HasPrefix(raw, "v1:") || strings.Contains(raw, "plain") {
+			t.Errorf("endpoint column holds %q", raw)
+		}
+		got, err := st.Webhook(ctx, "wrk_a", created.ID)
+		if err != nil || got.Headers["X-Api-Key"] != "plain-header-value" || got.Auth == nil || got.Auth.Password != "plain-password" {
+			t.Fatalf("read back: %+v, %v", got, err)
+		}
+		saveEvent(t, st, "evt_endpoint")
+		job, err := st.DeliveryInputs(ctx, created.ID, "evt_endpoint", time.Now())
+		if err != nil || job.Webhook.Headers["X-Api-Key"] != "plain-header-value" || job.Webhook.Auth.Username != "u" {
+			t.Fatalf("delivery inputs: %+v, %v", job.Webhook, err)
+		}
+		page, err := st.ListWebhooks(ctx, "wrk_a", "", 10)
+		if err != nil || len(page.Items) != 1 || page.Items[0].Auth == nil {
+			t.Fatalf("list: %+v, %v", page, err)
+		}
+		updated, err := st.UpdateWebhook(ctx, "wrk_a", created.ID, func(w *models.Webhook) error {
+			w.Headers, w.Auth = nil, nil
+			return nil
+		})
+		if err != nil || updated.Headers != nil || updated.Auth != nil {
+			t.Fatalf("cleared: %+v, %v", updated, err)
+		}
+		if raw := rawColumn(t, url, "SELECT COALESCE(endpoint, 'NULL') FROM webhooks WHERE id = '"+created.ID+"'"); raw != "NULL" {
+			t.Errorf("cleared endpoint column holds %q", raw)
+		}
+	})
+}
+
+// OAuth2 tokens are shared through the store: sealed, per webhook and
+// settings, until they expire; dropped only while they are still the one
+// refused.
+func TestOAuthTokensAreShared(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, url string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		now := time.Now().UTC()
+		if _, _, ok, err := st.OAuthToken(ctx, w.ID, "s1", now); ok || err != nil {
+			t.Fatalf("before any: ok %v, err %v", ok, err)
+		}
+		if err := st.SaveOAuthToken(ctx, w.ID, "s1", "tok-plain-1", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if raw := rawColumn(t, url, "SELECT token FROM oauth_tokens"); strings.Contains(raw, "tok-plain") {
+			t.Errorf("token stored as %q", raw)
+		}
+		if tok, exp, ok, err := st.OAuthToken(ctx, w.ID, "s1", now); !ok || err != nil || tok != "tok-plain-1" || exp.Sub(now.Add(time.Hour)).Abs() > time.Second {
+			t.Errorf("read: %q %v %v %v", tok, exp, ok, err)
+		}
+		if _, _, ok, _ := st.OAuthToken(ctx, w.ID, "s2", now); ok {
+			t.Error("a token fetched with other settings was used")
+		}
+		if _, _, ok, _ := st.OAuthToken(ctx, w.ID, "s1", now.Add(2*time.Hour)); ok {
+			t.Error("an expired token was used")
+		}
+		if err := st.SaveOAuthToken(ctx, w.ID, "s1", "tok-plain-2", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// Dropping the token another worker already replaced leaves the new one.
+		if err := st.DropOAuthToken(ctx, w.ID, "s1", "tok-plain-1"); err != nil {
+			t.Fatal(err)
+		}
+		if tok, _, ok, _ := st.OAuthToken(ctx, w.ID, "s1", now); !ok || tok != "tok-plain-2" {
+			t.Errorf("after dropping a replaced token: %q %v", tok, ok)
+		}
+		if err := st.DropOAuthToken(ctx, w.ID, "s1", "tok-plain-2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok, _ := st.OAuthToken(ctx, w.ID, "s1", now); ok {
+			t.Error("a dropped token is still read")
+		}
+		// A deleted webhook's token goes with it; none is saved for a webhook that is gone.
+		if err := st.SaveOAuthToken(ctx, w.ID, "s1", "tok-3", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteWebhook(ctx, "wrk_a", w.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveOAuthToken(ctx, w.ID, "s1", "tok-4", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if raw := rawColumn(t, url, "SELECT COUNT(*) FROM oauth_tokens"); raw != "0" {
+			t.Errorf("%s tokens left after the webhook was deleted", raw)
+		}
+	})
+}
+
+// rawColumn runs a query for one value on a connection of its own and
+// returns it as text.
+func rawColumn(t *testing.T, url, query string) string {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if rest, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", rest
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v sql.NullString
+	if err := db.QueryRow(query).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v.String
 }

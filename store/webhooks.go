@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret stri
 	if err != nil {
 		return models.Webhook{}, err
 	}
+	endpoint, err := s.sealEndpoint(w)
+	if err != nil {
+		return models.Webhook{}, err
+	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.lockWorkspace(tx, w.WorkspaceID); err != nil {
 			return err
@@ -42,6 +47,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret stri
 			return ErrWebhookLimit
 		}
 		row := webhookToRow(w)
+		row.Endpoint = endpoint
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -88,7 +94,16 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID, cursor string, li
 	if err := withSubscriptions(q).Find(&rows).Error; err != nil {
 		return models.Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", translate(err))
 	}
-	return page(rows, limit, func(r webhookRow) string { return r.ID }, webhookRow.model), nil
+	var openErr error
+	p := page(rows, limit, func(r webhookRow) string { return r.ID }, func(r webhookRow) models.Webhook {
+		w, err := s.webhookModel(r)
+		openErr = cmp.Or(openErr, err)
+		return w
+	})
+	if openErr != nil {
+		return models.Page[models.Webhook]{}, fmt.Errorf("list webhooks: %w", openErr)
+	}
+	return p, nil
 }
 
 // Webhook returns one webhook of a workspace; another workspace's webhook
@@ -98,7 +113,7 @@ func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (models.Web
 	if err := withSubscriptions(s.db.WithContext(ctx)).Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
 		return models.Webhook{}, fmt.Errorf("load webhook %s: %w", id, translate(err))
 	}
-	return row.model(), nil
+	return s.webhookModel(row)
 }
 
 // withSubscriptions reads the webhooks' subscription lists with them, in
@@ -121,7 +136,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 		if err := withSubscriptions(q).Take(&row, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
 			return err
 		}
-		w := row.model()
+		w, err := s.webhookModel(row)
+		if err != nil {
+			return err
+		}
 		before := w
 		if err := change(&w); err != nil {
 			return err
@@ -132,6 +150,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 			w.PausedReason = "" // an active webhook has no paused reason
 		}
 		updated := webhookToRow(w)
+		if updated.Endpoint, err = s.sealEndpoint(w); err != nil {
+			return err
+		}
 		if err := tx.Select("*").Omit("id", "workspace_id", "created_at", clause.Associations).Updates(&updated).Error; err != nil {
 			return err
 		}
@@ -185,16 +206,47 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 }
 
 // MatchWebhooks returns the ids of the workspace's ACTIVE webhooks
-// subscribed to event type e, in id order.
-func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).
-		Raw(`SELECT DISTINCT w.id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
+// subscribed to event type e whose payload filters the event eventID
+// passes, in id order.
+func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error) {
+	var rows []struct {
+		ID      string
+		Filters *string
+	}
+	db := s.db.WithContext(ctx)
+	err := db.Raw(`SELECT DISTINCT w.id, w.filters FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
 			WHERE s.workspace_id = ? AND s.pattern IN ? AND w.status = ? ORDER BY w.id`,
-			workspaceID, models.SubscriptionPatterns(e), string(models.WebhookActive)).
-		Scan(&ids).Error
+		workspaceID, models.SubscriptionPatterns(e), string(models.WebhookActive)).
+		Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("match webhooks: %w", translate(err))
+	}
+	var (
+		payload []byte // read once, if a webhook filters
+		loaded  bool
+	)
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		filters, err := readFilters(r.Filters)
+		if err != nil {
+			return nil, fmt.Errorf("match webhooks: webhook %s: %w", r.ID, err)
+		}
+		// Without the event's id (a lookup recorded before filters
+		// existed) filters cannot be read: the webhook is matched, as it
+		// was then, rather than the event dropped.
+		if len(filters) > 0 && eventID != "" {
+			if !loaded {
+				var ev eventRow
+				if err := db.Take(&ev, "workspace_id = ? AND id = ?", workspaceID, eventID).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+					return nil, fmt.Errorf("match webhooks: load event %s: %w", eventID, translate(err))
+				}
+				payload, loaded = []byte(ev.Payload), true
+			}
+			if !models.MatchFilters(filters, payload) {
+				continue
+			}
+		}
+		ids = append(ids, r.ID)
 	}
 	return ids, nil
 }
@@ -421,7 +473,11 @@ func (s *Store) DeliveryInputs(ctx context.Context, webhookID, eventID string, n
 	if err != nil {
 		return models.DeliveryJob{}, err
 	}
-	job := models.DeliveryJob{Webhook: webhook.model(), Secrets: secrets, Event: event}
+	w, err := s.webhookModel(webhook)
+	if err != nil {
+		return models.DeliveryJob{}, err
+	}
+	job := models.DeliveryJob{Webhook: w, Secrets: secrets, Event: event}
 	if first.DeliveryStatus != nil {
 		job.Status = models.DeliveryStatus(*first.DeliveryStatus)
 	}

@@ -19,7 +19,7 @@ import (
 // and finds the webhooks of an event whose workflow ended before it did.
 type UnfinishedStore interface {
 	FailUnfinished(ctx context.Context, a models.AttemptStart, emittedAt time.Time, reason string) (bool, error)
-	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType) ([]string, error)
+	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error)
 }
 
 // How often and how far back the sweep for unfinished deliveries looks.
@@ -79,7 +79,7 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 					logger.Error("delivery workflow ended before it knew its webhooks; its event is unknown", "workflow_id", wf.Execution.WorkflowId, "status", status)
 					continue
 				}
-				ids, err := st.MatchWebhooks(ctx, workspace, typ)
+				ids, err := st.MatchWebhooks(ctx, workspace, typ, eventID)
 				if err != nil {
 					return recorded, err
 				}

@@ -182,7 +182,7 @@ var deliverOptions = workflow.ActivityOptions{
 func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResult, error) {
 	var a *activities.Activities
 	var match activities.MatchResult
-	err := lookup(ctx, a.MatchWebhooks, activities.MatchInput{WorkspaceID: in.WorkspaceID, EventType: in.EventType}, &match)
+	err := lookup(ctx, a.MatchWebhooks, activities.MatchInput{WorkspaceID: in.WorkspaceID, EventType: in.EventType, EventID: in.EventID}, &match)
 	if err != nil {
 		return DeliverEventResult{}, err
 	}

@@ -1,0 +1,110 @@
+package models_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+func parseFilters(t *testing.T, raw string) []models.Filter {
+	t.Helper()
+	var fs []models.Filter
+	if err := json.Unmarshal([]byte(raw), &fs); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	return fs
+}
+
+func TestNormalizeFilters(t *testing.T) {
+	tests := []struct {
+		filters   string
+		wantField string // "" when valid
+	}{
+		{`[]`, ""},
+		{`[{"path": "conversation.inboxId", "equals": "inb_1"}]`, ""},
+		{`[{"path": "conversation.priority", "equals": 2}, {"path": "x", "equals": null}, {"path": "y", "equals": true}]`, ""},
+		{`[{"path": "conversation.channel", "oneOf": ["email", "chat"]}]`, ""},
+		{`[{"path": "contact.email", "exists": false}]`, ""},
+		{`[{"path": "message.subject", "prefix": "[urgent]"}]`, ""},
+		{`[{"path": "message.attachments.0.type", "equals": "image"}]`, ""},
+		{`[{"equals": "x"}]`, "filters[0].path"},
+		{`[{"path": "a..b", "equals": "x"}]`, "filters[0].path"},
+		{`[{"path": ".a", "equals": "x"}]`, "filters[0].path"},
+		{`[{"path": "a"}]`, "filters[0]"},
+		{`[{"path": "a", "equals": "x", "prefix": "y"}]`, "filters[0]"},
+		{`[{"path": "a", "equals": "x"}, {"path": "b", "equals": {"nested": 1}}]`, "filters[1].equals"},
+		{`[{"path": "a", "equals": [1]}]`, "filters[0].equals"},
+		{`[{"path": "a", "oneOf": []}]`, "filters[0].oneOf"},
+		{`[{"path": "a", "oneOf": ["x", {"y": 1}]}]`, "filters[0].oneOf[1]"},
+		{`[{"path": "a", "prefix": ""}]`, "filters[0].prefix"},
+		{`[{"path": "` + strings.Repeat("a.", 20) + `a", "exists": true}]`, "filters[0].path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filters, func(t *testing.T) {
+			_, err := models.NormalizeFilters(parseFilters(t, tt.filters))
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var v *models.ValidationError
+			if !errors.As(err, &v) || v.Field != tt.wantField {
+				t.Fatalf("err = %v, want one naming %s", err, tt.wantField)
+			}
+		})
+	}
+	many := make([]models.Filter, models.MaxFilters+1)
+	for i := range many {
+		many[i] = models.Filter{Path: "a", Equals: json.RawMessage(`1`)}
+	}
+	if _, err := models.NormalizeFilters(many); err == nil {
+		t.Error("too many filters accepted")
+	}
+}
+
+func TestMatchFilters(t *testing.T) {
+	payload := []byte(`{"conversation": {"id": "cnv_1", "inboxId": "inb_1", "channel": "email", "priority": 2,
+		"tags": ["vip", "billing"], "assignee": null}, "message": {"subject": "[urgent] refund", "attachments": [{"type": "image"}]}}`)
+	tests := []struct {
+		filters string
+		want    bool
+	}{
+		{`[]`, true},
+		{`[{"path": "conversation.inboxId", "equals": "inb_1"}]`, true},
+		{`[{"path": "conversation.inboxId", "equals": "inb_2"}]`, false},
+		{`[{"path": "conversation.priority", "equals": 2.0}]`, true},
+		{`[{"path": "conversation.priority", "equals": "2"}]`, false},
+		{`[{"path": "conversation.assignee", "equals": null}]`, true},
+		{`[{"path": "conversation.missing", "equals": null}]`, false},
+		{`[{"path": "conversation.channel", "oneOf": ["chat", "email"]}]`, true},
+		{`[{"path": "conversation.channel", "oneOf": ["chat", "sms"]}]`, false},
+		{`[{"path": "conversation.assignee", "exists": true}]`, true},
+		{`[{"path": "conversation.closedAt", "exists": false}]`, true},
+		{`[{"path": "conversation.closedAt", "exists": true}]`, false},
+		{`[{"path": "message.subject", "prefix": "[urgent]"}]`, true},
+		{`[{"path": "conversation.priority", "prefix": "2"}]`, false},
+		{`[{"path": "conversation.tags.1", "equals": "billing"}]`, true},
+		{`[{"path": "conversation.tags.2", "exists": true}]`, false},
+		{`[{"path": "message.attachments.0.type", "equals": "image"}]`, true},
+		{`[{"path": "conversation.id.length", "exists": true}]`, false},
+		{`[{"path": "conversation.inboxId", "equals": "inb_1"}, {"path": "conversation.channel", "equals": "chat"}]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filters, func(t *testing.T) {
+			fs, err := models.NormalizeFilters(parseFilters(t, tt.filters))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := models.MatchFilters(fs, payload); got != tt.want {
+				t.Errorf("MatchFilters = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if models.MatchFilters([]models.Filter{{Path: "a", Exists: new(bool)}}, []byte(`not json`)) {
+		t.Error("a payload that is not JSON passed a filter")
+	}
+}
