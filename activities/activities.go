@@ -48,6 +48,8 @@ type DeliveryStore interface {
 	SkipDelivery(ctx context.Context, a models.AttemptStart, reason string) error
 	PauseWebhook(ctx context.Context, workspaceID, id, reason string) error
 	RecordAttempt(ctx context.Context, workspaceID, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
+	ReserveDelivery(ctx context.Context, webhookID string, t models.Throttle, now time.Time, horizon, leaseFor time.Duration) (models.Reservation, error)
+	ReleaseLease(ctx context.Context, lease string) error
 }
 
 // Recoverer lists what a recover redelivers.
@@ -78,6 +80,7 @@ const (
 	ErrTypeNoEvent   = "EventMissing"           // the stored event is gone
 	ErrTypeStore     = "StoreUnavailable"       // the database did not answer: retried
 	ErrTypeBusy      = "WebhookBusy"            // over the in-flight cap: retried shortly
+	ErrTypeThrottled = "Throttled"              // over the webhook's throttle: waits its turn
 )
 
 // Config is the deployment's delivery settings.
@@ -555,6 +558,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if busy := a.holdSlots(ctx, &held, trigger, info.IsLocalActivity, webhook.ID, event.WorkspaceID, attempt); busy != nil {
 		return DeliverResult{}, busy
 	}
+	release, err := a.throttle(ctx, webhook, trigger, attempt)
+	if err != nil {
+		return DeliverResult{}, err
+	}
+	defer release()
 	// Nothing has been sent yet: if the record cannot be written, the
 	// attempt is retried rather than made unrecorded.
 	ref, err := a.store.BeginAttempt(ctx, start)
@@ -569,6 +577,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
 	requestTook := time.Since(started)
 	held.leave(requestTook)
+	release()
 	if a.cfg.AfterSend != nil {
 		a.cfg.AfterSend(ctx, in)
 	}

@@ -1,11 +1,16 @@
 package activities
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"net/http"
 	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/tidysupport/tidyhooks/models"
 )
@@ -77,3 +82,60 @@ func (a *Activities) clientFor(w models.Webhook) (*http.Client, error) {
 func (a *Activities) tlsConfig() *tls.Config {
 	return &tls.Config{RootCAs: a.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 }
+
+// throttleHorizon is how far ahead a throttled delivery may reserve its
+// turn and wait for it in the activity: at most two seconds, and at most
+// twenty turns of the webhook, so that few attempts wait at once.
+func throttleHorizon(t models.Throttle) time.Duration {
+	if t.MaxPerSecond == 0 {
+		return 0
+	}
+	return min(2*time.Second, time.Duration(20/t.MaxPerSecond*float64(time.Second)))
+}
+
+// throttle waits for a scheduled delivery's turn under its webhook's
+// throttle, shared by every worker through the database. It returns what
+// ends the delivery's lease (called once the request is done; more calls
+// do nothing), or the error of a delivery whose turn is further off: it
+// is retried then, without using up a retry of the schedule. Manual
+// retries, recovers and tests are one attempt each and are not throttled.
+func (a *Activities) throttle(ctx context.Context, w models.Webhook, trigger models.AttemptTrigger, attempt int32) (release func(), _ error) {
+	if w.Throttle == nil || trigger != models.TriggerScheduled {
+		return func() {}, nil
+	}
+	r, err := a.store.ReserveDelivery(ctx, w.ID, *w.Throttle, a.now(), throttleHorizon(*w.Throttle), AttemptLeaseFor)
+	if err != nil {
+		return nil, storeUnavailable(attempt, err)
+	}
+	if r.RetryAfter > 0 {
+		wait := time.Duration(float64(r.RetryAfter) * (0.8 + 0.4*a.jitter()))
+		return nil, temporal.NewApplicationErrorWithOptions("the webhook's throttle is reached; waiting its turn", ErrTypeThrottled,
+			temporal.ApplicationErrorOptions{NextRetryDelay: max(wait, 50*time.Millisecond)})
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if r.Lease == "" {
+				return
+			}
+			if err := a.store.ReleaseLease(context.WithoutCancel(ctx), r.Lease); err != nil {
+				activity.GetLogger(ctx).Warn("release throttle lease; it expires by itself", "webhook_id", w.ID, "error", err)
+			}
+		})
+	}
+	if r.Wait > 0 {
+		t := time.NewTimer(r.Wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			release()
+			return nil, storeUnavailable(attempt, ctx.Err())
+		}
+	}
+	return release, nil
+}
+
+// AttemptLeaseFor is how long a throttled delivery's lease outlives its
+// turn if its worker is lost: as long as an attempt may run.
+const AttemptLeaseFor = 30 * time.Second

@@ -32,10 +32,11 @@ type webhookJSON struct {
 	PausedReason     *string    `json:"pausedReason,omitempty"`
 	// Headers and Auth are shown masked: names and identities in full,
 	// secret values by their last characters at most.
-	Headers map[string]string `json:"headers,omitempty"`
-	Auth    *authJSON         `json:"auth,omitempty"`
-	Filters []models.Filter   `json:"filters,omitempty"`
-	Secret  string            `json:"secret,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Auth     *authJSON         `json:"auth,omitempty"`
+	Filters  []models.Filter   `json:"filters,omitempty"`
+	Throttle *models.Throttle  `json:"throttle,omitempty"`
+	Secret   string            `json:"secret,omitempty"`
 }
 
 // authJSON is a webhook's endpoint authentication as the API shows it.
@@ -85,6 +86,7 @@ func toJSON(w models.Webhook) webhookJSON {
 	}
 	out.Auth = toAuthJSON(w.Auth)
 	out.Filters = w.Filters
+	out.Throttle = w.Throttle
 	return out
 }
 
@@ -95,6 +97,7 @@ type createWebhookRequest struct {
 	Status      string            `json:"status"`
 	Headers     map[string]string `json:"headers"`
 	Filters     []models.Filter   `json:"filters"`
+	Throttle    *models.Throttle  `json:"throttle"`
 	// Auth is read apart (newWebhook), so that an error in it is named
 	// auth.<field>.
 	Auth json.RawMessage `json:"auth"`
@@ -102,7 +105,7 @@ type createWebhookRequest struct {
 
 // newWebhook reads the request as a models.NewWebhook.
 func (r createWebhookRequest) newWebhook() (models.NewWebhook, error) {
-	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Filters: r.Filters}
+	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Filters: r.Filters, Throttle: r.Throttle}
 	if r.Auth != nil && string(r.Auth) != "null" {
 		if err := strictJSON(r.Auth, &n.Auth); err != nil {
 			return n, fieldError("auth", err)
@@ -204,9 +207,10 @@ type patchWebhookRequest struct {
 	// Headers is a JSON merge patch of the headers (null removes them
 	// all, a header set to null is removed); auth is replaced whole, or
 	// removed by null.
-	Headers json.RawMessage  `json:"headers"`
-	Auth    json.RawMessage  `json:"auth"`
-	Filters *[]models.Filter `json:"filters"`
+	Headers  json.RawMessage  `json:"headers"`
+	Auth     json.RawMessage  `json:"auth"`
+	Filters  *[]models.Filter `json:"filters"`
+	Throttle json.RawMessage  `json:"throttle"`
 }
 
 // patch reads the request as a models.WebhookPatch.
@@ -220,6 +224,13 @@ func (r patchWebhookRequest) patch() (models.WebhookPatch, error) {
 		}
 		if !p.ClearHeaders && p.Headers == nil {
 			p.Headers = map[string]*string{}
+		}
+	}
+	if r.Throttle != nil {
+		if string(r.Throttle) == "null" {
+			p.ClearThrottle = true
+		} else if err := strictJSON(r.Throttle, &p.Throttle); err != nil {
+			return p, fieldError("throttle", err)
 		}
 	}
 	if r.Auth != nil {

@@ -23,6 +23,15 @@ const (
 	ScenarioOne      = "a" // one webhook per event
 	ScenarioTen      = "b" // ten webhooks per event
 	ScenarioDegraded = "c" // as a, 10 % of endpoints refusing, 10 % slow
+	// ScenarioThrottled is a with every webhook throttled far above the
+	// load (1000/s, 64 under way): what the throttle's bookkeeping costs.
+	ScenarioThrottled = "t"
+)
+
+// The throttle of ScenarioThrottled's webhooks.
+const (
+	throttledPerSecond = 1000
+	throttledInFlight  = 64
 )
 
 // endpoints is how many webhooks every scenario creates: one per event type
@@ -43,8 +52,8 @@ type Config struct {
 // Validate checks a Config.
 func (c Config) Validate() error {
 	switch {
-	case c.Scenario != ScenarioOne && c.Scenario != ScenarioTen && c.Scenario != ScenarioDegraded:
-		return fmt.Errorf("scenario %q: want a, b or c", c.Scenario)
+	case c.Scenario != ScenarioOne && c.Scenario != ScenarioTen && c.Scenario != ScenarioDegraded && c.Scenario != ScenarioThrottled:
+		return fmt.Errorf("scenario %q: want a, b, c or t", c.Scenario)
 	case c.Events < 1 || c.Events > 1_000_000:
 		return fmt.Errorf("events %d: want 1 to 1000000", c.Events)
 	case c.Rate < 0:
@@ -186,7 +195,11 @@ func setUp(ctx context.Context, api *apiClient, rcv *Receivers, scenario string)
 		if scenario != ScenarioTen {
 			events = []string{catalog[i%len(catalog)].Name}
 		}
-		body, _ := json.Marshal(map[string]any{"url": rcv.URL(i, p.behaviours[i]), "displayName": fmt.Sprintf("bench %s %d", scenario, i), "events": events})
+		webhook := map[string]any{"url": rcv.URL(i, p.behaviours[i]), "displayName": fmt.Sprintf("bench %s %d", scenario, i), "events": events}
+		if scenario == ScenarioThrottled {
+			webhook["throttle"] = map[string]any{"maxPerSecond": throttledPerSecond, "maxInFlight": throttledInFlight}
+		}
+		body, _ := json.Marshal(webhook)
 		code, out, err := api.post(ctx, "/v1/webhooks", body)
 		if err != nil {
 			return p, fmt.Errorf("create webhook: %w", err)

@@ -314,3 +314,44 @@ func CertificateLeaf(certPEM string) *x509.Certificate {
 	}
 	return leaf
 }
+
+// Limits of a webhook's throttle.
+const (
+	MinThrottleRate = 0.01 // one delivery every 100 s
+	MaxThrottleRate = 1000
+	MaxThrottleConc = 1000
+)
+
+// Throttle bounds a webhook's deliveries across every worker: at most
+// MaxPerSecond started per second (spaced evenly) and MaxInFlight under
+// way at once; zero leaves that bound off. Deliveries over it wait their
+// turn; they do not fail and do not use up a retry.
+type Throttle struct {
+	MaxPerSecond float64 `json:"maxPerSecond,omitempty"`
+	MaxInFlight  int     `json:"maxInFlight,omitempty"`
+}
+
+// Validate checks the bounds; a throttle with neither is refused (remove
+// it instead).
+func (t Throttle) Validate() error {
+	if t.MaxPerSecond == 0 && t.MaxInFlight == 0 {
+		return Invalid("throttle", "give maxPerSecond, maxInFlight or both (null removes the throttle)")
+	}
+	if t.MaxPerSecond != 0 && (t.MaxPerSecond < MinThrottleRate || t.MaxPerSecond > MaxThrottleRate) {
+		return Invalid("throttle.maxPerSecond", "must be from %g to %g", MinThrottleRate, float64(MaxThrottleRate))
+	}
+	if t.MaxInFlight < 0 || t.MaxInFlight > MaxThrottleConc {
+		return Invalid("throttle.maxInFlight", "must be from 1 to %d", MaxThrottleConc)
+	}
+	return nil
+}
+
+// Reservation is a throttled delivery's turn. Wait is how long to wait
+// before starting it; Lease, when set, names its place among the
+// deliveries under way, released when it ends. RetryAfter, when set, says
+// no turn was given: try again after it.
+type Reservation struct {
+	Wait       time.Duration
+	Lease      string
+	RetryAfter time.Duration
+}

@@ -57,6 +57,8 @@ type Webhook struct {
 	// receive it; decided when the event is processed, as the rest of
 	// matching is.
 	Filters []Filter
+	// Throttle, when set, bounds the webhook's deliveries across workers.
+	Throttle *Throttle
 }
 
 // URLPolicy says which webhook URLs a deployment accepts.
@@ -114,6 +116,7 @@ type NewWebhook struct {
 	Headers     map[string]string
 	Auth        *EndpointAuth
 	Filters     []Filter
+	Throttle    *Throttle
 }
 
 // Validate checks every field and returns the webhook to store (without id
@@ -152,7 +155,12 @@ func (n NewWebhook) Validate(workspaceID string, p URLPolicy) (Webhook, error) {
 	if err != nil {
 		return Webhook{}, err
 	}
-	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events, Headers: headers, Auth: n.Auth, Filters: filters}
+	if n.Throttle != nil {
+		if err := n.Throttle.Validate(); err != nil {
+			return Webhook{}, err
+		}
+	}
+	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events, Headers: headers, Auth: n.Auth, Filters: filters, Throttle: n.Throttle}
 	if status == WebhookPaused {
 		w.PausedReason = "paused on creation"
 	}
@@ -183,18 +191,22 @@ type WebhookPatch struct {
 	ClearAuth bool
 	// Filters replace the webhook's filters; an empty list removes them.
 	Filters *[]Filter
+	// Throttle replaces the webhook's throttle; ClearThrottle removes it.
+	Throttle      *Throttle
+	ClearThrottle bool
 }
 
 // Empty reports whether the patch changes nothing.
 func (p WebhookPatch) Empty() bool {
 	return p.URL == nil && p.DisplayName == nil && p.Events == nil && p.Status == nil &&
-		p.Headers == nil && !p.ClearHeaders && p.Auth == nil && !p.ClearAuth && p.Filters == nil
+		p.Headers == nil && !p.ClearHeaders && p.Auth == nil && !p.ClearAuth && p.Filters == nil &&
+		p.Throttle == nil && !p.ClearThrottle
 }
 
 // Apply validates the patch and applies it to w. On error w is unchanged.
 func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 	if p.Empty() {
-		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth or filters")
+		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth, filters or throttle")
 	}
 	next := *w
 	if err := p.applyEndpoint(&next, policy); err != nil {
@@ -258,6 +270,15 @@ func (p WebhookPatch) applyEndpoint(w *Webhook, policy URLPolicy) error {
 			return err
 		}
 		w.Headers = headers
+	}
+	switch {
+	case p.ClearThrottle:
+		w.Throttle = nil
+	case p.Throttle != nil:
+		if err := p.Throttle.Validate(); err != nil {
+			return err
+		}
+		w.Throttle = p.Throttle
 	}
 	if p.Filters != nil {
 		filters, err := NormalizeFilters(*p.Filters)

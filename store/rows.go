@@ -66,6 +66,9 @@ type webhookRow struct {
 	Endpoint *string
 	// Filters is the JSON of the webhook's payload filters.
 	Filters *string
+	// MaxPerSecond and MaxInFlight are its throttle; both nil when off.
+	MaxPerSecond *float64
+	MaxInFlight  *int
 	// Subscriptions are read with the webhook (preloadSubscriptions) and
 	// written apart from it (subscriptionRows).
 	Subscriptions []subscriptionRow `gorm:"foreignKey:WebhookID;references:ID"`
@@ -87,7 +90,23 @@ func webhookToRow(w models.Webhook) webhookRow {
 		LastErrorAt:      utcPtr(w.LastErrorAt),
 		LastErrorMessage: w.LastErrorMessage,
 		Filters:          filtersJSON(w.Filters),
+		MaxPerSecond:     throttleRate(w.Throttle),
+		MaxInFlight:      throttleConc(w.Throttle),
 	}
+}
+
+func throttleRate(t *models.Throttle) *float64 {
+	if t == nil || t.MaxPerSecond == 0 {
+		return nil
+	}
+	return &t.MaxPerSecond
+}
+
+func throttleConc(t *models.Throttle) *int {
+	if t == nil || t.MaxInFlight == 0 {
+		return nil
+	}
+	return &t.MaxInFlight
 }
 
 // filtersJSON is the filters column's value: nil without filters.
@@ -130,7 +149,22 @@ func (r webhookRow) model() models.Webhook {
 		LastAttemptedAt:  utcPtr(r.LastAttemptedAt),
 		LastErrorAt:      utcPtr(r.LastErrorAt),
 		LastErrorMessage: r.LastErrorMessage,
+		Throttle:         readThrottle(r.MaxPerSecond, r.MaxInFlight),
 	}
+}
+
+func readThrottle(rate *float64, conc *int) *models.Throttle {
+	if rate == nil && conc == nil {
+		return nil
+	}
+	t := &models.Throttle{}
+	if rate != nil {
+		t.MaxPerSecond = *rate
+	}
+	if conc != nil {
+		t.MaxInFlight = *conc
+	}
+	return t
 }
 
 func utcPtr(t *time.Time) *time.Time {

@@ -772,3 +772,56 @@ func rawColumn(t *testing.T, url, query string) string {
 	}
 	return v.String
 }
+
+// Reservations space a throttled webhook's deliveries, refuse turns past
+// the horizon, and hold at most MaxInFlight leases until released or
+// expired.
+func TestReserveDelivery(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		w := newWebhook(t, st, "wrk_a", "*")
+		now := time.Now()
+		rate := models.Throttle{MaxPerSecond: 4} // one each 250 ms
+		var waits []time.Duration
+		for range 4 {
+			r, err := st.ReserveDelivery(ctx, w.ID, rate, now, time.Second, 30*time.Second)
+			if err != nil || r.RetryAfter != 0 || r.Lease != "" {
+				t.Fatalf("reservation %+v, %v", r, err)
+			}
+			waits = append(waits, r.Wait)
+		}
+		if want := []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}; !slices.Equal(waits, want) {
+			t.Errorf("waits %v, want %v", waits, want)
+		}
+		// The next turn is 1 s away: no further than the horizon, so taken;
+		// the one after is not, and is told to ask again.
+		if r, _ := st.ReserveDelivery(ctx, w.ID, rate, now, time.Second, 30*time.Second); r.Wait != time.Second {
+			t.Errorf("at the horizon: %+v", r)
+		}
+		if r, _ := st.ReserveDelivery(ctx, w.ID, rate, now, time.Second, 30*time.Second); r.RetryAfter != 750*time.Millisecond || r.Wait != 0 {
+			t.Errorf("past the horizon: %+v", r)
+		}
+
+		conc := models.Throttle{MaxInFlight: 2}
+		a, _ := st.ReserveDelivery(ctx, w.ID, conc, now, 0, 30*time.Second)
+		b, _ := st.ReserveDelivery(ctx, w.ID, conc, now, 0, 30*time.Second)
+		c, _ := st.ReserveDelivery(ctx, w.ID, conc, now, 0, 30*time.Second)
+		if a.Lease == "" || b.Lease == "" || c.Lease != "" || c.RetryAfter == 0 {
+			t.Fatalf("leases %+v %+v %+v", a, b, c)
+		}
+		if err := st.ReleaseLease(ctx, a.Lease); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := st.ReserveDelivery(ctx, w.ID, conc, now, 0, 30*time.Second); d.Lease == "" {
+			t.Errorf("after a release: %+v", d)
+		}
+		// A lost worker's lease expires.
+		if e, _ := st.ReserveDelivery(ctx, w.ID, conc, now.Add(31*time.Second), 0, 30*time.Second); e.Lease == "" {
+			t.Errorf("after the leases expired: %+v", e)
+		}
+		// A webhook that is gone has no throttle.
+		if r, err := st.ReserveDelivery(ctx, "wh_gone", rate, now, time.Second, 30*time.Second); err != nil || r != (models.Reservation{}) {
+			t.Errorf("gone webhook: %+v, %v", r, err)
+		}
+	})
+}
