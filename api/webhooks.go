@@ -34,7 +34,7 @@ type webhookJSON struct {
 	// secret values by their last characters at most.
 	Headers  map[string]string `json:"headers,omitempty"`
 	Auth     *authJSON         `json:"auth,omitempty"`
-	Filters  []models.Filter   `json:"filters,omitempty"`
+	Filter   map[string]any    `json:"filter,omitempty"`
 	Throttle *models.Throttle  `json:"throttle,omitempty"`
 	Secret   string            `json:"secret,omitempty"`
 }
@@ -85,19 +85,19 @@ func toJSON(w models.Webhook) webhookJSON {
 		}
 	}
 	out.Auth = toAuthJSON(w.Auth)
-	out.Filters = w.Filters
+	out.Filter = models.FilterObject(w.Filters)
 	out.Throttle = w.Throttle
 	return out
 }
 
 type createWebhookRequest struct {
-	URL         string            `json:"url"`
-	DisplayName string            `json:"displayName"`
-	Events      []string          `json:"events"`
-	Status      string            `json:"status"`
-	Headers     map[string]string `json:"headers"`
-	Filters     []models.Filter   `json:"filters"`
-	Throttle    *models.Throttle  `json:"throttle"`
+	URL         string                     `json:"url"`
+	DisplayName string                     `json:"displayName"`
+	Events      []string                   `json:"events"`
+	Status      string                     `json:"status"`
+	Headers     map[string]string          `json:"headers"`
+	Filter      map[string]json.RawMessage `json:"filter"`
+	Throttle    *models.Throttle           `json:"throttle"`
 	// Auth is read apart (newWebhook), so that an error in it is named
 	// auth.<field>.
 	Auth json.RawMessage `json:"auth"`
@@ -105,7 +105,14 @@ type createWebhookRequest struct {
 
 // newWebhook reads the request as a models.NewWebhook.
 func (r createWebhookRequest) newWebhook() (models.NewWebhook, error) {
-	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Filters: r.Filters, Throttle: r.Throttle}
+	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Throttle: r.Throttle}
+	if r.Filter != nil {
+		filters, err := models.ParseFilter(r.Filter)
+		if err != nil {
+			return n, err
+		}
+		n.Filters = filters
+	}
 	if r.Auth != nil && string(r.Auth) != "null" {
 		if err := strictJSON(r.Auth, &n.Auth); err != nil {
 			return n, fieldError("auth", err)
@@ -207,15 +214,28 @@ type patchWebhookRequest struct {
 	// Headers is a JSON merge patch of the headers (null removes them
 	// all, a header set to null is removed); auth is replaced whole, or
 	// removed by null.
-	Headers  json.RawMessage  `json:"headers"`
-	Auth     json.RawMessage  `json:"auth"`
-	Filters  *[]models.Filter `json:"filters"`
-	Throttle json.RawMessage  `json:"throttle"`
+	Headers  json.RawMessage `json:"headers"`
+	Auth     json.RawMessage `json:"auth"`
+	Filter   json.RawMessage `json:"filter"`
+	Throttle json.RawMessage `json:"throttle"`
 }
 
 // patch reads the request as a models.WebhookPatch.
 func (r patchWebhookRequest) patch() (models.WebhookPatch, error) {
-	p := models.WebhookPatch{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Filters: r.Filters}
+	p := models.WebhookPatch{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status}
+	if r.Filter != nil {
+		var obj map[string]json.RawMessage
+		if string(r.Filter) != "null" {
+			if err := strictJSON(r.Filter, &obj); err != nil {
+				return p, fieldError("filter", err)
+			}
+		}
+		filters, err := models.ParseFilter(obj)
+		if err != nil {
+			return p, err
+		}
+		p.Filters = &filters
+	}
 	if r.Headers != nil {
 		if string(r.Headers) == "null" {
 			p.ClearHeaders = true

@@ -97,9 +97,10 @@ func TestEndpointSettingsBadInputChangesNothing(t *testing.T) {
 		{`{"url": "` + r.URL + `", "events": ["*"], "headers": {"X-A": "a\r\nb"}}`, "headers.X-A"},
 		{`{"url": "` + r.URL + `", "events": ["*"], "headers": {"X-A": 1}}`, "headers"},
 		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "digest"}}`, "auth.type"},
+		{`{"url": "` + r.URL + `", "events": ["*"], "headers": {"Authorization": "Token x"}, "auth": {"type": "bearer", "token": "t"}}`, "headers.Authorization"},
 		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "bearer", "tokn": "x"}}`, "auth.tokn"},
 		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "basic", "username": "u", "token": "x"}}`, "auth.token"},
-		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "mtls", "certificate": "x", "privateKey": "y"}}`, "auth.certificate"},
+		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "mtls", "certificatePem": "x", "privateKeyPem": "y"}}`, "auth.certificatePem"},
 		{`{"url": "` + r.URL + `", "events": ["*"], "auth": {"type": "oauth2", "tokenUrl": "ftp://x", "clientId": "a", "clientSecret": "b"}}`, "auth.tokenUrl"},
 	} {
 		code, out := s.do("POST", "/v1/webhooks", s.keyA, tt.body)
@@ -153,10 +154,10 @@ func TestMTLSDeliversWithTheClientCertificateOnly(t *testing.T) {
 	cert := clientCA.Client(t, "tidyhooks-wrk_a", time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour))
 	withCert := s.createWebhook(s.keyA, map[string]any{
 		"url": srv.URL + "/with", "events": []string{"contact.created"},
-		"auth": map[string]string{"type": "mtls", "certificate": string(cert.CertPEM), "privateKey": string(cert.KeyPEM)},
+		"auth": map[string]string{"type": "mtls", "certificatePem": string(cert.CertPEM), "privateKeyPem": string(cert.KeyPEM)},
 	})
 	shown := withCert["auth"].(map[string]any)
-	if shown["certificateSubject"] != "CN=tidyhooks-wrk_a" || shown["certificateExpiresAt"] == nil || shown["privateKey"] != nil {
+	if shown["certificateSubject"] != "CN=tidyhooks-wrk_a" || shown["certificateExpiresAt"] == nil || shown["privateKeyPem"] != nil || shown["certificatePem"] == nil {
 		t.Errorf("mtls auth shown as %v", shown)
 	}
 	without := s.createWebhook(s.keyA, map[string]any{"url": srv.URL + "/without", "events": []string{"contact.created"}})
@@ -299,16 +300,16 @@ func TestOAuth2TokenIsRefreshedBeforeItExpires(t *testing.T) {
 	}
 }
 
-func TestPayloadFiltersDecideWhenTheEventIsProcessed(t *testing.T) {
+func TestPayloadFilterDecidesWhenTheEventIsProcessed(t *testing.T) {
 	s := newStack(t, stackOptions{eager: true})
 	filtered, all := newReceiver(t, ok), newReceiver(t, ok)
 	created := s.createWebhook(s.keyA, map[string]any{"url": filtered.URL, "events": []string{"CONVERSATION_*"},
-		"filters": []map[string]any{
-			{"path": "conversation.inboxId", "equals": "inb_sales"},
-			{"path": "conversation.channel", "oneOf": []string{"email", "chat"}},
+		"filter": map[string]any{
+			"conversation.inboxId": "inb_sales",
+			"conversation.channel": map[string]any{"in": []string{"email", "chat"}},
 		}})
-	if fs, _ := created["filters"].([]any); len(fs) != 2 {
-		t.Fatalf("created webhook shows filters %v", created["filters"])
+	if f, _ := created["filter"].(map[string]any); len(f) != 2 || f["conversation.inboxId"] != "inb_sales" {
+		t.Fatalf("created webhook shows filter %v", created["filter"])
 	}
 	s.webhook(s.keyA, all.URL, "*")
 	emit := func(inbox, channel string) string {
@@ -329,24 +330,27 @@ func TestPayloadFiltersDecideWhenTheEventIsProcessed(t *testing.T) {
 		t.Errorf("filtered webhook's log holds %d deliveries, want 1", len(items))
 	}
 
-	// Filters changed: the next events are matched against the new ones.
+	// The filter changed: the next events are matched against the new one.
 	id := created["id"].(string)
-	if code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"filters": [{"path": "conversation.channel", "equals": "phone"}]}`); code != http.StatusOK {
-		t.Fatalf("patch filters: %d %v", code, out)
+	if code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"filter": {"conversation.channel": "phone", "conversation.closedAt": {"exists": false}}}`); code != http.StatusOK {
+		t.Fatalf("patch filter: %d %v", code, out)
 	}
 	again := emit("inb_support", "phone")
 	if got := filtered.eventIDs(); len(got) != 2 || got[again] != 1 || got[support] != 0 || got[phone] != 0 {
 		t.Errorf("after the change the filtered webhook got %v", got)
 	}
-	if code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"filters": []}`); code != http.StatusOK || out["filters"] != nil {
-		t.Fatalf("remove filters: %d %v", code, out)
+	if code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"filter": {}}`); code != http.StatusOK || out["filter"] != nil {
+		t.Fatalf("remove filter: %d %v", code, out)
 	}
 
 	for _, tt := range []struct{ body, field string }{
-		{`{"filters": [{"path": "a", "equals": "x", "exists": true}]}`, "filters[0]"},
-		{`{"filters": [{"path": "a", "oneOf": ["x", {"y": 1}]}]}`, "filters[0].oneOf[1]"},
-		{`{"filters": [{"path": "a..b", "exists": true}]}`, "filters[0].path"},
-		{`{"filters": [{"path": "a", "matches": ".*"}]}`, "matches"},
+		{`{"filter": {"a": {"in": ["x"], "exists": true}}}`, "filter.a"},
+		{`{"filter": {"a": {"in": ["x", {"y": 1}]}}}`, "filter.a.in[1]"},
+		{`{"filter": {"a": ["x", "y"]}}`, "filter.a"},
+		{`{"filter": {"a..b": {"exists": true}}}`, "filter"},
+		{`{"filter": {"a": {"matches": ".*"}}}`, "filter.a.matches"},
+		{`{"filter": {"a": {"prefix": ""}}}`, "filter.a.prefix"},
+		{`{"filter": ["a"]}`, "filter"},
 	} {
 		code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, tt.body)
 		if code != http.StatusUnprocessableEntity || !strings.HasPrefix(errorMessage(out), tt.field+":") {

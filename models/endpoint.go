@@ -21,9 +21,10 @@ const (
 
 // reservedHeaders are the headers a webhook may not set: ours (the
 // signature, the event, the attempt), HTTP's own framing, and
-// Authorization, which auth sets.
+// (Authorization is refused only beside auth, which sets it:
+// CheckAuthorizationHeader.)
 var reservedHeaders = []string{
-	"Authorization", "Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Expect", "Host",
+	"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Expect", "Host",
 	"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "User-Agent",
 }
 
@@ -67,9 +68,6 @@ func checkHeader(name, value string) (string, error) {
 	}
 	canonical := textproto.CanonicalMIMEHeaderKey(name)
 	if slices.Contains(reservedHeaders, canonical) {
-		if canonical == "Authorization" {
-			return "", Invalid(field, "is reserved: set endpoint authentication with auth")
-		}
 		return "", Invalid(field, "is reserved and set by TidySupport Webhooks")
 	}
 	for _, prefix := range reservedHeaderPrefixes {
@@ -89,6 +87,15 @@ func checkHeader(name, value string) (string, error) {
 		}
 	}
 	return canonical, nil
+}
+
+// CheckAuthorizationHeader refuses a custom Authorization header beside
+// endpoint authentication, which sets it.
+func CheckAuthorizationHeader(headers map[string]string, auth *EndpointAuth) error {
+	if _, ok := headers["Authorization"]; ok && auth != nil {
+		return Invalid("headers.Authorization", "is reserved while auth is set: auth sets it")
+	}
+	return nil
 }
 
 // isTokenChar reports whether r may appear in an HTTP header name (RFC 9110
@@ -133,8 +140,8 @@ type EndpointAuth struct {
 	Scopes       []string `json:"scopes,omitempty"`
 	Audience     string   `json:"audience,omitempty"`
 	// mTLS: a PEM certificate (chain) and its PEM private key.
-	Certificate string `json:"certificate,omitempty"`
-	PrivateKey  string `json:"privateKey,omitempty"`
+	Certificate string `json:"certificatePem,omitempty"`
+	PrivateKey  string `json:"privateKeyPem,omitempty"`
 }
 
 // Validate checks the fields of the auth's type, and that no other is
@@ -150,7 +157,7 @@ func (a EndpointAuth) Validate(p URLPolicy) error {
 	case AuthOAuth2:
 		want = []string{"tokenUrl", "clientId", "clientSecret", "scopes", "audience"}
 	case AuthMTLS:
-		want = []string{"certificate", "privateKey"}
+		want = []string{"certificatePem", "privateKeyPem"}
 	case "":
 		return Invalid("auth.type", "is required: basic, bearer, oauth2 or mtls")
 	default:
@@ -234,7 +241,7 @@ func (a EndpointAuth) setFields() []string {
 		{"username", a.Username != ""}, {"password", a.Password != ""}, {"token", a.Token != ""},
 		{"tokenUrl", a.TokenURL != ""}, {"clientId", a.ClientID != ""}, {"clientSecret", a.ClientSecret != ""},
 		{"scopes", len(a.Scopes) > 0}, {"audience", a.Audience != ""},
-		{"certificate", a.Certificate != ""}, {"privateKey", a.PrivateKey != ""},
+		{"certificatePem", a.Certificate != ""}, {"privateKeyPem", a.PrivateKey != ""},
 	} {
 		if f.ok {
 			set = append(set, f.name)
@@ -247,34 +254,34 @@ func (a EndpointAuth) setFields() []string {
 // match the certificate, and the certificate must be valid now.
 func (a EndpointAuth) ClientCertificate() (tls.Certificate, error) {
 	if a.Certificate == "" {
-		return tls.Certificate{}, Invalid("auth.certificate", "is required (PEM)")
+		return tls.Certificate{}, Invalid("auth.certificatePem", "is required (PEM)")
 	}
 	if a.PrivateKey == "" {
-		return tls.Certificate{}, Invalid("auth.privateKey", "is required (PEM)")
+		return tls.Certificate{}, Invalid("auth.privateKeyPem", "is required (PEM)")
 	}
 	if len(a.Certificate) > MaxPEMLength || len(a.PrivateKey) > MaxPEMLength {
-		return tls.Certificate{}, Invalid("auth.certificate", "is larger than %d bytes", MaxPEMLength)
+		return tls.Certificate{}, Invalid("auth.certificatePem", "is larger than %d bytes", MaxPEMLength)
 	}
 	if block, _ := pem.Decode([]byte(a.Certificate)); block == nil || block.Type != "CERTIFICATE" {
-		return tls.Certificate{}, Invalid("auth.certificate", "is not a PEM certificate")
+		return tls.Certificate{}, Invalid("auth.certificatePem", "is not a PEM certificate")
 	}
 	if block, _ := pem.Decode([]byte(a.PrivateKey)); block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") {
-		return tls.Certificate{}, Invalid("auth.privateKey", "is not a PEM private key")
+		return tls.Certificate{}, Invalid("auth.privateKeyPem", "is not a PEM private key")
 	}
 	cert, err := tls.X509KeyPair([]byte(a.Certificate), []byte(a.PrivateKey))
 	if err != nil {
-		return tls.Certificate{}, Invalid("auth.privateKey", "does not match the certificate, or cannot be read: %v", err)
+		return tls.Certificate{}, Invalid("auth.privateKeyPem", "does not match the certificate, or cannot be read: %v", err)
 	}
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
-		return tls.Certificate{}, Invalid("auth.certificate", "cannot be read: %v", err)
+		return tls.Certificate{}, Invalid("auth.certificatePem", "cannot be read: %v", err)
 	}
 	now := time.Now()
 	if now.After(leaf.NotAfter) {
-		return tls.Certificate{}, Invalid("auth.certificate", "expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+		return tls.Certificate{}, Invalid("auth.certificatePem", "expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
-		return tls.Certificate{}, Invalid("auth.certificate", "is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+		return tls.Certificate{}, Invalid("auth.certificatePem", "is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	cert.Leaf = leaf
 	return cert, nil

@@ -3,7 +3,9 @@ package models
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -194,4 +196,118 @@ func equalJSON(v any, want json.RawMessage) bool {
 		return false
 	}
 	return v == w
+}
+
+// ParseFilter reads a webhook's filter as the API takes it: an object
+// whose keys are payload paths and whose values are what the path must
+// hold: a JSON scalar to equal, or an object with exactly one of "in" (a
+// list of scalars), "exists" (a boolean) or "prefix" (a string). Every key
+// must match. The filters come back in path order; errors name the key
+// (filter.conversation.inboxId.in[1]).
+func ParseFilter(obj map[string]json.RawMessage) ([]Filter, error) {
+	if len(obj) > MaxFilters {
+		return nil, Invalid("filter", "has %d keys; at most %d are allowed", len(obj), MaxFilters)
+	}
+	paths := make([]string, 0, len(obj))
+	for p := range obj {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	out := make([]Filter, 0, len(paths))
+	for _, path := range paths {
+		field := "filter." + path
+		if err := checkPath(path); err != nil {
+			return nil, Invalid("filter", "key %s", err)
+		}
+		f, err := parseCondition(path, obj[path])
+		if err != nil {
+			var v *ValidationError
+			if errors.As(err, &v) {
+				return nil, Invalid(field+v.Field, "%s", v.Message)
+			}
+			return nil, Invalid(field, "%s", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// parseCondition reads one key's value; a *ValidationError's Field is the
+// suffix after the key (".in[1]").
+func parseCondition(path string, raw json.RawMessage) (Filter, error) {
+	f := Filter{Path: path}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if len(trimmed) > 0 && trimmed[0] == '[' {
+			return f, Invalid("", `is a list: to match one of several values give {"in": [...]}`)
+		}
+		v, err := scalar(raw)
+		if err != nil {
+			return f, Invalid("", "%s", err)
+		}
+		f.Equals = v
+		return f, nil
+	}
+	var op map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &op); err != nil {
+		return f, Invalid("", "is not valid JSON")
+	}
+	if len(op) != 1 {
+		return f, Invalid("", `give a value to equal, or an object with exactly one of "in", "exists" or "prefix"`)
+	}
+	for name, v := range op {
+		switch name {
+		case "in":
+			var list []json.RawMessage
+			if err := json.Unmarshal(v, &list); err != nil {
+				return f, Invalid(".in", "must be a list of values")
+			}
+			if len(list) == 0 || len(list) > MaxFilterOneOf {
+				return f, Invalid(".in", "must hold 1 to %d values", MaxFilterOneOf)
+			}
+			for j, item := range list {
+				s, err := scalar(item)
+				if err != nil {
+					return f, Invalid(fmt.Sprintf(".in[%d]", j), "%s", err)
+				}
+				f.OneOf = append(f.OneOf, s)
+			}
+		case "exists":
+			var b bool
+			if err := json.Unmarshal(v, &b); err != nil {
+				return f, Invalid(".exists", "must be true or false")
+			}
+			f.Exists = &b
+		case "prefix":
+			var p string
+			if err := json.Unmarshal(v, &p); err != nil || p == "" || len(p) > MaxFilterValue {
+				return f, Invalid(".prefix", "must be a string of 1 to %d characters", MaxFilterValue)
+			}
+			f.Prefix = &p
+		default:
+			return f, Invalid("."+name, `is not an operator: use "in", "exists" or "prefix"`)
+		}
+	}
+	return f, nil
+}
+
+// FilterObject shows filters as ParseFilter reads them.
+func FilterObject(fs []Filter) map[string]any {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(fs))
+	for _, f := range fs {
+		switch {
+		case f.Equals != nil:
+			out[f.Path] = f.Equals
+		case f.OneOf != nil:
+			out[f.Path] = map[string]any{"in": f.OneOf}
+		case f.Exists != nil:
+			out[f.Path] = map[string]any{"exists": *f.Exists}
+		case f.Prefix != nil:
+			out[f.Path] = map[string]any{"prefix": *f.Prefix}
+		}
+	}
+	return out
 }

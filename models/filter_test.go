@@ -108,3 +108,59 @@ func TestMatchFilters(t *testing.T) {
 		t.Error("a payload that is not JSON passed a filter")
 	}
 }
+
+func TestParseFilter(t *testing.T) {
+	tests := []struct {
+		filter    string
+		wantField string
+		want      string // the filters, as JSON, when valid
+	}{
+		{`{}`, "", `[]`},
+		{`{"conversation.inboxId": "inb_1", "a.b": {"in": [1, "x", null]}, "c": {"exists": false}, "d": {"prefix": "Re"}, "e": 2.5, "f": true, "g": null}`, "",
+			`[{"path":"a.b","oneOf":[1,"x",null]},{"path":"c","exists":false},{"path":"conversation.inboxId","equals":"inb_1"},{"path":"d","prefix":"Re"},{"path":"e","equals":2.5},{"path":"f","equals":true},{"path":"g","equals":null}]`},
+		{`{"a": [1, 2]}`, "filter.a", ""},
+		{`{"a": {}}`, "filter.a", ""},
+		{`{"a": {"in": [1], "exists": true}}`, "filter.a", ""},
+		{`{"a": {"in": []}}`, "filter.a.in", ""},
+		{`{"a": {"in": "x"}}`, "filter.a.in", ""},
+		{`{"a": {"in": [1, [2]]}}`, "filter.a.in[1]", ""},
+		{`{"a": {"exists": "yes"}}`, "filter.a.exists", ""},
+		{`{"a": {"prefix": 3}}`, "filter.a.prefix", ""},
+		{`{"a": {"regex": "x"}}`, "filter.a.regex", ""},
+		{`{"": 1}`, "filter", ""},
+		{`{"a.": 1}`, "filter", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(tt.filter), &obj); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := models.ParseFilter(obj)
+			if tt.wantField != "" {
+				var v *models.ValidationError
+				if !errors.As(err, &v) || v.Field != tt.wantField {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantField)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fs == nil {
+				fs = []models.Filter{}
+			}
+			got, _ := json.Marshal(fs)
+			if string(got) != tt.want {
+				t.Errorf("filters = %s\nwant %s", got, tt.want)
+			}
+			// Shown back as given.
+			back, _ := json.Marshal(models.FilterObject(fs))
+			var again map[string]json.RawMessage
+			_ = json.Unmarshal(back, &again)
+			if fs2, err := models.ParseFilter(again); err != nil || len(fs2) != len(fs) {
+				t.Errorf("shown as %s, which reads back as %v, %v", back, fs2, err)
+			}
+		})
+	}
+}

@@ -151,6 +151,9 @@ func (n NewWebhook) Validate(workspaceID string, p URLPolicy) (Webhook, error) {
 			return Webhook{}, err
 		}
 	}
+	if err := CheckAuthorizationHeader(headers, n.Auth); err != nil {
+		return Webhook{}, err
+	}
 	filters, err := NormalizeFilters(n.Filters)
 	if err != nil {
 		return Webhook{}, err
@@ -296,7 +299,7 @@ func (p WebhookPatch) applyEndpoint(w *Webhook, policy URLPolicy) error {
 		}
 		w.Auth = p.Auth
 	}
-	return nil
+	return CheckAuthorizationHeader(w.Headers, w.Auth)
 }
 
 // displayName is a webhook's display name as given, trimmed, or its URL's
