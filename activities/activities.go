@@ -34,7 +34,8 @@ import (
 
 // Matcher finds the webhooks an event goes to.
 type Matcher interface {
-	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error)
+	MatchEvent(ctx context.Context, workspaceID string, e models.EventType, eventID string) (models.Match, error)
+	NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64) (ev models.OrderedEvent, next, done bool, cursor int64, err error)
 }
 
 // DeliveryStore is what one delivery reads and writes. DeliveryInputs
@@ -104,6 +105,10 @@ type Config struct {
 	// worker's slots. A webhook that answers quickly may have up to
 	// FastWebhookInFlight.
 	MaxInFlight int
+	// Signaler starts ordered deliveries (a Temporal client); without it
+	// a webhook's ordering cannot be honoured and its events fail to
+	// queue.
+	Signaler Signaler
 	// RootCAs are the certificate authorities deliveries trust; nil is
 	// the system's.
 	RootCAs *x509.CertPool
@@ -430,6 +435,12 @@ type MatchInput struct {
 // MatchResult lists the webhooks to deliver to.
 type MatchResult struct {
 	WebhookIDs []string
+	// Ordered are the webhooks, among WebhookIDs, that take the event's
+	// conversation (ConversationID) in order; Seq is the event's place
+	// in it.
+	Ordered        []string `json:",omitempty"`
+	ConversationID string   `json:",omitempty"`
+	Seq            int64    `json:",omitempty"`
 }
 
 // MatchWebhooks returns the workspace's ACTIVE webhooks subscribed to the
@@ -439,11 +450,11 @@ func (a *Activities) MatchWebhooks(ctx context.Context, in MatchInput) (MatchRes
 	if !ok {
 		return MatchResult{}, temporal.NewNonRetryableApplicationError("unknown event type "+in.EventType, "UnknownEvent", nil)
 	}
-	ids, err := a.store.MatchWebhooks(ctx, in.WorkspaceID, typ, in.EventID)
+	m, err := a.store.MatchEvent(ctx, in.WorkspaceID, typ, in.EventID)
 	if err != nil {
 		return MatchResult{}, err
 	}
-	return MatchResult{WebhookIDs: ids}, nil
+	return MatchResult{WebhookIDs: m.WebhookIDs, Ordered: m.Ordered, ConversationID: m.ConversationID, Seq: m.Seq}, nil
 }
 
 // DeliverInput names one (event, webhook) pair. Secrets and the payload are

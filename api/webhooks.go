@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ type webhookJSON struct {
 	Auth     *authJSON         `json:"auth,omitempty"`
 	Filter   map[string]any    `json:"filter,omitempty"`
 	Throttle *models.Throttle  `json:"throttle,omitempty"`
+	Ordering string            `json:"ordering"`
 	Secret   string            `json:"secret,omitempty"`
 }
 
@@ -87,6 +89,7 @@ func toJSON(w models.Webhook) webhookJSON {
 	out.Auth = toAuthJSON(w.Auth)
 	out.Filter = models.FilterObject(w.Filters)
 	out.Throttle = w.Throttle
+	out.Ordering = cmp.Or(w.Ordering, models.OrderingNone)
 	return out
 }
 
@@ -98,6 +101,7 @@ type createWebhookRequest struct {
 	Headers     map[string]string          `json:"headers"`
 	Filter      map[string]json.RawMessage `json:"filter"`
 	Throttle    *models.Throttle           `json:"throttle"`
+	Ordering    string                     `json:"ordering"`
 	// Auth is read apart (newWebhook), so that an error in it is named
 	// auth.<field>.
 	Auth json.RawMessage `json:"auth"`
@@ -105,7 +109,7 @@ type createWebhookRequest struct {
 
 // newWebhook reads the request as a models.NewWebhook.
 func (r createWebhookRequest) newWebhook() (models.NewWebhook, error) {
-	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Throttle: r.Throttle}
+	n := models.NewWebhook{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Headers: r.Headers, Throttle: r.Throttle, Ordering: r.Ordering}
 	if r.Filter != nil {
 		filters, err := models.ParseFilter(r.Filter)
 		if err != nil {
@@ -218,11 +222,12 @@ type patchWebhookRequest struct {
 	Auth     json.RawMessage `json:"auth"`
 	Filter   json.RawMessage `json:"filter"`
 	Throttle json.RawMessage `json:"throttle"`
+	Ordering *string         `json:"ordering"`
 }
 
 // patch reads the request as a models.WebhookPatch.
 func (r patchWebhookRequest) patch() (models.WebhookPatch, error) {
-	p := models.WebhookPatch{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status}
+	p := models.WebhookPatch{URL: r.URL, DisplayName: r.DisplayName, Events: r.Events, Status: r.Status, Ordering: r.Ordering}
 	if r.Filter != nil {
 		var obj map[string]json.RawMessage
 		if string(r.Filter) != "null" {

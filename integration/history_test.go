@@ -109,15 +109,15 @@ type downMatcher struct {
 	failures int
 }
 
-func (d *downMatcher) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error) {
+func (d *downMatcher) MatchEvent(ctx context.Context, workspaceID string, e models.EventType, eventID string) (models.Match, error) {
 	d.mu.Lock()
 	fail := d.failures > 0
 	d.failures--
 	d.mu.Unlock()
 	if fail {
-		return nil, fmt.Errorf("match webhooks: %w: connection refused", models.ErrUnavailable)
+		return models.Match{}, fmt.Errorf("match webhooks: %w: connection refused", models.ErrUnavailable)
 	}
-	return d.Store.MatchWebhooks(ctx, workspaceID, e, eventID)
+	return d.Store.MatchEvent(ctx, workspaceID, e, eventID)
 }
 
 func writeHistory(t *testing.T, s *stack, id, file string) {

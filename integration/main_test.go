@@ -118,7 +118,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs}
+	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs, Signaler: c}
 	var actStore activities.Store = st
 	if opts.wrapStore != nil {
 		actStore = opts.wrapStore(st)

@@ -1,12 +1,15 @@
 package models
 
 import (
+	"encoding/json"
 	"maps"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // WebhookStatus is ACTIVE or PAUSED.
@@ -59,6 +62,8 @@ type Webhook struct {
 	Filters []Filter
 	// Throttle, when set, bounds the webhook's deliveries across workers.
 	Throttle *Throttle
+	// Ordering is OrderingConversation or "" (none).
+	Ordering string
 }
 
 // URLPolicy says which webhook URLs a deployment accepts.
@@ -117,6 +122,7 @@ type NewWebhook struct {
 	Auth        *EndpointAuth
 	Filters     []Filter
 	Throttle    *Throttle
+	Ordering    string
 }
 
 // Validate checks every field and returns the webhook to store (without id
@@ -163,7 +169,11 @@ func (n NewWebhook) Validate(workspaceID string, p URLPolicy) (Webhook, error) {
 			return Webhook{}, err
 		}
 	}
-	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events, Headers: headers, Auth: n.Auth, Filters: filters, Throttle: n.Throttle}
+	ordering, err := ParseOrdering(n.Ordering)
+	if err != nil {
+		return Webhook{}, err
+	}
+	w := Webhook{WorkspaceID: workspaceID, URL: n.URL, DisplayName: name, Status: status, Events: events, Headers: headers, Auth: n.Auth, Filters: filters, Throttle: n.Throttle, Ordering: ordering}
 	if status == WebhookPaused {
 		w.PausedReason = "paused on creation"
 	}
@@ -197,19 +207,20 @@ type WebhookPatch struct {
 	// Throttle replaces the webhook's throttle; ClearThrottle removes it.
 	Throttle      *Throttle
 	ClearThrottle bool
+	Ordering      *string
 }
 
 // Empty reports whether the patch changes nothing.
 func (p WebhookPatch) Empty() bool {
 	return p.URL == nil && p.DisplayName == nil && p.Events == nil && p.Status == nil &&
 		p.Headers == nil && !p.ClearHeaders && p.Auth == nil && !p.ClearAuth && p.Filters == nil &&
-		p.Throttle == nil && !p.ClearThrottle
+		p.Throttle == nil && !p.ClearThrottle && p.Ordering == nil
 }
 
 // Apply validates the patch and applies it to w. On error w is unchanged.
 func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 	if p.Empty() {
-		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth, filters or throttle")
+		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth, filter, throttle or ordering")
 	}
 	next := *w
 	if err := p.applyEndpoint(&next, policy); err != nil {
@@ -283,6 +294,13 @@ func (p WebhookPatch) applyEndpoint(w *Webhook, policy URLPolicy) error {
 		}
 		w.Throttle = p.Throttle
 	}
+	if p.Ordering != nil {
+		ordering, err := ParseOrdering(*p.Ordering)
+		if err != nil {
+			return err
+		}
+		w.Ordering = ordering
+	}
 	if p.Filters != nil {
 		filters, err := NormalizeFilters(*p.Filters)
 		if err != nil {
@@ -314,4 +332,75 @@ func displayName(given, rawURL string) (string, error) {
 		name = u.Hostname()
 	}
 	return name, nil
+}
+
+// Orderings of a webhook's deliveries.
+const (
+	OrderingNone         = "none"
+	OrderingConversation = "conversation"
+)
+
+// ParseOrdering accepts none or conversation; it returns "" for none.
+func ParseOrdering(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case OrderingNone, "":
+		return "", nil
+	case OrderingConversation:
+		return OrderingConversation, nil
+	}
+	return "", Invalid("ordering", "must be none or conversation")
+}
+
+// MaxConversationID is the longest conversation id ordering keys on; an
+// event naming a longer one is delivered unordered.
+const MaxConversationID = 200
+
+// ConversationOf returns the conversation an event's payload belongs to:
+// payload.conversation.id, or payload.message.conversationId; "" for none
+// (contacts, say).
+func ConversationOf(payload []byte) string {
+	var p struct {
+		Conversation struct {
+			ID any `json:"id"`
+		} `json:"conversation"`
+		Message struct {
+			ConversationID any `json:"conversationId"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	for _, v := range []any{p.Conversation.ID, p.Message.ConversationID} {
+		if id, ok := v.(string); ok && id != "" && len(id) <= MaxConversationID && utf8.ValidString(id) {
+			return id
+		}
+	}
+	return ""
+}
+
+// Match is what matching an event found: the webhooks to deliver it to,
+// those of them that take the conversation's events in order, and the
+// event's conversation ("" for none: then nothing is ordered).
+type Match struct {
+	WebhookIDs     []string
+	Ordered        []string
+	ConversationID string
+	Seq            int64 // the event's place in the order events were stored in
+}
+
+// Subscribed reports whether the webhook is subscribed to event type e.
+func (w Webhook) Subscribed(e EventType) bool {
+	for _, p := range SubscriptionPatterns(e) {
+		if slices.Contains(w.Events, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// OrderedEvent is the next event an ordered webhook is owed in a
+// conversation, and its place in the order events were stored in.
+type OrderedEvent struct {
+	EventID string
+	Seq     int64
 }

@@ -20,12 +20,15 @@ type eventRow struct {
 	OccurredAt  time.Time
 	ReceivedAt  time.Time
 	Payload     string
+	// ConversationID is the conversation the payload names, if any
+	// (models.ConversationOf), for ordered delivery.
+	ConversationID *string
 }
 
 func (eventRow) TableName() string { return "events" }
 
 func eventToRow(e models.Event) eventRow {
-	return eventRow{
+	r := eventRow{
 		ID:          e.ID,
 		WorkspaceID: e.WorkspaceID,
 		Type:        e.Type.Name,
@@ -33,6 +36,10 @@ func eventToRow(e models.Event) eventRow {
 		ReceivedAt:  e.ReceivedAt.UTC(),
 		Payload:     string(e.Payload),
 	}
+	if c := models.ConversationOf(e.Payload); c != "" {
+		r.ConversationID = &c
+	}
+	return r
 }
 
 func (r eventRow) model() (models.Event, error) {
@@ -69,6 +76,7 @@ type webhookRow struct {
 	// MaxPerSecond and MaxInFlight are its throttle; both nil when off.
 	MaxPerSecond *float64
 	MaxInFlight  *int
+	Ordering     *string // "conversation" or nil
 	// Subscriptions are read with the webhook (preloadSubscriptions) and
 	// written apart from it (subscriptionRows).
 	Subscriptions []subscriptionRow `gorm:"foreignKey:WebhookID;references:ID"`
@@ -92,7 +100,15 @@ func webhookToRow(w models.Webhook) webhookRow {
 		Filters:          filtersJSON(w.Filters),
 		MaxPerSecond:     throttleRate(w.Throttle),
 		MaxInFlight:      throttleConc(w.Throttle),
+		Ordering:         nilIfEmpty(w.Ordering),
 	}
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func throttleRate(t *models.Throttle) *float64 {
@@ -150,7 +166,15 @@ func (r webhookRow) model() models.Webhook {
 		LastErrorAt:      utcPtr(r.LastErrorAt),
 		LastErrorMessage: r.LastErrorMessage,
 		Throttle:         readThrottle(r.MaxPerSecond, r.MaxInFlight),
+		Ordering:         deref(r.Ordering),
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func readThrottle(rate *float64, conc *int) *models.Throttle {

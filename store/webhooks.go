@@ -209,46 +209,130 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error
 // subscribed to event type e whose payload filters the event eventID
 // passes, in id order.
 func (s *Store) MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error) {
+	m, err := s.MatchEvent(ctx, workspaceID, e, eventID)
+	return m.WebhookIDs, err
+}
+
+// MatchEvent is MatchWebhooks, also saying which of the webhooks take the
+// event's conversation in order. Without the event's id (a lookup recorded
+// before filters existed) filters cannot be read: the webhook is matched,
+// as it was then, rather than the event dropped; and nothing is ordered.
+func (s *Store) MatchEvent(ctx context.Context, workspaceID string, e models.EventType, eventID string) (models.Match, error) {
 	var rows []struct {
-		ID      string
-		Filters *string
+		ID       string
+		Filters  *string
+		Ordering *string
 	}
 	db := s.db.WithContext(ctx)
-	err := db.Raw(`SELECT DISTINCT w.id, w.filters FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
+	err := db.Raw(`SELECT DISTINCT w.id, w.filters, w.ordering FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
 			WHERE s.workspace_id = ? AND s.pattern IN ? AND w.status = ? ORDER BY w.id`,
 		workspaceID, models.SubscriptionPatterns(e), string(models.WebhookActive)).
 		Scan(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("match webhooks: %w", translate(err))
+		return models.Match{}, fmt.Errorf("match webhooks: %w", translate(err))
+	}
+	type stored struct {
+		Payload        string
+		ConversationID *string
+		Seq            int64
 	}
 	var (
-		payload []byte // read once, if a webhook filters
-		loaded  bool
+		m     = models.Match{WebhookIDs: make([]string, 0, len(rows))}
+		event *stored // read once, if a webhook filters or orders
 	)
-	ids := make([]string, 0, len(rows))
+	load := func() error {
+		if event != nil {
+			return nil
+		}
+		var found []stored
+		err := db.Raw("SELECT e.payload, e.conversation_id, "+seqColumn[s.dialect]+" AS seq FROM events e WHERE e.workspace_id = ? AND e.id = ?",
+			workspaceID, eventID).Scan(&found).Error
+		if err != nil {
+			return fmt.Errorf("match webhooks: load event %s: %w", eventID, translate(err))
+		}
+		event = &stored{}
+		if len(found) > 0 {
+			event = &found[0]
+		}
+		return nil
+	}
 	for _, r := range rows {
 		filters, err := readFilters(r.Filters)
 		if err != nil {
-			return nil, fmt.Errorf("match webhooks: webhook %s: %w", r.ID, err)
+			return models.Match{}, fmt.Errorf("match webhooks: webhook %s: %w", r.ID, err)
 		}
-		// Without the event's id (a lookup recorded before filters
-		// existed) filters cannot be read: the webhook is matched, as it
-		// was then, rather than the event dropped.
 		if len(filters) > 0 && eventID != "" {
-			if !loaded {
-				var ev eventRow
-				if err := db.Take(&ev, "workspace_id = ? AND id = ?", workspaceID, eventID).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-					return nil, fmt.Errorf("match webhooks: load event %s: %w", eventID, translate(err))
-				}
-				payload, loaded = []byte(ev.Payload), true
+			if err := load(); err != nil {
+				return models.Match{}, err
 			}
-			if !models.MatchFilters(filters, payload) {
+			if !models.MatchFilters(filters, []byte(event.Payload)) {
 				continue
 			}
 		}
-		ids = append(ids, r.ID)
+		m.WebhookIDs = append(m.WebhookIDs, r.ID)
+		if deref(r.Ordering) == models.OrderingConversation && eventID != "" {
+			if err := load(); err != nil {
+				return models.Match{}, err
+			}
+			if event.ConversationID != nil {
+				m.Ordered = append(m.Ordered, r.ID)
+				m.ConversationID, m.Seq = *event.ConversationID, event.Seq
+			}
+		}
 	}
-	return ids, nil
+	return m, nil
+}
+
+// seqColumn is the order events were stored in.
+var seqColumn = map[string]string{"postgres": "e.seq", "sqlite": "e.rowid"}
+
+// NextInOrder returns the first event of a conversation stored after
+// afterSeq that the ordered webhook is owed: one it is subscribed to whose
+// payload passes its filter, received after the webhook was created, not
+// yet delivered, failed or skipped there. next is false when there is none,
+// and done is true when the webhook no longer takes the conversation in
+// order (deleted, paused, or ordering turned off): its ordered delivery
+// ends. cursor is how far the search got, for the next one to start from.
+func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64) (ev models.OrderedEvent, next, done bool, cursor int64, err error) {
+	w, err := s.Webhook(ctx, workspaceID, webhookID)
+	if errors.Is(err, models.ErrNotFound) {
+		return ev, false, true, afterSeq, nil
+	}
+	if err != nil {
+		return ev, false, false, afterSeq, err
+	}
+	if w.Status != models.WebhookActive || w.Ordering != models.OrderingConversation {
+		return ev, false, true, afterSeq, nil
+	}
+	seq := seqColumn[s.dialect]
+	cursor = afterSeq
+	for {
+		var rows []struct {
+			ID         string
+			Seq        int64
+			Type       string
+			Payload    string
+			ReceivedAt time.Time
+		}
+		err := s.db.WithContext(ctx).Raw(`SELECT e.id, `+seq+` AS seq, e.type, e.payload, e.received_at FROM events e
+			LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
+			WHERE e.workspace_id = ? AND e.conversation_id = ? AND `+seq+` > ? AND (d.status IS NULL OR d.status = ?)
+			ORDER BY `+seq+` LIMIT 50`, webhookID, workspaceID, conversationID, cursor, string(models.DeliveryPending)).Scan(&rows).Error
+		if err != nil {
+			return ev, false, false, cursor, fmt.Errorf("next ordered event of %s for %s: %w", conversationID, webhookID, translate(err))
+		}
+		for _, r := range rows {
+			cursor = r.Seq
+			typ, ok := models.LookupEvent(r.Type)
+			if !ok || !w.Subscribed(typ) || r.ReceivedAt.Before(w.CreatedAt) || !models.MatchFilters(w.Filters, []byte(r.Payload)) {
+				continue
+			}
+			return models.OrderedEvent{EventID: r.ID, Seq: r.Seq}, true, false, r.Seq, nil
+		}
+		if len(rows) < 50 {
+			return ev, false, false, cursor, nil
+		}
+	}
 }
 
 // Secrets returns a workspace's webhook's signing secrets valid now,

@@ -86,6 +86,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.TestWebhook, workflow.RegisterOptions{Name: "TestWebhook"})
 	r.RegisterWorkflowWithOptions(workflows.Redeliver, workflow.RegisterOptions{Name: "Redeliver"})
 	r.RegisterWorkflowWithOptions(workflows.Recover, workflow.RegisterOptions{Name: "Recover"})
+	r.RegisterWorkflowWithOptions(workflows.DeliverInOrder, workflow.RegisterOptions{Name: activities.InOrderWorkflow})
 }
 
 // SearchAttributes are the custom search attributes DeliverEvent sets.

@@ -8,6 +8,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +109,9 @@ const (
 	OutcomeSkipped   = activities.OutcomeSkipped
 	OutcomeFailed    = "failed"
 	OutcomePaused    = "paused" // 410 Gone paused the webhook
+	// OutcomeQueued is a webhook that takes the event's conversation in
+	// order: its DeliverInOrder workflow delivers it.
+	OutcomeQueued = "queued"
 	// OutcomePartial is TidyOutcome's value for an event delivered to some
 	// of its webhooks and not to others.
 	OutcomePartial = "partial"
@@ -189,14 +193,22 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if len(match.WebhookIDs) == 0 {
 		return DeliverEventResult{}, nil
 	}
-	if len(match.WebhookIDs) <= WebhooksPerWorkflow {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
-			return DeliverEventResult{}, err
+	ids, queued, err := queueInOrder(ctx, in, match)
+	if err != nil {
+		return DeliverEventResult{}, err
+	}
+	if len(ids) <= WebhooksPerWorkflow {
+		if len(ids) > 0 {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(ids)); err != nil {
+				return DeliverEventResult{}, err
+			}
 		}
-		res := deliverToWebhooks(ctx, in.EventID, match.WebhookIDs, in.FirstAttemptLocal)
+		res := deliverToWebhooks(ctx, in.EventID, ids, in.FirstAttemptLocal)
+		res.Webhooks = append(res.Webhooks, queued...)
 		workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(res.Webhooks))
 		return res, nil
 	}
+	match.WebhookIDs = ids
 
 	// Too many webhooks for one TidyWebhooks value: a child per group.
 	typ, _ := models.LookupEvent(in.EventType) // MatchWebhooks has checked it
@@ -228,8 +240,41 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 		}
 		result.Webhooks = append(result.Webhooks, part.Webhooks...)
 	}
+	result.Webhooks = append(result.Webhooks, queued...)
 	workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(result.Webhooks), "workflows", len(futures))
 	return result, nil
+}
+
+// queueInOrder hands the event to the ordered deliveries of the matched
+// webhooks that take its conversation in order, and returns the webhooks
+// left to deliver to here and the outcomes of those queued. An event
+// without a conversation, or a match recorded before ordering existed,
+// queues nothing.
+func queueInOrder(ctx workflow.Context, in DeliverEventInput, match activities.MatchResult) ([]string, []WebhookOutcome, error) {
+	if len(match.Ordered) == 0 || match.ConversationID == "" {
+		return match.WebhookIDs, nil, nil
+	}
+	var a *activities.Activities
+	// Waking an ordered delivery twice is harmless, so the queueing runs
+	// as a lookup does: locally, then durably until Temporal answers.
+	err := lookup(ctx, a.QueueInOrder, activities.QueueInput{
+		WorkspaceID: in.WorkspaceID, ConversationID: match.ConversationID,
+		Event: activities.InOrderEvent{EventID: in.EventID, Seq: match.Seq}, WebhookIDs: match.Ordered,
+	}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	var queued []WebhookOutcome
+	for _, id := range match.WebhookIDs {
+		if !slices.Contains(match.Ordered, id) {
+			ids = append(ids, id)
+			continue
+		}
+		queued = append(queued, WebhookOutcome{WebhookID: id, Outcome: OutcomeQueued,
+			Error: "delivered in order by " + activities.InOrderWorkflowID(id, match.ConversationID)})
+	}
+	return ids, queued, nil
 }
 
 // DeliverToWebhooksInput names an event and a group of the webhooks it

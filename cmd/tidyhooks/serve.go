@@ -197,7 +197,9 @@ func startWorker(ctx context.Context, cfg Config, p *processDeps, c client.Clien
 	}
 	p.reg.MustRegister(worker.NewCensusCollector(p.st, logger))
 	metrics := worker.NewMetrics(p.reg)
-	w := worker.New(c, activities.New(p.st, activitiesConfig(cfg, metrics)), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
+	actsCfg := activitiesConfig(cfg, metrics)
+	actsCfg.Signaler = c // ordered deliveries start from the worker
+	w := worker.New(c, activities.New(p.st, actsCfg), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start worker: %w", err)
 	}
