@@ -96,3 +96,10 @@ func (s *Store) MigrationNames(ctx context.Context) ([]string, error) {
 	err := s.db.WithContext(ctx).Raw("SELECT name FROM schema_migrations ORDER BY version").Scan(&names).Error
 	return names, err
 }
+
+// InsertEventAsBefore writes an event as versions before 0009 did: no
+// conversation, no order of its own.
+func (s *Store) InsertEventAsBefore(ctx context.Context, workspaceID, id string) error {
+	return s.db.WithContext(ctx).Exec(`INSERT INTO events (id, workspace_id, type, occurred_at, received_at, payload)
+		VALUES (?, ?, 'CONTACT_CREATED', ?, ?, '{}')`, id, workspaceID, time.Now().UTC(), time.Now().UTC()).Error
+}

@@ -614,7 +614,9 @@ func TestUpgradeFromTheEarlierMigrationRunner(t *testing.T) {
 			if err := old.InsertWebhookAsBefore(ctx, "wh_before", "wrk_a", "https://example.com/hook", events); err != nil {
 				t.Fatal(err)
 			}
-			saveEvent(t, old, "evt_before")
+			if err := old.InsertEventAsBefore(ctx, "wrk_a", "evt_before"); err != nil {
+				t.Fatal(err)
+			}
 			if err := old.CheckSchema(ctx); !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "0005_") || strings.Contains(err.Error(), "0004_") {
 				t.Fatalf("schema at version 4: %v, want 0005 and later missing", err)
 			}
