@@ -202,7 +202,107 @@ function openEditor(webhook) {
     box.checked = subs.has(box.dataset.pattern || box.dataset.event);
   }
   syncChecks();
+  fillControls(webhook);
   $('#wh-url').focus();
+}
+
+// ---- delivery controls ----
+
+const authFields = {
+  basic: { username: '#wh-auth-username', password: '#wh-auth-password' },
+  bearer: { token: '#wh-auth-token' },
+  oauth2: { tokenUrl: '#wh-auth-token-url', clientId: '#wh-auth-client-id', clientSecret: '#wh-auth-client-secret', scopes: '#wh-auth-scopes', audience: '#wh-auth-audience' },
+  mtls: { certificatePem: '#wh-auth-cert', privateKeyPem: '#wh-auth-key' },
+};
+const secretFields = new Set(['password', 'token', 'clientSecret', 'privateKeyPem']);
+
+function showAuthFields() {
+  const type = $('#wh-auth-type').value;
+  for (const t of Object.keys(authFields)) $('#auth-' + t).hidden = t !== type;
+}
+
+// fillControls shows a webhook's controls in the editor (secrets left out:
+// the API shows them masked) and notes what was loaded, so that saving an
+// edit sends only what changed.
+function fillControls(webhook) {
+  const w = webhook || {};
+  const headers = w.headers || {};
+  $('#wh-headers').value = Object.entries(headers).map(([k, v]) => k + ': ' + v).join('\n');
+  const auth = w.auth || {};
+  $('#wh-auth-type').value = auth.type || '';
+  for (const fields of Object.values(authFields)) {
+    for (const [name, sel] of Object.entries(fields)) {
+      const v = auth[name];
+      $(sel).value = secretFields.has(name) || v === undefined ? '' : (Array.isArray(v) ? v.join(' ') : v);
+    }
+  }
+  $('#auth-note').hidden = !w.auth;
+  showAuthFields();
+  $('#wh-max-per-second').value = w.throttle && w.throttle.maxPerSecond ? w.throttle.maxPerSecond : '';
+  $('#wh-max-in-flight').value = w.throttle && w.throttle.maxInFlight ? w.throttle.maxInFlight : '';
+  $('#wh-filter').value = w.filter ? JSON.stringify(w.filter) : '';
+  $('#wh-ordering').value = w.ordering || 'none';
+  $('#wh-controls').open = !!(w.headers || w.auth || w.throttle || w.filter || (w.ordering && w.ordering !== 'none'));
+  state.loadedControls = { headers, auth: JSON.stringify(authInput(true)) };
+}
+
+// headerPatch reads the headers box: on create, every line; on an edit, a
+// JSON merge patch of the loaded headers (a masked line keeps its value, a
+// removed one is null).
+function headerPatch(editing) {
+  const out = {};
+  for (const line of $('#wh-headers').value.split('\n')) {
+    if (!line.trim()) continue;
+    const at = line.indexOf(':');
+    if (at < 1) throw new Error('Headers: write each as Name: value (' + line.trim() + ')');
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  if (!editing) return Object.keys(out).length ? out : undefined;
+  const loaded = state.loadedControls.headers;
+  const patch = {};
+  for (const [k, v] of Object.entries(out)) if (!(k in loaded && v === loaded[k])) patch[k] = v;
+  for (const k of Object.keys(loaded)) if (!(k in out)) patch[k] = null;
+  return Object.keys(patch).length ? patch : undefined;
+}
+
+function authInput(raw) {
+  const type = $('#wh-auth-type').value;
+  if (!type) return null;
+  const auth = { type };
+  for (const [name, sel] of Object.entries(authFields[type])) {
+    const v = $(sel).value.trim();
+    if (!v) continue;
+    auth[name] = name === 'scopes' && !raw ? v.split(/\s+/) : v;
+  }
+  return auth;
+}
+
+// controlsBody adds the controls to a create or PATCH body.
+function controlsBody(body, editing) {
+  const headers = headerPatch(editing);
+  if (headers !== undefined) body.headers = headers;
+  const auth = authInput(false);
+  if (!editing) {
+    if (auth) body.auth = auth;
+  } else if (JSON.stringify(authInput(true)) !== state.loadedControls.auth) {
+    body.auth = auth; // changed: replaced whole (null removes it)
+  }
+  const rate = $('#wh-max-per-second').value, conc = $('#wh-max-in-flight').value;
+  if (rate || conc) {
+    body.throttle = {};
+    if (rate) body.throttle.maxPerSecond = Number(rate);
+    if (conc) body.throttle.maxInFlight = Number(conc);
+  } else if (editing) {
+    body.throttle = null;
+  }
+  const filter = $('#wh-filter').value.trim();
+  if (filter) {
+    try { body.filter = JSON.parse(filter); } catch (e) { throw new Error('Filter: not valid JSON (' + e.message + ')'); }
+  } else if (editing) {
+    body.filter = {};
+  }
+  body.ordering = $('#wh-ordering').value;
+  return body;
 }
 
 function chosenEvents() {
@@ -224,8 +324,8 @@ async function saveWebhook(e) {
     $('#form-error').textContent = 'Choose at least one event.';
     return;
   }
-  const body = { url: $('#wh-url').value.trim(), displayName: $('#wh-name').value.trim(), events };
   try {
+    const body = controlsBody({ url: $('#wh-url').value.trim(), displayName: $('#wh-name').value.trim(), events }, !!state.editing);
     if (state.editing) {
       const w = await api('PATCH', '/v1/webhooks/' + encodeURIComponent(state.editing.id), body);
       await openDetail(w.id);
@@ -495,6 +595,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#sign-out').addEventListener('click', () => signOut());
   $('#new-webhook').addEventListener('click', () => openEditor(null));
   $('#webhook-form').addEventListener('submit', saveWebhook);
+  $('#wh-auth-type').addEventListener('change', showAuthFields);
   $('#cancel-edit').addEventListener('click', () => (state.editing ? openDetail(state.editing.id) : showList()));
   $('#ev-all').addEventListener('change', syncChecks);
   $('#back').addEventListener('click', (e) => { e.preventDefault(); showList(); });
