@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,23 @@ const (
 	// ScenarioThrottled is a with every webhook throttled far above the
 	// load (1000/s, 64 under way): what the throttle's bookkeeping costs.
 	ScenarioThrottled = "t"
+	// ScenarioOrdered is a with every webhook ordering by conversation,
+	// the events spread over orderedConversations conversations (twenty
+	// each at 2000 events): what ordered delivery costs.
+	ScenarioOrdered = "o"
 )
+
+// orderedConversations is how many conversations ScenarioOrdered's
+// events belong to.
+const orderedConversations = 100
+
+// conversationOf is the conversation number of a scenario's event i.
+func conversationOf(scenario string, i int) int {
+	if scenario == ScenarioOrdered {
+		return i % orderedConversations
+	}
+	return i
+}
 
 // The throttle of ScenarioThrottled's webhooks.
 const (
@@ -52,8 +69,8 @@ type Config struct {
 // Validate checks a Config.
 func (c Config) Validate() error {
 	switch {
-	case c.Scenario != ScenarioOne && c.Scenario != ScenarioTen && c.Scenario != ScenarioDegraded && c.Scenario != ScenarioThrottled:
-		return fmt.Errorf("scenario %q: want a, b, c or t", c.Scenario)
+	case !slices.Contains([]string{ScenarioOne, ScenarioTen, ScenarioDegraded, ScenarioThrottled, ScenarioOrdered}, c.Scenario):
+		return fmt.Errorf("scenario %q: want a, b, c, t or o", c.Scenario)
 	case c.Events < 1 || c.Events > 1_000_000:
 		return fmt.Errorf("events %d: want 1 to 1000000", c.Events)
 	case c.Rate < 0:
@@ -196,8 +213,11 @@ func setUp(ctx context.Context, api *apiClient, rcv *Receivers, scenario string)
 			events = []string{catalog[i%len(catalog)].Name}
 		}
 		webhook := map[string]any{"url": rcv.URL(i, p.behaviours[i]), "displayName": fmt.Sprintf("bench %s %d", scenario, i), "events": events}
-		if scenario == ScenarioThrottled {
+		switch scenario {
+		case ScenarioThrottled:
 			webhook["throttle"] = map[string]any{"maxPerSecond": throttledPerSecond, "maxInFlight": throttledInFlight}
+		case ScenarioOrdered:
+			webhook["ordering"] = "conversation"
 		}
 		body, _ := json.Marshal(webhook)
 		code, out, err := api.post(ctx, "/v1/webhooks", body)
@@ -217,8 +237,8 @@ func setUp(ctx context.Context, api *apiClient, rcv *Receivers, scenario string)
 }
 
 // eventBody is a realistic payload of a few hundred bytes.
-func eventBody(id, typ string, i int) []byte {
-	return fmt.Appendf(nil, `{"id":%q,"event":%q,"payload":{"conversation":{"id":"cnv_%08d","workspaceId":"wrk_bench","contactId":"cnt_%08d","subject":"Where is my order?","channel":"email","priority":"normal","tags":["billing","vip"]}}}`, id, typ, i, i)
+func eventBody(id, typ string, i, conversation int) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"event":%q,"payload":{"conversation":{"id":"cnv_%08d","workspaceId":"wrk_bench","contactId":"cnt_%08d","subject":"Where is my order?","channel":"email","priority":"normal","tags":["billing","vip"]}}}`, id, typ, conversation, i)
 }
 
 // load sends events open-loop at a rate, or closed-loop as fast as they
@@ -318,12 +338,12 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 	e.send = func(ctx context.Context, group []int) error {
 		path, body := "/v1/events", []byte(nil)
 		if len(group) == 1 && cfg.Batch <= 1 {
-			body = eventBody(ids[group[0]], typeOf(group[0]), group[0])
+			body = eventBody(ids[group[0]], typeOf(group[0]), group[0], conversationOf(cfg.Scenario, group[0]))
 		} else {
 			path = "/v1/events/batch"
 			parts := make([][]byte, len(group))
 			for k, i := range group {
-				parts[k] = eventBody(ids[i], typeOf(i), i)
+				parts[k] = eventBody(ids[i], typeOf(i), i, conversationOf(cfg.Scenario, i))
 			}
 			body = append(append([]byte(`{"events":[`), bytes.Join(parts, []byte(","))...), ']', '}')
 		}
@@ -362,7 +382,7 @@ func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int
 	e.cfg.Batch = 0 // the floor has no batch endpoint
 	e.send = func(ctx context.Context, group []int) error {
 		i := group[0]
-		body := eventBody(ids[i], catalog[i%endpoints%len(catalog)].Name, i)
+		body := eventBody(ids[i], catalog[i%endpoints%len(catalog)].Name, i, i)
 		body = append(body[:len(body)-1], fmt.Sprintf(`,"url":%q}`, rcv.URL(i%endpoints, bs[i%endpoints]))...)
 		return api.postAccepted(ctx, "", body)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,5 +146,25 @@ func TestOrderingPerConversation(t *testing.T) {
 		if last != len(steps)-1 {
 			t.Errorf("%s: last event arrived %d, want %d", conv, last, len(steps)-1)
 		}
+	}
+}
+
+func TestOrderingBadInput(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	r := newReceiver(t, ok)
+	for _, body := range []string{
+		`{"url": "` + r.URL + `", "events": ["*"], "ordering": "chaos"}`,
+		`{"url": "` + r.URL + `", "events": ["*"], "ordering": 1}`,
+	} {
+		if code, out := s.do("POST", "/v1/webhooks", s.keyA, body); code != http.StatusUnprocessableEntity || !strings.HasPrefix(errorMessage(out), "ordering:") {
+			t.Errorf("create with %s: %d %v, want 422 naming ordering", body, code, out)
+		}
+	}
+	id := s.createWebhook(s.keyA, map[string]any{"url": r.URL, "events": []string{"*"}})["id"].(string)
+	if code, out := s.do("PATCH", "/v1/webhooks/"+id, s.keyA, `{"ordering": "random"}`); code != http.StatusUnprocessableEntity || !strings.HasPrefix(errorMessage(out), "ordering:") {
+		t.Errorf("patch: %d %v", code, out)
+	}
+	if _, out := s.do("GET", "/v1/webhooks/"+id, s.keyA, ""); out["ordering"] != "none" {
+		t.Errorf("after refused changes: ordering %v", out["ordering"])
 	}
 }

@@ -113,7 +113,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, bench.Config,
 	fs.IntVar(&f.workers, "workers", 1, "worker processes for --setup production (1 to 16)")
 	fs.StringVar(&f.target, "target", "", "base URL of a running deployment instead of starting one (needs --key)")
 	fs.StringVar(&f.key, "key", "", "API key for --target: one workspace, api_user and events:write")
-	fs.StringVar(&f.scenario, "scenario", "a", "a: one webhook per event; b: ten per event; c: as a with 10% refusing and 10% slow endpoints; t: as a with every webhook throttled far above the load (the throttle's cost)")
+	fs.StringVar(&f.scenario, "scenario", "a", "a: one webhook per event; b: ten per event; c: as a with 10% refusing and 10% slow endpoints; t: as a with every webhook throttled far above the load (the throttle's cost); o: as a with every webhook ordering by conversation, 100 conversations (ordering's cost)")
 	fs.IntVar(&f.events, "events", 2000, "events to emit")
 	fs.Float64Var(&f.rate, "rate", 0, "events per second, open loop (0: as fast as accepted)")
 	fs.IntVar(&f.batch, "batch", 0, "events per request through /v1/events/batch (0: one per POST /v1/events)")
