@@ -301,15 +301,7 @@ func TestAPIKeysAreStoredHashed(t *testing.T) {
 // dumpTable returns every column of every row as text.
 func dumpTable(t *testing.T, url, table string) string {
 	t.Helper()
-	driver, dsn := "pgx", url
-	if rest, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		driver, dsn = "sqlite", rest
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, url)
 	rows, err := db.Query("SELECT * FROM " + table)
 	if err != nil {
 		t.Fatal(err)
@@ -759,17 +751,8 @@ func TestOAuthTokensAreShared(t *testing.T) {
 // returns it as text.
 func rawColumn(t *testing.T, url, query string) string {
 	t.Helper()
-	driver, dsn := "pgx", url
-	if rest, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		driver, dsn = "sqlite", rest
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var v sql.NullString
-	if err := db.QueryRow(query).Scan(&v); err != nil {
+	if err := rawDB(t, url).QueryRow(query).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	return v.String
@@ -826,4 +809,20 @@ func TestReserveDelivery(t *testing.T) {
 			t.Errorf("gone webhook: %+v, %v", r, err)
 		}
 	})
+}
+
+// rawDB is a connection of its own to the store's database, closed when
+// the test ends.
+func rawDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if rest, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", rest
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
