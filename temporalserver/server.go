@@ -7,6 +7,7 @@ package temporalserver
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,40 @@ type Config struct {
 	Retention time.Duration
 	// Logger receives the server's warnings and errors.
 	Logger *slog.Logger
+	// TLS, when set, makes the frontend serve TLS (the UI cannot reach
+	// it: set UIPort to -1).
+	TLS *TLS
+}
+
+// TLS is the frontend's TLS, all in PEM: its certificate and key; with
+// ClientCA, a client certificate signed by it is required, and the
+// server's own system workers connect with Worker (a certificate and key
+// ClientCA signed). RootCA signed the frontend's certificate, for the
+// name ServerName.
+type TLS struct {
+	CertPEM, KeyPEM             []byte
+	ClientCAPEM                 []byte
+	WorkerCertPEM, WorkerKeyPEM []byte
+	RootCAPEM                   []byte
+	ServerName                  string
+}
+
+// rootTLS is the server's TLS configuration for t; its PEM goes as base64,
+// as the server's config takes it.
+func rootTLS(t *TLS) config.RootTLS {
+	if t == nil {
+		return config.RootTLS{}
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	client := config.ClientTLS{ServerName: t.ServerName, RootCAData: []string{b64(t.RootCAPEM)}}
+	server := config.ServerTLS{CertData: b64(t.CertPEM), KeyData: b64(t.KeyPEM)}
+	if len(t.ClientCAPEM) > 0 {
+		server.ClientCAData, server.RequireClientAuth = []string{b64(t.ClientCAPEM)}, true
+	}
+	return config.RootTLS{
+		Frontend:     config.GroupTLS{Server: server, Client: client},
+		SystemWorker: config.WorkerTLS{CertData: b64(t.WorkerCertPEM), KeyData: b64(t.WorkerKeyPEM), Client: client},
+	}
 }
 
 // Server is a running embedded Temporal server.
@@ -165,6 +200,7 @@ func serverConfig(cfg Config, ports []int, hostPort string, primary, visibility 
 	return &config.Config{
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
+			TLS:        rootTLS(cfg.TLS),
 			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
 				ListenAddress: net.JoinHostPort(cfg.IP, strconv.Itoa(ports[8])), HandlerPath: "/metrics",
 			}},

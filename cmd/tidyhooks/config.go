@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
 
 	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
@@ -67,6 +68,10 @@ type Config struct {
 	// PostgreSQL instead of SQLite, with TemporalShards history shards.
 	TemporalDatabaseURL string `env:"TIDYHOOKS_TEMPORAL_DATABASE_URL"`
 	TemporalShards      int    `env:"TIDYHOOKS_TEMPORAL_SHARDS"`
+
+	// temporal is how api and worker reach Temporal (temporalClientOptions),
+	// resolved by loadConfig; nil in dev, which reaches its own server.
+	temporal *client.Options
 }
 
 // encryptionKey is TIDYHOOKS_ENCRYPTION_KEY: base64 of store.KeySize bytes.
@@ -186,7 +191,16 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	} else if err != nil {
 		errs = append(errs, err)
 	}
-	return c, errors.Join(append(errs, c.check(m, vars)...)...)
+	errs = append(errs, c.check(m, vars)...)
+	if m == modeAPI || m == modeWorker {
+		opts, err := temporalClientOptions(c, getenv)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			c.temporal, c.TemporalAddress, c.TemporalNamespace = &opts, opts.HostPort, opts.Namespace
+		}
+	}
+	return c, errors.Join(errs...)
 }
 
 // check returns what is wrong with c's values beyond their types: first

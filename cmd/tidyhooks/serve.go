@@ -171,6 +171,12 @@ type processDeps struct {
 }
 
 func openProcess(ctx context.Context, cfg Config, logger *slog.Logger) (*processDeps, error) {
+	// api and worker reach Temporal as loadConfig resolved it (the
+	// Temporal CLI's configuration); dev reaches its own embedded server.
+	temporal := client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace}
+	if cfg.temporal != nil {
+		temporal = *cfg.temporal
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -181,10 +187,8 @@ func openProcess(ctx context.Context, cfg Config, logger *slog.Logger) (*process
 		st.Close()
 		return nil, err
 	}
-	return &processDeps{st: st, reg: reg, temporal: client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger),
-		MetricsHandler: sdkMetrics,
-	}}, nil
+	temporal.Logger, temporal.MetricsHandler = sdklog.NewStructuredLogger(logger), sdkMetrics
+	return &processDeps{st: st, reg: reg, temporal: temporal}, nil
 }
 
 // startWorker registers the search attributes on the namespace (a fresh
