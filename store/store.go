@@ -7,6 +7,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"embed"
@@ -53,7 +54,21 @@ type Options struct {
 	// behind with CheckSchema, when migrations are a deployment step of
 	// their own.
 	NoMigrate bool
+	// The PostgreSQL pool: connections at most (0: DefaultMaxConns), kept
+	// idle at most (0: as many as MaxConns), and the longest a connection
+	// lives (0: DefaultConnMaxLifetime). SQLite has one connection.
+	MaxConns        int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
 }
+
+// Defaults of the PostgreSQL pool (Options). Twenty connections carried
+// the production-topology benchmark's worker and API without waiting for
+// one (BENCHMARKS.md); a connection is replaced every half hour.
+const (
+	DefaultMaxConns        = 20
+	DefaultConnMaxLifetime = 30 * time.Minute
+)
 
 // ErrSchemaBehind is CheckSchema's error for a database that lacks
 // migrations this build needs.
@@ -115,8 +130,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		// with 1; BENCHMARKS.md).
 		sqlDB.SetMaxOpenConns(1)
 	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(20)
+		maxConns := cmp.Or(opts.MaxConns, DefaultMaxConns)
+		sqlDB.SetMaxOpenConns(maxConns)
+		sqlDB.SetMaxIdleConns(min(cmp.Or(opts.MaxIdleConns, maxConns), maxConns))
+		sqlDB.SetConnMaxLifetime(cmp.Or(opts.ConnMaxLifetime, DefaultConnMaxLifetime))
 	}
 	s := &Store{db: db, dialect: dialect, sealer: seal, now: func() time.Time { return time.Now().UTC() }}
 	if !opts.NoMigrate {

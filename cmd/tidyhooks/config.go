@@ -26,6 +26,12 @@ import (
 // variable; the README's configuration table documents each one.
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
+	// The PostgreSQL connection pool of one process: connections at
+	// most, kept idle at most, and how long one lives before it is
+	// replaced (so that a failover or a rotated credential is picked up).
+	DBMaxConns        int           `env:"TIDYHOOKS_DB_MAX_CONNS"`
+	DBMaxIdleConns    int           `env:"TIDYHOOKS_DB_MAX_IDLE_CONNS"`
+	DBConnMaxLifetime time.Duration `env:"TIDYHOOKS_DB_CONN_MAX_LIFETIME"`
 	// MigrateOnStart has api and worker apply pending migrations as they
 	// start; when false they refuse a schema that is behind, and
 	// `tidyhooks migrate` is a deployment step of its own.
@@ -103,6 +109,8 @@ const (
 func defaults(m mode) Config {
 	c := Config{
 		MigrateOnStart:      true,
+		DBMaxConns:          store.DefaultMaxConns,
+		DBConnMaxLifetime:   store.DefaultConnMaxLifetime,
 		ShutdownTimeout:     30 * time.Second,
 		HTTPAddr:            ":8080",
 		TemporalAddress:     "127.0.0.1:7233",
@@ -224,6 +232,7 @@ func (c *Config) check(m mode, vars map[string]string) []error {
 		{"TIDYHOOKS_RETRY_AFTER_MAX", c.RetryAfterMax, models.MaxRetryWait},
 		{"TIDYHOOKS_AUTO_PAUSE_AFTER", c.AutoPauseAfter, 0},
 		{"TIDYHOOKS_LOG_RETENTION", c.LogRetention, 0},
+		{"TIDYHOOKS_DB_CONN_MAX_LIFETIME", c.DBConnMaxLifetime, 24 * time.Hour},
 	} {
 		switch {
 		case d.v <= 0:
@@ -250,6 +259,8 @@ func (c *Config) check(m mode, vars map[string]string) []error {
 		{"TIDYHOOKS_MAX_CONCURRENT_STARTS", c.MaxConcurrentStarts, 0, 100000},
 		{"TIDYHOOKS_TEMPORAL_PORT", c.TemporalPort, 1, 32760},
 		{"TIDYHOOKS_UI_PORT", c.UIPort, 0, 65535},
+		{"TIDYHOOKS_DB_MAX_CONNS", c.DBMaxConns, 1, 1000},
+		{"TIDYHOOKS_DB_MAX_IDLE_CONNS", c.DBMaxIdleConns, 0, c.DBMaxConns},
 	} {
 		if n.v < n.lo || n.v > n.hi {
 			bad(n.name, "want a whole number from %d to %d", n.lo, n.hi)

@@ -84,6 +84,13 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"shutdown timeout", map[string]string{"TIDYHOOKS_SHUTDOWN_TIMEOUT": "forever"}, modeDev, "TIDYHOOKS_SHUTDOWN_TIMEOUT"},
 		{"migrate on start", map[string]string{"TIDYHOOKS_MIGRATE_ON_START": "maybe"}, modeDev, "TIDYHOOKS_MIGRATE_ON_START"},
 		{"migrate without a database", nil, modeMigrate, "DATABASE_URL"},
+		{"pool of none", map[string]string{"TIDYHOOKS_DB_MAX_CONNS": "0"}, modeDev, "TIDYHOOKS_DB_MAX_CONNS"},
+		{"more idle than open", map[string]string{"TIDYHOOKS_DB_MAX_CONNS": "5", "TIDYHOOKS_DB_MAX_IDLE_CONNS": "6"}, modeDev, "TIDYHOOKS_DB_MAX_IDLE_CONNS"},
+		{"connection lifetime", map[string]string{"TIDYHOOKS_DB_CONN_MAX_LIFETIME": "a while"}, modeDev, "TIDYHOOKS_DB_CONN_MAX_LIFETIME"},
+		{"connection lifetime too long", map[string]string{"TIDYHOOKS_DB_CONN_MAX_LIFETIME": "48h"}, modeDev, "TIDYHOOKS_DB_CONN_MAX_LIFETIME"},
+		{"temporal certificate unreadable", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_TLS_CLIENT_CERT_PATH": "/nonexistent/client.pem", "TEMPORAL_TLS_CLIENT_KEY_PATH": "/nonexistent/client.key"}, modeWorker, "TEMPORAL_TLS_CLIENT_CERT_PATH"},
+		{"temporal CA unreadable", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "/nonexistent/ca.pem"}, modeAPI, "TEMPORAL_TLS_SERVER_CA_CERT_PATH"},
+		{"temporal profile missing", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_PROFILE": "nope", "TEMPORAL_CONFIG_FILE": "/dev/null"}, modeAPI, "nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

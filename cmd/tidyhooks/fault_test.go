@@ -51,12 +51,20 @@ var pgBin = func() string {
 // pgServer is a PostgreSQL server of the test's own, in a temp dir on a
 // free port: stopping it touches no other test.
 type pgServer struct {
-	dir  string
-	port int
-	as   []string // runuser prefix when running as root (initdb refuses root)
+	dir   string
+	port  int
+	as    []string // runuser prefix when running as root (initdb refuses root)
+	extra string   // more server options
 }
 
 func ownPostgres(t *testing.T) *pgServer {
+	t.Helper()
+	return startPostgres(t, nil)
+}
+
+// startPostgres is ownPostgres; setup, when set, runs after initdb and
+// returns more server options.
+func startPostgres(t *testing.T, setup func(p *pgServer) string) *pgServer {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
 		t.Fatalf("PostgreSQL's server programs (initdb, pg_ctl) are needed at %s: %v", pgBin, err)
@@ -86,6 +94,9 @@ func ownPostgres(t *testing.T) *pgServer {
 	p.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	p.run(t, filepath.Join(pgBin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+	if setup != nil {
+		p.extra = setup(p)
+	}
 	p.start(t)
 	t.Cleanup(func() { p.stop(t) })
 	return p
@@ -109,7 +120,7 @@ func (p *pgServer) run(t *testing.T, args ...string) {
 func (p *pgServer) start(t *testing.T) {
 	t.Helper()
 	p.run(t, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-w", "-l", filepath.Join(p.dir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", p.port, p.dir), "start")
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 %s", p.port, p.dir, p.extra), "start")
 }
 
 func (p *pgServer) stop(t *testing.T) {

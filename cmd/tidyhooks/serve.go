@@ -148,7 +148,8 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, shutdownTi
 // or with TIDYHOOKS_MIGRATE_ON_START=false refusing a schema that is
 // behind.
 func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey, NoMigrate: !cfg.MigrateOnStart})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey, NoMigrate: !cfg.MigrateOnStart,
+		MaxConns: cfg.DBMaxConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
 	if err != nil {
 		return nil, err
 	}
