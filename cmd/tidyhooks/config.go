@@ -167,6 +167,9 @@ func loadConfig(m mode, getenv func(string) string) (Config, error) {
 	vars := map[string]string{}
 	for i := range fields.NumField() {
 		name := fields.Field(i).Tag.Get("env")
+		if name == "" {
+			continue // not read from the environment
+		}
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			vars[name] = v
 		}

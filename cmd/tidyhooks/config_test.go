@@ -90,6 +90,7 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"connection lifetime too long", map[string]string{"TIDYHOOKS_DB_CONN_MAX_LIFETIME": "48h"}, modeDev, "TIDYHOOKS_DB_CONN_MAX_LIFETIME"},
 		{"temporal certificate unreadable", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_TLS_CLIENT_CERT_PATH": "/nonexistent/client.pem", "TEMPORAL_TLS_CLIENT_KEY_PATH": "/nonexistent/client.key"}, modeWorker, "TEMPORAL_TLS_CLIENT_CERT_PATH"},
 		{"temporal CA unreadable", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "/nonexistent/ca.pem"}, modeAPI, "TEMPORAL_TLS_SERVER_CA_CERT_PATH"},
+		{"remote codec", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_CODEC_ENDPOINT": "https://codec.example.com"}, modeWorker, "TEMPORAL_CODEC_ENDPOINT"},
 		{"temporal profile missing", map[string]string{"DATABASE_URL": "postgres://x@y/z", "TEMPORAL_PROFILE": "nope", "TEMPORAL_CONFIG_FILE": "/dev/null"}, modeAPI, "nope"},
 	}
 	for _, tt := range tests {

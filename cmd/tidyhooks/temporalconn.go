@@ -39,6 +39,11 @@ func (g getenvLookup) Environ() []string { return os.Environ() }
 // named by its variable.
 func temporalClientOptions(c Config, getenv func(string) string) (client.Options, error) {
 	var errs []error
+	for _, name := range []string{"TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_CODEC_AUTH"} {
+		if getenv(name) != "" {
+			errs = append(errs, fmt.Errorf("%s: a remote payload codec is not supported (workers would call it on every replay)", name))
+		}
+	}
 	for _, name := range temporalFileVars {
 		path := getenv(name)
 		if path == "" {
