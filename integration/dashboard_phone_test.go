@@ -1,0 +1,52 @@
+package integration_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
+)
+
+// fits reports whether the page scrolls sideways at the current width.
+func (p page) fits(where string) {
+	p.t.Helper()
+	// A phone's layout viewport grows to fit what is too wide, so the
+	// page is compared with the screen, not with the window.
+	if got := p.eval(`document.documentElement.scrollWidth + ' ' + screen.width`); func() bool {
+		var scroll, width int
+		_, _ = fmt.Sscan(got, &scroll, &width)
+		return scroll > width
+	}() {
+		p.t.Errorf("%s: the page is %s px wide (scroll width, then the screen's): it scrolls sideways", where, got)
+	}
+}
+
+// At a phone's width (390 × 844) every view fits the screen: the tables
+// scroll inside their own box, the chart scales down.
+func TestDashboardFitsAPhone(t *testing.T) {
+	s := newStack(t, stackOptions{eager: true})
+	r := newReceiver(t, ok)
+	long := r.URL + "/hooks/" + strings.Repeat("a-very-long-path-segment/", 6)
+	id, _ := s.webhook(s.keyA, long, "*")
+	for i := range 3 {
+		s.wait(s.emit(s.keyA, fmt.Sprintf(`{"event": "conversation.created", "payload": {"conversation": {"id": "cnv_%d", "subject": %q}}}`, i, strings.Repeat("long subject ", 20))))
+	}
+	p := page{t, browser(t)}
+	p.run("a phone", chromedp.Emulate(device.IPhone12Pro))
+	p.run("open the dashboard", chromedp.Navigate(s.api.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	p.fits("sign in")
+	p.signIn(s.keyA)
+	p.run("webhook list", chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+id+`"] a.open`)))
+	p.fits("the webhook list")
+	p.click(`tr[data-id="` + id + `"] a.open`)
+	p.until("its deliveries", `document.querySelectorAll('tr.delivery').length === 3`)
+	p.fits("the webhook's page")
+	p.click("tr.delivery button.attempts")
+	p.until("the attempts", `document.querySelectorAll('tr.attempts-row tr.attempt').length >= 1`)
+	p.fits("a delivery's attempts")
+	p.click("#edit-webhook")
+	p.run("editor", chromedp.WaitVisible(chromedp.CSS("#webhook-form")), chromedp.Click(chromedp.CSS("#wh-controls summary")))
+	p.fits("the editor")
+}
