@@ -22,8 +22,7 @@ func TestDashboardDeliveryControls(t *testing.T) {
 	s := newStack(t, stackOptions{eager: true})
 	r := newReceiver(t, ok)
 	p := page{t, browser(t)}
-	p.run("open the dashboard", chromedp.Navigate(s.api.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#signin")))
-	p.signIn(s.keyA)
+	p.signedIn(s.api.URL, s.keyA)
 	p.run("webhook list", chromedp.WaitVisible(chromedp.CSS("#no-webhooks")))
 
 	p.click("#new-webhook")

@@ -97,6 +97,13 @@ func (p page) click(sel string) {
 	p.run("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
+// signedIn opens the dashboard at base and signs in with key.
+func (p page) signedIn(base, key string) {
+	p.t.Helper()
+	p.run("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	p.signIn(key)
+}
+
 func (p page) signIn(key string) {
 	p.t.Helper()
 	p.run("sign in", chromedp.SetValue(chromedp.CSS("#api-key"), key), chromedp.Click(chromedp.CSS("#sign-in")))

@@ -226,7 +226,16 @@ type topology struct {
 	workers []*process
 }
 
-func newTopology(t *testing.T, dbURL, temporalAddr string) *topology {
+// processEnv is what every api and worker process of a test gets: the
+// encryption key, the database, Temporal's address, and extra.
+func processEnv(dbURL, temporalAddr string, extra ...string) []string {
+	return append([]string{"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey),
+		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr}, extra...)
+}
+
+// newTopology makes an API key of workspace wrk_fault and starts one api
+// process; extra is added to every process's environment.
+func newTopology(t *testing.T, dbURL, temporalAddr string, extra ...string) *topology {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL, store.Options{})
@@ -238,14 +247,20 @@ func newTopology(t *testing.T, dbURL, temporalAddr string) *topology {
 		t.Fatal(err)
 	}
 	st.Close()
-	tp := &topology{t: t, key: key, common: []string{
-		"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL,
-		"TEMPORAL_ADDRESS=" + temporalAddr, "TIDYHOOKS_RETRY_SCHEDULE=1s,2s,4s,8s,8s,8s,8s,8s,8s,8s", "TIDYHOOKS_RATE_LIMIT=100000",
-	}}
-	tp.api = start(t, append(tp.common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
-	tp.base = "http://" + tp.api.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`)
-	waitReady(t, tp.base+"/readyz")
+	tp := &topology{t: t, key: key, common: processEnv(dbURL, temporalAddr,
+		append([]string{"TIDYHOOKS_RETRY_SCHEDULE=1s,2s,4s,8s,8s,8s,8s,8s,8s,8s", "TIDYHOOKS_RATE_LIMIT=100000"}, extra...)...)}
+	tp.api, tp.base = tp.startAPI()
 	return tp
+}
+
+// startAPI starts one more api process and returns it and its base URL,
+// once it is ready.
+func (tp *topology) startAPI() (*process, string) {
+	tp.t.Helper()
+	api := start(tp.t, append(tp.common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
+	base := "http://" + api.waitFor(tp.t, `"msg":"api listening","addr":"([0-9.:]+)"`)
+	waitReady(tp.t, base+"/readyz")
+	return api, base
 }
 
 func (tp *topology) startWorker() *process {

@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tidysupport/tidyhooks/internal/testenv"
-	"github.com/tidysupport/tidyhooks/models"
-	"github.com/tidysupport/tidyhooks/store"
 	"github.com/tidysupport/tidyhooks/temporalserver"
 )
 
@@ -23,43 +18,15 @@ import (
 // all arrive once; every worker took a share; a fourth worker added and
 // one removed while events flow lose nothing.
 func TestScaleOutAcrossProcesses(t *testing.T) {
-	ctx := context.Background()
-	tsrv, err := temporalserver.Start(ctx, temporalserver.Config{UIPort: -1})
+	tsrv, err := temporalserver.Start(context.Background(), temporalserver.Config{UIPort: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tsrv.Stop() })
-	dbURL := testenv.PostgresURL(t)
-	st, err := store.Open(ctx, dbURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, _ := store.NewKeyValue()
-	if _, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_scale", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, key, "test"); err != nil {
-		t.Fatal(err)
-	}
-	common := []string{"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL,
-		"TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TIDYHOOKS_DB_MAX_CONNS=8"}
-	var bases []string
-	var apis []*process
-	for range 2 {
-		p := start(t, append(common, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
-		bases = append(bases, "http://"+p.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`))
-		apis = append(apis, p)
-	}
-	type workerProc struct {
-		p       *process
-		metrics string
-	}
-	startWorker := func() workerProc {
-		w := start(t, append(common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
-		return workerProc{w, w.waitFor(t, `"msg":"worker running".*"metrics_addr":"([0-9.:]+)"`)}
-	}
-	workers := []workerProc{startWorker(), startWorker(), startWorker()}
-	for _, b := range bases {
-		waitReady(t, b+"/readyz")
-	}
+	tp := newTopology(t, testenv.PostgresURL(t), tsrv.HostPort(), "TIDYHOOKS_DB_MAX_CONNS=8")
+	second, secondBase := tp.startAPI()
+	bases := []string{tp.base, secondBase}
+	workers := []*process{tp.startWorker(), tp.startWorker(), tp.startWorker()}
 
 	var mu sync.Mutex
 	got := map[string]int{}
@@ -70,34 +37,19 @@ func TestScaleOutAcrossProcesses(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer rcv.Close()
-	call := func(base, path, body string) (int, string) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := call(bases[0], "/v1/webhooks", `{"url": "`+rcv.URL+`", "events": ["*"]}`); code != http.StatusCreated {
-		t.Fatalf("create webhook: %d %s", code, body)
-	}
+	tp.webhooks(1, rcv.URL)
 
 	const n = 90
-	var added workerProc
 	for i := range n {
 		switch i {
 		case 30:
-			added = startWorker() // a worker joins under load
+			workers = append(workers, tp.startWorker()) // a worker joins under load
 		case 60:
-			workers[0].p.stop(t) // and one leaves: it finishes what it holds
+			workers[0].stop(t) // and one leaves: it finishes what it holds
 		}
 		body := fmt.Sprintf(`{"id": "evt_scale_%d", "event": "message.updated", "payload": {"i": %d}}`, i, i)
-		if code, out := call(bases[i%2], "/v1/events", body); code != http.StatusAccepted {
-			t.Fatalf("emit %d through api %d: %d %s", i, i%2, code, out)
+		if a := callAPI(bases[i%2], tp.key, "POST", "/v1/events", body); a.code != http.StatusAccepted {
+			t.Fatalf("emit %d through api %d: %d %s %v", i, i%2, a.code, a.body, a.err)
 		}
 	}
 	done := 0
@@ -118,15 +70,14 @@ func TestScaleOutAcrossProcesses(t *testing.T) {
 	mu.Unlock()
 	// The workers still running each took a share.
 	series := `tidyhooks_delivery_attempts_total{event="message.updated",outcome="delivered",status_class="2xx"}`
-	for i, w := range append(workers[1:], added) {
-		if got := sumMetric(t, []string{w.metrics}, series); got <= 0 {
-			t.Errorf("worker %d delivered %v of the events: it took no share", i+1, got)
+	for i, w := range workers[1:] {
+		if got := sumMetric(t, []string{w.metricsAddr}, series); got <= 0 {
+			t.Errorf("worker %d delivered %v of the events: it took no share", i+2, got)
 		}
 	}
-	for _, p := range apis {
-		p.stop(t)
-	}
-	for _, w := range append(workers[1:], added) {
-		w.p.stop(t)
+	tp.api.stop(t)
+	second.stop(t)
+	for _, w := range workers[1:] {
+		w.stop(t)
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +13,6 @@ import (
 
 	"github.com/tidysupport/tidyhooks/internal/testcerts"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
-	"github.com/tidysupport/tidyhooks/models"
-	"github.com/tidysupport/tidyhooks/store"
 	"github.com/tidysupport/tidyhooks/temporalserver"
 )
 
@@ -56,21 +52,11 @@ func TestTemporalOverMutualTLS(t *testing.T) {
 	caPath := writeFile(t, dir, "server-ca.pem", serverCA.PEM)
 
 	dbURL := testenv.PostgresURL(t)
-	st, err := store.Open(ctx, dbURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, _ := store.NewKeyValue()
-	if _, err := st.CreateAPIKey(ctx, models.APIKey{WorkspaceID: "wrk_tls", Scopes: []string{models.ScopeAPIUser, models.ScopeEventsWrite}}, key, "test"); err != nil {
-		t.Fatal(err)
-	}
-	common := []string{"TIDYHOOKS_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(testenv.EncryptionKey), "DATABASE_URL=" + dbURL,
-		"TEMPORAL_ADDRESS=" + tsrv.HostPort(), "TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + caPath}
-	withCert := append(common, "TEMPORAL_TLS_CLIENT_CERT_PATH="+certPath, "TEMPORAL_TLS_CLIENT_KEY_PATH="+keyPath)
+	trustServer := "TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + caPath
+	withCert := []string{trustServer, "TEMPORAL_TLS_CLIENT_CERT_PATH=" + certPath, "TEMPORAL_TLS_CLIENT_KEY_PATH=" + keyPath}
 
 	// Without a client certificate the worker cannot connect.
-	refused := start(t, append(common, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0"), "worker")
+	refused := start(t, processEnv(dbURL, tsrv.HostPort(), trustServer, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0"), "worker")
 	if _, ok := refused.waitForOrExit(t, `"msg":"worker running"`); ok {
 		t.Fatal("a worker without a client certificate started")
 	}
@@ -82,43 +68,25 @@ func TestTemporalOverMutualTLS(t *testing.T) {
 	}
 	t.Logf("without a certificate:\n%s", refused.output())
 	// A certificate that cannot be read is named before anything starts.
-	missing := start(t, append(common, "TEMPORAL_TLS_CLIENT_CERT_PATH="+filepath.Join(dir, "nope.pem"), "TEMPORAL_TLS_CLIENT_KEY_PATH="+keyPath), "worker")
+	missing := start(t, processEnv(dbURL, tsrv.HostPort(), trustServer, "TEMPORAL_TLS_CLIENT_CERT_PATH="+filepath.Join(dir, "nope.pem"), "TEMPORAL_TLS_CLIENT_KEY_PATH="+keyPath), "worker")
 	if _, ok := missing.waitForOrExit(t, `"msg":"worker running"`); ok || !strings.Contains(missing.output(), "TEMPORAL_TLS_CLIENT_CERT_PATH") {
 		t.Errorf("a missing certificate: started %v, said:\n%s", ok, missing.output())
 	}
 	t.Logf("an unreadable certificate:\n%s", missing.output())
 
-	apiProc := start(t, append(withCert, "TIDYHOOKS_HTTP_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_HTTP=true"), "api")
-	apiAddr := apiProc.waitFor(t, `"msg":"api listening","addr":"([0-9.:]+)"`)
-	w := start(t, append(withCert, "TIDYHOOKS_METRICS_ADDR=127.0.0.1:0", "TIDYHOOKS_ALLOW_LOOPBACK=true"), "worker")
-	w.waitFor(t, `"msg":"worker running"`)
-	base := "http://" + apiAddr
-	waitReady(t, base+"/readyz")
-
+	// With it, an api and a worker deliver.
+	tp := newTopology(t, dbURL, tsrv.HostPort(), withCert...)
+	w := tp.startWorker()
 	var arrived atomic.Int64
 	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { arrived.Add(1) }))
 	defer rcv.Close()
-	call := func(path, body string) (int, string) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := call("/v1/webhooks", `{"url": "`+rcv.URL+`", "events": ["*"]}`); code != http.StatusCreated {
-		t.Fatalf("create webhook: %d %s", code, body)
-	}
-	if code, body := call("/v1/events", `{"id": "evt_tls", "event": "contact.created", "payload": {}}`); code != http.StatusAccepted {
-		t.Fatalf("emit: %d %s", code, body)
+	tp.webhooks(1, rcv.URL)
+	if a := callAPI(tp.base, tp.key, "POST", "/v1/events", `{"id": "evt_tls", "event": "contact.created", "payload": {}}`); a.code != http.StatusAccepted {
+		t.Fatalf("emit: %d %s %v", a.code, a.body, a.err)
 	}
 	if !testenv.Eventually(time.Minute, func() bool { return arrived.Load() == 1 }) {
-		t.Fatalf("the event did not arrive over a Temporal reached by mTLS\napi:\n%s\nworker:\n%s", apiProc.output(), w.output())
+		t.Fatalf("the event did not arrive over a Temporal reached by mTLS\napi:\n%s\nworker:\n%s", tp.api.output(), w.output())
 	}
-	apiProc.stop(t)
+	tp.api.stop(t)
 	w.stop(t)
 }
