@@ -47,8 +47,8 @@ type DeliveryStore interface {
 	BeginAttempt(ctx context.Context, a models.AttemptStart) (models.AttemptRef, error)
 	FinishAttempt(ctx context.Context, e models.AttemptEnd) error
 	SkipDelivery(ctx context.Context, a models.AttemptStart, reason string) error
-	PauseWebhook(ctx context.Context, workspaceID, id, reason string) error
-	RecordAttempt(ctx context.Context, workspaceID, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error)
+	PauseWebhook(ctx context.Context, workspaceID, id, reason string) (announce []models.Event, err error)
+	RecordAttempt(ctx context.Context, workspaceID, webhookID string, at time.Time, errMsg string, pauseAfter time.Duration) (announce []models.Event, err error)
 	ReserveDelivery(ctx context.Context, webhookID string, t models.Throttle, now time.Time, horizon, leaseFor time.Duration) (models.Reservation, error)
 	ReleaseLease(ctx context.Context, lease string) error
 }
@@ -105,6 +105,9 @@ type Config struct {
 	// worker's slots. A webhook that answers quickly may have up to
 	// FastWebhookInFlight.
 	MaxInFlight int
+	// Announcer publishes the webhook.paused events an automatic pause
+	// stores (the emitter); without it they wait for the worker's sweep.
+	Announcer Announcer
 	// Signaler starts ordered deliveries (a Temporal client); without it
 	// a webhook's ordering cannot be honoured and its events fail to
 	// queue.
@@ -606,9 +609,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	a.record(ctx, ref, sent, requestTook, verdict, fail)
 	a.recordOnWebhook(ctx, webhook, now, sent.err)
 	if verdict.PauseWebhook {
-		if err := a.store.PauseWebhook(ctx, webhook.WorkspaceID, webhook.ID, goneReason); err != nil {
+		announce, err := a.store.PauseWebhook(ctx, webhook.WorkspaceID, webhook.ID, goneReason)
+		if err != nil {
 			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
 		}
+		a.announce(ctx, announce)
 	}
 	return res, fail
 }
@@ -644,6 +649,7 @@ func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sen
 	end := models.AttemptEnd{
 		AttemptRef: ref, Delivered: sent.err == nil, FinishedAt: a.now(), StatusCode: sent.status,
 		LatencyMs: latency.Milliseconds(), ResponseBody: sent.body,
+		RequestHeaders: sent.sent, ResponseHeaders: sent.got,
 		Status: v.Status, KeepDueRetry: v.KeepDueRetry,
 	}
 	if fail != nil {
@@ -740,13 +746,32 @@ func (a *Activities) recordOnWebhook(ctx context.Context, webhook models.Webhook
 		return
 	}
 	logger := activity.GetLogger(ctx)
-	paused, err := a.store.RecordAttempt(ctx, webhook.WorkspaceID, webhookID, at, errMsg, a.cfg.PauseAfter)
+	announce, err := a.store.RecordAttempt(ctx, webhook.WorkspaceID, webhookID, at, errMsg, a.cfg.PauseAfter)
 	if err != nil {
 		logger.Warn("record attempt on webhook", "webhook_id", webhookID, "error", err)
 		a.logWriteFailed("webhook")
 	}
-	if paused {
+	if len(announce) > 0 {
 		logger.Warn("webhook paused: every attempt failed for the auto-pause window", "webhook_id", webhookID, "window", a.cfg.PauseAfter.String())
+		a.announce(ctx, announce)
+	}
+}
+
+// Announcer publishes events the service emits about itself: stores them
+// (again: publishing is idempotent) and starts their delivery.
+type Announcer interface {
+	Publish(ctx context.Context, events []models.Event) error
+}
+
+// announce publishes the webhook.paused events of a pause. They are stored
+// already, with the pause; one not published here is by the worker's
+// sweep of announcements within a minute, so a failure is only logged.
+func (a *Activities) announce(ctx context.Context, events []models.Event) {
+	if a.cfg.Announcer == nil || len(events) == 0 {
+		return
+	}
+	if err := a.cfg.Announcer.Publish(ctx, events); err != nil {
+		activity.GetLogger(ctx).Warn("announce webhook paused; the sweep will", "event_id", events[0].ID, "error", err)
 	}
 }
 
@@ -779,6 +804,9 @@ type sendResult struct {
 	body       string
 	retryAfter time.Duration
 	err        error
+	// sent and got are the request's headers as the log shows them
+	// (secrets masked) and the response's.
+	sent, got map[string]string
 }
 
 // send makes the HTTP attempt. An OAuth2 webhook's token is had first; if
@@ -808,17 +836,18 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	var token string
 	if w.Auth != nil && w.Auth.Type == models.AuthOAuth2 {
 		if token, err = a.oauth.token(ctx, w, ""); err != nil {
-			return sendResult{err: err}
+			return sendResult{err: err, sent: shownHeaders(h, w)}
 		}
 		h.Set("Authorization", "Bearer "+token)
 	}
+	sent := shownHeaders(h, w)
 
 	resp, err := a.post(ctx, client, w, h, body)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && token != "" {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, models.MaxResponseBody))
 		resp.Body.Close()
 		if token, err = a.oauth.token(ctx, w, token); err != nil {
-			return sendResult{err: err}
+			return sendResult{err: err, sent: sent}
 		}
 		h.Set("Authorization", "Bearer "+token)
 		resp, err = a.post(ctx, client, w, h, body)
@@ -827,15 +856,15 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 		activity.GetLogger(ctx).Info("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
 		var de *deliveryError
 		if errors.As(err, &de) {
-			return sendResult{err: err}
+			return sendResult{err: err, sent: sent}
 		}
-		return sendResult{err: describeTransportError(err, a.cfg.Timeout)}
+		return sendResult{err: describeTransportError(err, a.cfg.Timeout), sent: sent}
 	}
 	defer resp.Body.Close()
 	// Read what the log keeps, which also lets a short answer's connection
 	// be reused; never more.
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, models.MaxResponseBody))
-	res := sendResult{status: resp.StatusCode, body: string(head)}
+	res := sendResult{status: resp.StatusCode, body: string(head), sent: sent, got: flatHeaders(resp.Header)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return res

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,33 @@ func setEndpointHeaders(h http.Header, w models.Webhook) {
 	case models.AuthBearer:
 		h.Set("Authorization", "Bearer "+w.Auth.Token)
 	}
+}
+
+// shownHeaders are the headers of a request to w as the delivery log shows
+// them: the credentials of its auth and the values of its custom headers
+// masked as the API shows them, the rest as sent.
+func shownHeaders(h http.Header, w models.Webhook) map[string]string {
+	out := flatHeaders(h)
+	for name := range w.Headers {
+		if v, ok := out[name]; ok {
+			out[name] = models.Mask(v)
+		}
+	}
+	if v, ok := out["Authorization"]; ok {
+		scheme, _, _ := strings.Cut(v, " ")
+		out["Authorization"] = scheme + " ••••"
+	}
+	return out
+}
+
+// flatHeaders is h with one value per name, repeated values joined as
+// HTTP allows.
+func flatHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		out[name] = strings.Join(values, ", ")
+	}
+	return out
 }
 
 // mtlsClients are the HTTP clients of webhooks that authenticate with a

@@ -32,6 +32,8 @@ type Store interface {
 	RotateSecret(ctx context.Context, workspaceID, id, secret string, grace time.Duration) (time.Time, error)
 	Deliveries(ctx context.Context, workspaceID, webhookID string, f models.DeliveryFilter, cursor string, limit int) (models.Page[models.Delivery], error)
 	Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error)
+	Event(ctx context.Context, workspaceID, id string) (models.Event, error)
+	AcknowledgePause(ctx context.Context, workspaceID, id string) (models.Webhook, error)
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error)
 	DeliveryStats(ctx context.Context, workspaceID, webhookID string, now time.Time, days int) ([]models.DayStats, error)
 	Ping(ctx context.Context) error
@@ -42,7 +44,7 @@ type Emitter interface {
 	Prepare(r models.EmitRequest, keyWorkspace string) (models.Event, error)
 	PrepareBatch(rs []models.EmitRequest, keyWorkspace string) ([]models.Event, error)
 	Publish(ctx context.Context, events []models.Event) error
-	Test(ctx context.Context, workspaceID, webhookID string) (emitter.TestResult, error)
+	Test(ctx context.Context, workspaceID, webhookID string, typ models.EventType) (emitter.TestResult, error)
 	Retry(ctx context.Context, d models.Delivery) (emitter.RetryResult, error)
 	Recover(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (workflowID, runID string, err error)
 }

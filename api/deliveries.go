@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,21 +13,24 @@ import (
 
 // deliveryJSON is one delivery of the log.
 type deliveryJSON struct {
-	ID              string        `json:"id"`
-	WebhookID       string        `json:"webhookId"`
-	EventID         string        `json:"eventId"`
-	Event           string        `json:"event"`
-	Status          string        `json:"status"`
-	AttemptCount    int           `json:"attemptCount"`
-	LastStatusCode  *int          `json:"lastStatusCode"`
-	LastError       *string       `json:"lastError"`
-	LastAttemptedAt *time.Time    `json:"lastAttemptedAt"`
-	NextAttemptAt   *time.Time    `json:"nextAttemptAt"`
-	CreatedAt       time.Time     `json:"createdAt"`
-	UpdatedAt       time.Time     `json:"updatedAt"`
-	WorkflowID      string        `json:"workflowId"`
-	WorkflowURL     *string       `json:"workflowUrl"`
-	Attempts        []attemptJSON `json:"attempts,omitempty"`
+	ID              string     `json:"id"`
+	WebhookID       string     `json:"webhookId"`
+	EventID         string     `json:"eventId"`
+	Event           string     `json:"event"`
+	Status          string     `json:"status"`
+	AttemptCount    int        `json:"attemptCount"`
+	LastStatusCode  *int       `json:"lastStatusCode"`
+	LastError       *string    `json:"lastError"`
+	LastAttemptedAt *time.Time `json:"lastAttemptedAt"`
+	NextAttemptAt   *time.Time `json:"nextAttemptAt"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	WorkflowID      string     `json:"workflowId"`
+	WorkflowURL     *string    `json:"workflowUrl"`
+	// RequestBody is the body every attempt sent (one delivery, one
+	// body); only with one delivery read whole.
+	RequestBody *string       `json:"requestBody,omitempty"`
+	Attempts    []attemptJSON `json:"attempts,omitempty"`
 }
 
 // attemptJSON is one attempt of a delivery.
@@ -43,6 +47,11 @@ type attemptJSON struct {
 	NextAttemptAt *time.Time `json:"nextAttemptAt"`
 	WorkflowID    string     `json:"workflowId"`
 	WorkflowURL   *string    `json:"workflowUrl"`
+	// RequestHeaders are the headers the attempt sent (credentials and
+	// custom header values masked), ResponseHeaders those it got; null
+	// where not recorded.
+	RequestHeaders  map[string]string `json:"requestHeaders"`
+	ResponseHeaders map[string]string `json:"responseHeaders"`
 }
 
 func optional[T comparable](v T) *T {
@@ -66,6 +75,7 @@ func (s *Server) deliveryJSON(d models.Delivery) deliveryJSON {
 			FinishedAt: a.FinishedAt, StatusCode: optional(a.StatusCode), LatencyMs: a.LatencyMs,
 			ResponseBody: optional(a.ResponseBody), Error: optional(a.Error), NextAttemptAt: a.NextAttemptAt,
 			WorkflowID: a.WorkflowID, WorkflowURL: s.workflowURL(a.WorkflowID, a.RunID),
+			RequestHeaders: a.RequestHeaders, ResponseHeaders: a.ResponseHeaders,
 		})
 	}
 	return out
@@ -151,12 +161,23 @@ func parseTime(field, v string) (time.Time, error) {
 
 // getDelivery is GET /v1/deliveries/{id}: one delivery with every attempt.
 func (s *Server) getDelivery(c *gin.Context) {
-	d, err := s.store.Delivery(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"))
+	ctx := c.Request.Context()
+	ws := apiKey(c).WorkspaceID
+	d, err := s.store.Delivery(ctx, ws, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.deliveryJSON(d))
+	out := s.deliveryJSON(d)
+	switch ev, err := s.store.Event(ctx, ws, d.EventID); {
+	case err == nil:
+		body := string(ev.Body())
+		out.RequestBody = &body
+	case !errors.Is(err, models.ErrNotFound): // an event past retention has no body to show
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // retryDelivery is POST /v1/deliveries/{id}/retry: one manual attempt now,

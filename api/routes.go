@@ -56,6 +56,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	manage.GET("/webhooks/:id/secret", s.getSecret)
 	manage.POST("/webhooks/:id/rotate-secret", s.rotateSecret)
 	manage.POST("/webhooks/:id/test", s.testWebhook)
+	manage.POST("/webhooks/:id/acknowledge-pause", s.acknowledgePause)
 	manage.GET("/webhooks/:id/deliveries", s.listDeliveries)
 	manage.POST("/webhooks/:id/recover", s.recoverWebhook)
 	manage.GET("/webhooks/:id/stats", s.webhookStats)

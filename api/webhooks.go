@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type webhookJSON struct {
 	LastErrorAt      *time.Time `json:"lastErrorAt"`
 	LastErrorMessage *string    `json:"lastErrorMessage"`
 	PausedReason     *string    `json:"pausedReason,omitempty"`
+	// PausedAt is when a paused webhook was paused; PauseAcknowledgedAt
+	// is null while an automatic pause waits to be taken note of.
+	PausedAt            *time.Time `json:"pausedAt,omitempty"`
+	PauseAcknowledgedAt *time.Time `json:"pauseAcknowledgedAt,omitempty"`
 	// Headers and Auth are shown masked: names and identities in full,
 	// secret values by their last characters at most.
 	Headers  map[string]string `json:"headers,omitempty"`
@@ -79,6 +84,7 @@ func toJSON(w models.Webhook) webhookJSON {
 	}
 	if w.Status == models.WebhookPaused {
 		out.PausedReason = &w.PausedReason
+		out.PausedAt, out.PauseAcknowledgedAt = w.PausedAt, w.PauseAcknowledgedAt
 	}
 	if len(w.Headers) > 0 {
 		out.Headers = make(map[string]string, len(w.Headers))
@@ -372,12 +378,30 @@ func (s *Server) rotateSecret(c *gin.Context) {
 func (s *Server) testWebhook(c *gin.Context) {
 	ctx := c.Request.Context()
 	ws := apiKey(c).WorkspaceID
+	// The body is optional: {"event": "…"} sends that event type's example
+	// payload instead of testing.connection.
+	var req struct {
+		Event *string `json:"event"`
+	}
+	if c.Request.ContentLength != 0 {
+		if err := decode(c, 4<<10, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	w, err := s.store.Webhook(ctx, ws, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	res, err := s.emitter.Test(ctx, ws, w.ID)
+	typ := models.TestingConnection
+	if req.Event != nil {
+		if typ, err = exampleType(w, *req.Event); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	res, err := s.emitter.Test(ctx, ws, w.ID, typ)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -392,6 +416,39 @@ func (s *Server) testWebhook(c *gin.Context) {
 		body["error"] = out.Error
 	}
 	c.JSON(http.StatusOK, body)
+}
+
+// acknowledgePause is POST /v1/webhooks/{id}/acknowledge-pause: the
+// workspace has taken note of the webhook's automatic pause, and the
+// dashboard stops telling of it. The webhook stays paused.
+func (s *Server) acknowledgePause(c *gin.Context) {
+	if c.Request.ContentLength != 0 {
+		var none struct{}
+		if err := decode(c, 1<<10, &none); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	w, err := s.store.AcknowledgePause(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(w))
+}
+
+// exampleType resolves the event a test sends an example of: one the
+// webhook subscribes to, so that a receiver never gets an event it did not
+// ask for.
+func exampleType(w models.Webhook, name string) (models.EventType, error) {
+	e, ok := models.LookupEvent(name)
+	if !ok || e == models.TestingConnection {
+		return models.EventType{}, models.Invalid("event", "unknown event %q; GET /v1/event-types lists them", name)
+	}
+	if !w.Subscribed(e) {
+		return models.EventType{}, models.Invalid("event", "the webhook does not subscribe to %s", e.Wire)
+	}
+	return e, nil
 }
 
 // workflowURL links a workflow run in the Temporal Web UI, or is nil
@@ -410,25 +467,32 @@ func (s *Server) workflowURL(workflowID, runID string) *string {
 }
 
 type eventTypeJSON struct {
-	Name  string `json:"name"`  // enum name, as in subscriptions
-	Event string `json:"event"` // wire name, as receivers see it
+	Name        string          `json:"name"`  // enum name, as in subscriptions
+	Event       string          `json:"event"` // wire name, as receivers see it
+	Description string          `json:"description"`
+	Example     json.RawMessage `json:"example"` // a payload as the receiver gets it
 }
 
 type familyJSON struct {
-	Name    string          `json:"name"`
-	Pattern string          `json:"pattern"` // the subscription entry for the whole family
-	Events  []eventTypeJSON `json:"events"`
+	Name    string `json:"name"`
+	Pattern string `json:"pattern"` // the subscription entry for the whole family
+	// Operational: events the service emits about itself, which "*" does
+	// not cover.
+	Operational bool            `json:"operational"`
+	Events      []eventTypeJSON `json:"events"`
 }
 
 // eventTypes is GET /v1/event-types: the catalog a webhook can subscribe
-// to, by family.
+// to, by family, each event with its description and an example payload.
 func (s *Server) eventTypes(c *gin.Context) {
 	var families []familyJSON
 	for _, f := range models.Families() {
 		fam := familyJSON{Name: f, Pattern: strings.ToUpper(f) + "_*", Events: []eventTypeJSON{}}
-		for _, e := range models.Catalog() {
+		for _, e := range slices.Concat(models.Catalog(), models.Operational()) {
 			if e.Family == f {
-				fam.Events = append(fam.Events, eventTypeJSON{Name: e.Name, Event: e.Wire})
+				about := models.Describe(e)
+				fam.Operational = e.IsOperational()
+				fam.Events = append(fam.Events, eventTypeJSON{Name: e.Name, Event: e.Wire, Description: about.Description, Example: about.Example})
 			}
 		}
 		families = append(families, fam)

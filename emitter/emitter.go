@@ -209,13 +209,20 @@ type TestResult struct {
 // Test sends a testing.connection event to one webhook of workspaceID now,
 // once, and waits for the attempt's outcome. The caller has checked that
 // the webhook belongs to the workspace.
-func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string) (TestResult, error) {
+//
+// typ is models.TestingConnection for a test of the connection, or another
+// event type to send its catalog example: an example is signed and logged
+// like any test, and reaches only this webhook.
+func (e *Emitter) Test(ctx context.Context, workspaceID, webhookID string, typ models.EventType) (TestResult, error) {
 	now := e.now()
 	payload := fmt.Appendf(nil, `{"webhookId":%q,"workspaceId":%q,"message":"This is a test event sent from TidySupport Webhooks."}`, webhookID, workspaceID)
+	if typ != models.TestingConnection {
+		payload = models.Describe(typ).Example
+	}
 	ev := models.Event{
 		ID:          models.NewID("evt", now),
 		WorkspaceID: workspaceID,
-		Type:        models.TestingConnection,
+		Type:        typ,
 		OccurredAt:  now.UTC().Truncate(time.Millisecond),
 		ReceivedAt:  now.UTC(),
 		Payload:     payload,

@@ -398,8 +398,8 @@ func (failingFinish) FinishAttempt(context.Context, models.AttemptEnd) error {
 	return errors.New("injected: database unavailable")
 }
 
-func (failingFinish) RecordAttempt(context.Context, string, string, time.Time, string, time.Duration) (bool, error) {
-	return false, errors.New("injected: database unavailable")
+func (failingFinish) RecordAttempt(context.Context, string, string, time.Time, string, time.Duration) ([]models.Event, error) {
+	return nil, errors.New("injected: database unavailable")
 }
 
 // A log write that fails after the request neither fails the delivery

@@ -66,6 +66,7 @@ type stackOptions struct {
 	rateLimit       float64
 	network         *netguard.Policy
 	pauseAfter      time.Duration
+	noAnnouncer     bool // leave webhook.paused events to the sweep
 	// backend is "postgres" (the default) or "sqlite".
 	backend string
 	// afterSend runs between each attempt's request and its record.
@@ -119,6 +120,9 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		network = *opts.network
 	}
 	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs, Signaler: c}
+	if !opts.noAnnouncer {
+		s.actsConfig.Announcer = emitter.New(st, c, emitter.Options{TaskQueue: s.taskQueue})
+	}
 	var actStore activities.Store = st
 	if opts.wrapStore != nil {
 		actStore = opts.wrapStore(st)

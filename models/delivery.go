@@ -89,6 +89,10 @@ type DeliveryAttempt struct {
 	NextAttemptAt *time.Time
 	WorkflowID    string
 	RunID         string
+	// RequestHeaders are the headers the attempt sent, secrets masked;
+	// ResponseHeaders those it got back. Nil where not recorded.
+	RequestHeaders  map[string]string
+	ResponseHeaders map[string]string
 }
 
 // DeliveryFilter narrows a delivery listing; zero fields do not filter.
@@ -143,6 +147,10 @@ type AttemptEnd struct {
 	LatencyMs    int64
 	ResponseBody string
 	Error        string
+	// RequestHeaders are the headers sent, secrets masked; ResponseHeaders
+	// those received (nil without an answer).
+	RequestHeaders  map[string]string
+	ResponseHeaders map[string]string
 	// Status is the delivery's status from now on (Verdict.Status), and
 	// NextAttemptAt when the schedule retries (nil when it will not).
 	Status        DeliveryStatus

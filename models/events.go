@@ -29,6 +29,16 @@ var catalog = []EventType{
 	{Name: "SIGNAL_UPDATED", Wire: "signal.updated", Family: "signal"},
 }
 
+// WebhookPausedEvent is the operational event the service emits itself when it
+// pauses a webhook automatically (auto-pause or 410). It is never emitted
+// by the platform and reaches only the webhooks that name it or its family:
+// "*" does not cover it.
+var WebhookPausedEvent = EventType{Name: "WEBHOOK_PAUSED", Wire: "webhook.paused", Family: "webhook"}
+
+// operational are the events the service emits about itself, in their
+// listed order.
+var operational = []EventType{WebhookPausedEvent}
+
 // TestingConnection is reserved for "test this webhook": never emitted by
 // the platform, never named in a subscription.
 var TestingConnection = EventType{Name: "TESTING_CONNECTION", Wire: "testing.connection", Family: "testing"}
@@ -36,14 +46,22 @@ var TestingConnection = EventType{Name: "TESTING_CONNECTION", Wire: "testing.con
 // aliases are extra wire names accepted on input.
 var aliases = map[string]string{"message.created": "MESSAGE_CREATED"}
 
-// families are the names a subscription may use for a whole family.
-var families = []string{"conversation", "message", "contact", "signal"}
+// families are the names a subscription may use for a whole family; the
+// operational family is last.
+var families = []string{"conversation", "message", "contact", "signal", "webhook"}
 
 // AllEvents is the subscription that matches every event.
 const AllEvents = "*"
 
 // Catalog returns the emittable event types in their listed order.
 func Catalog() []EventType { return slices.Clone(catalog) }
+
+// Operational returns the events the service emits about itself.
+func Operational() []EventType { return slices.Clone(operational) }
+
+// IsOperational reports whether e is an event the service emits about
+// itself: never emitted by the platform, never covered by "*".
+func (e EventType) IsOperational() bool { return slices.Contains(operational, e) }
 
 // Families returns the family names a subscription may use.
 func Families() []string { return slices.Clone(families) }
@@ -53,7 +71,7 @@ func Families() []string { return slices.Clone(families) }
 // events from the platform or from subscriptions must refuse it.
 func LookupEvent(name string) (EventType, bool) {
 	n := strings.TrimSpace(name)
-	for _, e := range catalog {
+	for _, e := range slices.Concat(catalog, operational) {
 		if strings.EqualFold(n, e.Name) || strings.EqualFold(n, e.Wire) {
 			return e, true
 		}
@@ -78,6 +96,9 @@ func ParseEmittedEvent(name string) (EventType, error) {
 	}
 	if e == TestingConnection {
 		return EventType{}, Invalid("event", "%q is reserved for webhook tests and cannot be emitted", name)
+	}
+	if e.IsOperational() {
+		return EventType{}, Invalid("event", "%q is emitted by the webhook service itself and cannot be emitted", name)
 	}
 	return e, nil
 }
@@ -133,8 +154,13 @@ func NormalizeSubscriptions(entries []string) ([]string, error) {
 const MaxSubscriptionEntries = 64
 
 // SubscriptionPatterns returns every canonical subscription entry that
-// matches e: its enum name, its family pattern and "*". Storage uses it to
-// find matching webhooks with an index instead of scanning.
+// matches e: its enum name, its family pattern and "*" (not for an
+// operational event: a subscription opts in to those by name or family).
+// Storage uses it to find matching webhooks with an index instead of
+// scanning.
 func SubscriptionPatterns(e EventType) []string {
+	if e.IsOperational() {
+		return []string{e.Name, strings.ToUpper(e.Family) + "_*"}
+	}
 	return []string{e.Name, strings.ToUpper(e.Family) + "_*", AllEvents}
 }

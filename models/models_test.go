@@ -239,3 +239,33 @@ func TestNewWebhookValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryEventTypeHasADescriptionAndAnExampleObject(t *testing.T) {
+	for _, e := range append(models.Catalog(), models.Operational()...) {
+		a := models.Describe(e)
+		var obj map[string]any
+		if a.Description == "" || json.Unmarshal(a.Example, &obj) != nil || len(obj) == 0 {
+			t.Errorf("%s: description %q, example %s", e.Name, a.Description, a.Example)
+		}
+	}
+}
+
+func TestOperationalEventsAreOptInAndNeverEmitted(t *testing.T) {
+	if _, err := models.ParseEmittedEvent("webhook.paused"); err == nil || !strings.Contains(err.Error(), "emitted by the webhook service itself") {
+		t.Errorf("emitting webhook.paused: %v", err)
+	}
+	if got := models.SubscriptionPatterns(models.WebhookPausedEvent); slices.Contains(got, models.AllEvents) || !slices.Contains(got, "WEBHOOK_*") || !slices.Contains(got, "WEBHOOK_PAUSED") {
+		t.Errorf("patterns of webhook.paused = %v", got)
+	}
+	for _, in := range []string{"webhook.*", "WEBHOOK_*", "webhook.paused", "WEBHOOK_PAUSED"} {
+		if _, err := models.NormalizeSubscription(in); err != nil {
+			t.Errorf("subscribing to %s: %v", in, err)
+		}
+	}
+	if (models.Webhook{Events: []string{models.AllEvents}}).Subscribed(models.WebhookPausedEvent) {
+		t.Error(`"*" covers webhook.paused`)
+	}
+	if !(models.Webhook{Events: []string{"WEBHOOK_*"}}).Subscribed(models.WebhookPausedEvent) {
+		t.Error("WEBHOOK_* does not cover webhook.paused")
+	}
+}

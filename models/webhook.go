@@ -39,18 +39,23 @@ const (
 
 // Webhook is one customer endpoint subscribed to some of a workspace's events.
 type Webhook struct {
-	ID               string
-	WorkspaceID      string
-	URL              string
-	DisplayName      string
-	Status           WebhookStatus
-	Events           []string // canonical subscription entries
-	PausedReason     string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	LastAttemptedAt  *time.Time
-	LastErrorAt      *time.Time
-	LastErrorMessage string
+	ID           string
+	WorkspaceID  string
+	URL          string
+	DisplayName  string
+	Status       WebhookStatus
+	Events       []string // canonical subscription entries
+	PausedReason string
+	// PausedAt is when a paused webhook was paused; PauseAcknowledgedAt
+	// when someone took note of it: at once for a pause asked for, nil
+	// for an automatic one until it is acknowledged.
+	PausedAt            *time.Time
+	PauseAcknowledgedAt *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	LastAttemptedAt     *time.Time
+	LastErrorAt         *time.Time
+	LastErrorMessage    string
 	// Headers are sent with every delivery (canonical names); Auth, when
 	// set, authenticates deliveries to the endpoint. Both are stored
 	// encrypted and shown masked.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ type attemptRow struct {
 	NextAttemptAt *time.Time
 	WorkflowID    string
 	RunID         string
+	// RequestHeaders and ResponseHeaders are JSON objects; nil for
+	// attempts recorded before they were kept.
+	RequestHeaders  *string
+	ResponseHeaders *string
 }
 
 func (attemptRow) TableName() string { return "delivery_attempts" }
@@ -79,7 +84,50 @@ func (r attemptRow) model() models.DeliveryAttempt {
 	if r.StatusCode != nil {
 		a.StatusCode = *r.StatusCode
 	}
+	a.RequestHeaders = readHeaders(r.RequestHeaders)
+	a.ResponseHeaders = readHeaders(r.ResponseHeaders)
 	return a
+}
+
+// maxResponseHeaders bounds the response headers an attempt record keeps,
+// in bytes of JSON; past it the rest are left out.
+const maxResponseHeaders = 8 << 10
+
+// writeHeaders is headers as stored: a JSON object, nil when there are
+// none. Names and values are made storable; a name whose entry would take
+// the object past limit is left out, and so are the rest.
+func writeHeaders(h map[string]string, limit int) *string {
+	if len(h) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(h))
+	out := make(map[string]string, len(h))
+	size := 2
+	for _, n := range names {
+		name, value := cleanText(n, 256), cleanText(h[n], 2048)
+		size += len(name) + len(value) + 6
+		if size > limit {
+			break
+		}
+		out[name] = value
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+func readHeaders(s *string) map[string]string {
+	if s == nil {
+		return nil
+	}
+	var h map[string]string
+	if json.Unmarshal([]byte(*s), &h) != nil {
+		return nil
+	}
+	return h
 }
 
 // staleSending is how long after its start an attempt still "sending"
@@ -170,9 +218,10 @@ func (s *Store) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
 	body := cleanText(e.ResponseBody, models.MaxResponseBody)
 	errMsg := cleanText(e.Error, 2048)
 	updateAttempt := `UPDATE delivery_attempts SET outcome = ?, finished_at = ?, status_code = ?, latency_ms = ?,
-			response_body = ?, error = ?, next_attempt_at = ?
+			response_body = ?, error = ?, next_attempt_at = ?, request_headers = ?, response_headers = ?
 		WHERE delivery_id = ? AND number = ?`
-	attemptArgs := []any{string(outcome), at, code, e.LatencyMs, body, errMsg, next, e.DeliveryID, e.Number}
+	attemptArgs := []any{string(outcome), at, code, e.LatencyMs, body, errMsg, next,
+		writeHeaders(e.RequestHeaders, 64<<10), writeHeaders(e.ResponseHeaders, maxResponseHeaders), e.DeliveryID, e.Number}
 	set := "status = ?, next_attempt_at = ?"
 	setArgs := []any{string(e.Status), next}
 	if e.KeepDueRetry {

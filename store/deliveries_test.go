@@ -286,7 +286,7 @@ func TestAutoPauseSkipsPendingDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 		paused, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, t0.Add(2*time.Minute), "500", time.Minute)
-		if err != nil || !paused {
+		if err != nil || len(paused) != 1 {
 			t.Fatalf("auto-pause = %v (err %v)", paused, err)
 		}
 		if d := delivery(t, st, "wrk_a", ref.DeliveryID); d.Status != models.DeliverySkipped || !strings.Contains(d.LastError, "every delivery attempt failed") {
@@ -551,10 +551,10 @@ func TestWebhookDataIsScopedToItsWorkspace(t *testing.T) {
 		if _, err := st.DeliveryStats(ctx, "wrk_b", w.ID, now, models.StatsDays); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("DeliveryStats from wrk_b: err %v, want not found", err)
 		}
-		if err := st.PauseWebhook(ctx, "wrk_b", w.ID, "gone"); err != nil {
+		if _, err := st.PauseWebhook(ctx, "wrk_b", w.ID, "gone"); err != nil {
 			t.Fatal(err)
 		}
-		if paused, err := st.RecordAttempt(ctx, "wrk_b", w.ID, now, "500", time.Nanosecond); err != nil || paused {
+		if paused, err := st.RecordAttempt(ctx, "wrk_b", w.ID, now, "500", time.Nanosecond); err != nil || len(paused) != 0 {
 			t.Errorf("RecordAttempt from wrk_b paused = %v (err %v)", paused, err)
 		}
 		got, err := st.Webhook(ctx, "wrk_a", w.ID)
@@ -575,7 +575,7 @@ func TestWebhookDataIsScopedToItsWorkspace(t *testing.T) {
 		if days, err := st.DeliveryStats(ctx, "wrk_a", w.ID, now, models.StatsDays); err != nil || days[len(days)-1].Failed != 1 {
 			t.Errorf("DeliveryStats = %+v (err %v), want today's failure", days, err)
 		}
-		if err := st.PauseWebhook(ctx, "wrk_a", w.ID, "gone"); err != nil {
+		if _, err := st.PauseWebhook(ctx, "wrk_a", w.ID, "gone"); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := st.Webhook(ctx, "wrk_a", w.ID); got.Status != models.WebhookPaused {

@@ -58,17 +58,19 @@ func (r eventRow) model() (models.Event, error) {
 }
 
 type webhookRow struct {
-	ID               string `gorm:"primaryKey"`
-	WorkspaceID      string
-	URL              string `gorm:"column:url"`
-	DisplayName      string
-	Status           string
-	PausedReason     string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	LastAttemptedAt  *time.Time
-	LastErrorAt      *time.Time
-	LastErrorMessage string
+	ID                  string `gorm:"primaryKey"`
+	WorkspaceID         string
+	URL                 string `gorm:"column:url"`
+	DisplayName         string
+	Status              string
+	PausedReason        string
+	PausedAt            *time.Time
+	PauseAcknowledgedAt *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	LastAttemptedAt     *time.Time
+	LastErrorAt         *time.Time
+	LastErrorMessage    string
 	// Endpoint is the sealed endpointConfig (sealEndpoint, openEndpoint).
 	Endpoint *string
 	// Filters is the JSON of the webhook's payload filters.
@@ -86,21 +88,23 @@ func (webhookRow) TableName() string { return "webhooks" }
 
 func webhookToRow(w models.Webhook) webhookRow {
 	return webhookRow{
-		ID:               w.ID,
-		WorkspaceID:      w.WorkspaceID,
-		URL:              w.URL,
-		DisplayName:      w.DisplayName,
-		Status:           string(w.Status),
-		PausedReason:     w.PausedReason,
-		CreatedAt:        w.CreatedAt.UTC(),
-		UpdatedAt:        w.UpdatedAt.UTC(),
-		LastAttemptedAt:  utcPtr(w.LastAttemptedAt),
-		LastErrorAt:      utcPtr(w.LastErrorAt),
-		LastErrorMessage: w.LastErrorMessage,
-		Filters:          filtersJSON(w.Filters),
-		MaxPerSecond:     throttleRate(w.Throttle),
-		MaxInFlight:      throttleConc(w.Throttle),
-		Ordering:         nilIfEmpty(w.Ordering),
+		ID:                  w.ID,
+		WorkspaceID:         w.WorkspaceID,
+		URL:                 w.URL,
+		DisplayName:         w.DisplayName,
+		Status:              string(w.Status),
+		PausedReason:        w.PausedReason,
+		PausedAt:            utcPtr(w.PausedAt),
+		PauseAcknowledgedAt: utcPtr(w.PauseAcknowledgedAt),
+		CreatedAt:           w.CreatedAt.UTC(),
+		UpdatedAt:           w.UpdatedAt.UTC(),
+		LastAttemptedAt:     utcPtr(w.LastAttemptedAt),
+		LastErrorAt:         utcPtr(w.LastErrorAt),
+		LastErrorMessage:    w.LastErrorMessage,
+		Filters:             filtersJSON(w.Filters),
+		MaxPerSecond:        throttleRate(w.Throttle),
+		MaxInFlight:         throttleConc(w.Throttle),
+		Ordering:            nilIfEmpty(w.Ordering),
 	}
 }
 
@@ -153,20 +157,22 @@ func (r webhookRow) model() models.Webhook {
 		events = append(events, s.Pattern)
 	}
 	return models.Webhook{
-		ID:               r.ID,
-		WorkspaceID:      r.WorkspaceID,
-		URL:              r.URL,
-		DisplayName:      r.DisplayName,
-		Status:           models.WebhookStatus(r.Status),
-		Events:           events,
-		PausedReason:     r.PausedReason,
-		CreatedAt:        r.CreatedAt.UTC(),
-		UpdatedAt:        r.UpdatedAt.UTC(),
-		LastAttemptedAt:  utcPtr(r.LastAttemptedAt),
-		LastErrorAt:      utcPtr(r.LastErrorAt),
-		LastErrorMessage: r.LastErrorMessage,
-		Throttle:         readThrottle(r.MaxPerSecond, r.MaxInFlight),
-		Ordering:         deref(r.Ordering),
+		ID:                  r.ID,
+		WorkspaceID:         r.WorkspaceID,
+		URL:                 r.URL,
+		DisplayName:         r.DisplayName,
+		Status:              models.WebhookStatus(r.Status),
+		Events:              events,
+		PausedReason:        r.PausedReason,
+		PausedAt:            utcPtr(r.PausedAt),
+		PauseAcknowledgedAt: utcPtr(r.PauseAcknowledgedAt),
+		CreatedAt:           r.CreatedAt.UTC(),
+		UpdatedAt:           r.UpdatedAt.UTC(),
+		LastAttemptedAt:     utcPtr(r.LastAttemptedAt),
+		LastErrorAt:         utcPtr(r.LastErrorAt),
+		LastErrorMessage:    r.LastErrorMessage,
+		Throttle:            readThrottle(r.MaxPerSecond, r.MaxInFlight),
+		Ordering:            deref(r.Ordering),
 	}
 }
 

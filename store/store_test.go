@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -178,7 +179,7 @@ func TestMatchWebhooks(t *testing.T) {
 		all := newWebhook(t, st, "wrk_a", "*")
 		newWebhook(t, st, "wrk_a", "MESSAGE_CREATED")
 		paused := newWebhook(t, st, "wrk_a", "*")
-		if err := st.PauseWebhook(ctx, paused.WorkspaceID, paused.ID, "test"); err != nil {
+		if _, err := st.PauseWebhook(ctx, paused.WorkspaceID, paused.ID, "test"); err != nil {
 			t.Fatal(err)
 		}
 		newWebhook(t, st, "wrk_b", "*")
@@ -252,7 +253,7 @@ func TestDeliveryInputsPauseAndAttempts(t *testing.T) {
 		if _, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, at, "endpoint answered 500", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.PauseWebhook(ctx, w.WorkspaceID, w.ID, "endpoint answered 410 Gone"); err != nil {
+		if _, err := st.PauseWebhook(ctx, w.WorkspaceID, w.ID, "endpoint answered 410 Gone"); err != nil {
 			t.Fatal(err)
 		}
 		got, err = st.Webhook(ctx, "wrk_a", w.ID)
@@ -511,11 +512,11 @@ func TestAutoPauseAfterARunOfFailures(t *testing.T) {
 		window := 5 * 24 * time.Hour
 		record := func(at time.Time, errMsg string) bool {
 			t.Helper()
-			paused, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, at, errMsg, window)
+			announce, err := st.RecordAttempt(ctx, w.WorkspaceID, w.ID, at, errMsg, window)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return paused
+			return len(announce) > 0
 		}
 		status := func() models.WebhookStatus {
 			t.Helper()
@@ -825,4 +826,67 @@ func rawDB(t *testing.T, url string) *sql.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// An automatic pause is announced once, in the same transaction: the
+// webhook.paused event is stored and returned, and the sweep finds it; the
+// pause waits to be acknowledged, a pause asked for does not. Another
+// workspace cannot acknowledge it.
+func TestAutomaticPauseIsAnnouncedAndAcknowledged(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		ctx := context.Background()
+		since := time.Now().Add(-time.Minute)
+		w := newWebhook(t, st, "wrk_a", "*")
+		announce, err := st.PauseWebhook(ctx, "wrk_a", w.ID, "endpoint answered 410 Gone")
+		if err != nil || len(announce) != 1 {
+			t.Fatalf("pause: %v, %v", announce, err)
+		}
+		ev := announce[0]
+		var payload struct {
+			Webhook struct{ ID, URL string }
+			Reason  string
+		}
+		if err := json.Unmarshal(ev.Payload, &payload); err != nil || ev.Type != models.WebhookPausedEvent || ev.WorkspaceID != "wrk_a" ||
+			payload.Webhook.ID != w.ID || payload.Webhook.URL != w.URL || payload.Reason != "endpoint answered 410 Gone" {
+			t.Errorf("announcement = %+v (%s)", ev, ev.Payload)
+		}
+		if stored, err := st.Event(ctx, "wrk_a", ev.ID); err != nil || string(stored.Payload) != string(ev.Payload) {
+			t.Errorf("stored announcement = %+v, %v", stored, err)
+		}
+		// Paused again (a second 410): no second announcement.
+		if again, err := st.PauseWebhook(ctx, "wrk_a", w.ID, "endpoint answered 410 Gone"); err != nil || len(again) != 0 {
+			t.Errorf("second pause announced %v (%v)", again, err)
+		}
+		if found, err := st.PauseAnnouncements(ctx, since); err != nil || len(found) != 1 || found[0].ID != ev.ID {
+			t.Errorf("PauseAnnouncements = %v, %v", found, err)
+		}
+		got, _ := st.Webhook(ctx, "wrk_a", w.ID)
+		if got.PausedAt == nil || got.PauseAcknowledgedAt != nil {
+			t.Errorf("paused at %v, acknowledged at %v", got.PausedAt, got.PauseAcknowledgedAt)
+		}
+		if _, err := st.AcknowledgePause(ctx, "wrk_b", w.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("another workspace acknowledges: %v", err)
+		}
+		if got, err := st.AcknowledgePause(ctx, "wrk_a", w.ID); err != nil || got.PauseAcknowledgedAt == nil {
+			t.Errorf("acknowledge: %+v, %v", got, err)
+		}
+		// Resumed: nothing to acknowledge.
+		if _, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error { w.Status = models.WebhookActive; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.Webhook(ctx, "wrk_a", w.ID); got.PausedAt != nil || got.PauseAcknowledgedAt != nil {
+			t.Errorf("resumed webhook keeps its pause: %+v", got)
+		}
+		if _, err := st.AcknowledgePause(ctx, "wrk_a", w.ID); !errors.Is(err, models.ErrConflict) {
+			t.Errorf("acknowledging an active webhook: %v", err)
+		}
+		// Paused on request: taken note of already, not announced.
+		manual, err := st.UpdateWebhook(ctx, "wrk_a", w.ID, func(w *models.Webhook) error { w.Status = models.WebhookPaused; return nil })
+		if err != nil || manual.PausedAt == nil || manual.PauseAcknowledgedAt == nil {
+			t.Errorf("paused on request: %+v, %v", manual, err)
+		}
+		if found, _ := st.PauseAnnouncements(ctx, since); len(found) != 1 {
+			t.Errorf("a pause on request was announced: %v", found)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,6 +28,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w models.Webhook, secret stri
 	now := s.now()
 	w.ID = models.NewID("wh", now)
 	w.CreatedAt, w.UpdatedAt = now, now
+	if w.Status == models.WebhookPaused {
+		w.PausedAt, w.PauseAcknowledgedAt = &now, &now // paused on request
+	}
 	sealed, err := s.sealer.seal(secret, w.ID)
 	if err != nil {
 		return models.Webhook{}, err
@@ -146,8 +150,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 		}
 		w.ID, w.WorkspaceID, w.CreatedAt = before.ID, before.WorkspaceID, before.CreatedAt
 		w.UpdatedAt = s.now()
-		if w.Status == models.WebhookActive {
-			w.PausedReason = "" // an active webhook has no paused reason
+		switch {
+		case w.Status == models.WebhookActive:
+			// An active webhook has no pause to tell of.
+			w.PausedReason, w.PausedAt, w.PauseAcknowledgedAt = "", nil, nil
+		case before.Status == models.WebhookActive:
+			// Paused on request: taken note of by whoever asked.
+			w.PausedAt, w.PauseAcknowledgedAt = &w.UpdatedAt, &w.UpdatedAt
 		}
 		updated := webhookToRow(w)
 		if updated.Endpoint, err = s.sealEndpoint(w); err != nil {
@@ -394,29 +403,112 @@ func (s *Store) RotateSecret(ctx context.Context, workspaceID, id, secret string
 	return until, nil
 }
 
-// PauseWebhook sets the workspace's webhook PAUSED with reason, unless it
-// is gone, and marks its pending deliveries skipped.
-func (s *Store) PauseWebhook(ctx context.Context, workspaceID, id, reason string) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&webhookRow{}).Where("id = ? AND workspace_id = ?", id, workspaceID).
-			Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": s.now()})
-		if res.Error != nil || res.RowsAffected == 0 {
+// PauseWebhook pauses the workspace's webhook automatically with reason,
+// unless it is gone, and marks its pending deliveries skipped. An active
+// webhook's pause is announced: the webhook.paused event is stored in the
+// same transaction and returned, for the caller to publish (the sweep of
+// announcements publishes it if the caller cannot). A webhook paused
+// already keeps its pause, with the new reason.
+func (s *Store) PauseWebhook(ctx context.Context, workspaceID, id, reason string) (announce []models.Event, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.now()
+		res := tx.Model(&webhookRow{}).Where("id = ? AND workspace_id = ? AND status = ?", id, workspaceID, string(models.WebhookActive)).
+			Updates(map[string]any{"status": string(models.WebhookPaused), "paused_reason": reason, "updated_at": now,
+				"paused_at": now, "pause_acknowledged_at": nil})
+		if res.Error != nil {
 			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			res = tx.Model(&webhookRow{}).Where("id = ? AND workspace_id = ?", id, workspaceID).
+				Updates(map[string]any{"paused_reason": reason, "updated_at": now})
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error
+			}
+		} else if announce, err = s.announcePause(tx, workspaceID, id, reason, now); err != nil {
+			return err
 		}
 		return s.skipPending(tx, id, skippedBecause(reason))
 	})
 	if err != nil {
-		return fmt.Errorf("pause webhook %s: %w", id, translate(err))
+		return nil, fmt.Errorf("pause webhook %s: %w", id, translate(err))
 	}
-	return nil
+	return announce, nil
+}
+
+// announcePause stores, in tx, the webhook.paused event telling the
+// workspace that its webhook was paused automatically at pausedAt.
+func (s *Store) announcePause(tx *gorm.DB, workspaceID, id, reason string, pausedAt time.Time) ([]models.Event, error) {
+	var w webhookRow
+	if err := tx.Select("id", "url", "display_name").Take(&w, "id = ? AND workspace_id = ?", id, workspaceID).Error; err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(map[string]any{
+		"webhook":  map[string]string{"id": w.ID, "url": w.URL, "displayName": w.DisplayName},
+		"reason":   reason,
+		"pausedAt": pausedAt.UTC().Format(models.TimestampLayout),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev := models.Event{
+		ID: models.NewID("evt", pausedAt), WorkspaceID: workspaceID, Type: models.WebhookPausedEvent,
+		OccurredAt: pausedAt.UTC().Truncate(time.Millisecond), ReceivedAt: pausedAt.UTC(), Payload: payload,
+	}
+	row := eventToRow(ev)
+	if err := tx.Create(&row).Error; err != nil {
+		return nil, err
+	}
+	return []models.Event{ev}, nil
+}
+
+// PauseAnnouncements returns the webhook.paused events stored since, for
+// the sweep that makes sure each was published.
+func (s *Store) PauseAnnouncements(ctx context.Context, since time.Time) ([]models.Event, error) {
+	var rows []eventRow
+	if err := s.db.WithContext(ctx).Where("type = ? AND received_at >= ?", models.WebhookPausedEvent.Name, since.UTC()).
+		Order("received_at").Limit(1000).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load pause announcements: %w", translate(err))
+	}
+	out := make([]models.Event, 0, len(rows))
+	for _, r := range rows {
+		ev, err := r.model()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// AcknowledgePause takes note of the workspace's webhook's automatic
+// pause, so that the dashboard stops telling of it. A webhook that is not
+// paused is a conflict; acknowledging twice changes nothing.
+func (s *Store) AcknowledgePause(ctx context.Context, workspaceID, id string) (models.Webhook, error) {
+	w, err := s.Webhook(ctx, workspaceID, id)
+	if err != nil {
+		return models.Webhook{}, err
+	}
+	if w.Status != models.WebhookPaused {
+		return models.Webhook{}, &models.ConflictError{Message: "the webhook is not paused; there is no pause to acknowledge"}
+	}
+	if w.PauseAcknowledgedAt != nil {
+		return w, nil
+	}
+	err = s.db.WithContext(ctx).Model(&webhookRow{}).Where("id = ? AND workspace_id = ? AND status = ? AND pause_acknowledged_at IS NULL",
+		id, workspaceID, string(models.WebhookPaused)).Update("pause_acknowledged_at", s.now()).Error
+	if err != nil {
+		return models.Webhook{}, fmt.Errorf("acknowledge pause of webhook %s: %w", id, translate(err))
+	}
+	return s.Webhook(ctx, workspaceID, id)
 }
 
 // RecordAttempt keeps the workspace's webhook's lastAttemptedAt current. A failure
 // (errMsg not empty) also sets lastErrorAt and lastErrorMessage and starts
 // a run of failures if none is running; a success ends the run. When
 // pauseAfter > 0 and the run has lasted that long, an ACTIVE webhook is
-// paused with the reason, and paused is true.
-func (s *Store) RecordAttempt(ctx context.Context, workspaceID, id string, at time.Time, errMsg string, pauseAfter time.Duration) (paused bool, err error) {
+// paused with the reason, and announce holds the webhook.paused event
+// stored with the pause (see PauseWebhook).
+func (s *Store) RecordAttempt(ctx context.Context, workspaceID, id string, at time.Time, errMsg string, pauseAfter time.Duration) (announce []models.Event, err error) {
 	db := s.db.WithContext(ctx)
 	at = at.UTC()
 	if errMsg == "" {
@@ -426,26 +518,30 @@ func (s *Store) RecordAttempt(ctx context.Context, workspaceID, id string, at ti
 			failing_since = COALESCE(failing_since, ?) WHERE id = ? AND workspace_id = ?`, at, at, errMsg, at, id, workspaceID).Error
 	}
 	if err != nil {
-		return false, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
+		return nil, fmt.Errorf("record attempt on webhook %s: %w", id, translate(err))
 	}
 	if errMsg == "" || pauseAfter <= 0 {
-		return false, nil
+		return nil, nil
 	}
 	reason := fmt.Sprintf("every delivery attempt failed for %s; last error: %s", pauseAfter, errMsg)
 	err = db.Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?
+		now := s.now()
+		res := tx.Exec(`UPDATE webhooks SET status = ?, paused_reason = ?, updated_at = ?, paused_at = ?, pause_acknowledged_at = NULL
 			WHERE id = ? AND workspace_id = ? AND status = ? AND failing_since <= ?`,
-			string(models.WebhookPaused), reason, s.now(), id, workspaceID, string(models.WebhookActive), at.Add(-pauseAfter))
+			string(models.WebhookPaused), reason, now, now, id, workspaceID, string(models.WebhookActive), at.Add(-pauseAfter))
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		paused = true
+		var err error
+		if announce, err = s.announcePause(tx, workspaceID, id, reason, now); err != nil {
+			return err
+		}
 		return s.skipPending(tx, id, skippedBecause(reason))
 	})
 	if err != nil {
-		return false, fmt.Errorf("auto-pause webhook %s: %w", id, translate(err))
+		return nil, fmt.Errorf("auto-pause webhook %s: %w", id, translate(err))
 	}
-	return paused, nil
+	return announce, nil
 }
 
 // skippedBecause is the last error of a delivery skipped when its webhook

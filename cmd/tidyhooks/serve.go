@@ -204,6 +204,8 @@ func startWorker(ctx context.Context, cfg Config, p *processDeps, c client.Clien
 	metrics := worker.NewMetrics(p.reg)
 	actsCfg := activitiesConfig(cfg, metrics)
 	actsCfg.Signaler = c // ordered deliveries start from the worker
+	// and so do the webhook.paused events of automatic pauses.
+	actsCfg.Announcer = emitter.New(p.st, c, emitter.Options{})
 	w := worker.New(c, activities.New(p.st, actsCfg), worker.Options{MaxConcurrentActivities: cfg.WorkerActivities, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start worker: %w", err)
@@ -221,6 +223,10 @@ func runMaintenance(ctx context.Context, g *errgroup.Group, cfg Config, st *stor
 	})
 	g.Go(func() error {
 		worker.RunSweeper(ctx, c, cfg.TemporalNamespace, st, metrics, worker.SweepEvery, logger)
+		return nil
+	})
+	g.Go(func() error {
+		worker.RunAnnouncer(ctx, st, emitter.New(st, c, emitter.Options{}), worker.SweepEvery, logger)
 		return nil
 	})
 }
