@@ -19,7 +19,9 @@ func (p page) fits(where string) {
 		_, _ = fmt.Sscan(got, &scroll, &width)
 		return scroll > width
 	}() {
-		p.t.Errorf("%s: the page is %s px wide (scroll width, then the screen's): it scrolls sideways", where, got)
+		wide := p.eval(`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > screen.width + 1 && !e.closest('.scroll'))
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)
+		p.t.Errorf("%s: the page is %s px wide (scroll width, then the screen's): it scrolls sideways; past the screen: %s", where, got, wide)
 	}
 }
 
@@ -43,10 +45,17 @@ func TestDashboardFitsAPhone(t *testing.T) {
 	p.click(`tr[data-id="` + id + `"] a.open`)
 	p.until("its deliveries", `document.querySelectorAll('tr.delivery').length === 3`)
 	p.fits("the webhook's page")
-	p.click("tr.delivery button.attempts")
-	p.until("the attempts", `document.querySelectorAll('tr.attempts-row tr.attempt').length >= 1`)
-	p.fits("a delivery's attempts")
+	p.accessible("the webhook's page on a phone")
+	p.click("tr.delivery a.open-delivery")
+	p.run("a delivery", chromedp.WaitVisible(chromedp.CSS("#attempt-detail")))
+	p.until("its request", `document.querySelector('#attempt-request-headers').textContent.includes('Webhook-Signature')`)
+	p.fits("a delivery's page")
+	p.accessible("a delivery's page on a phone")
+	p.run("back", chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS("#edit-webhook")))
 	p.click("#edit-webhook")
 	p.run("editor", chromedp.WaitVisible(chromedp.CSS("#webhook-form")), chromedp.Click(chromedp.CSS("#wh-controls summary")))
 	p.fits("the editor")
+	p.run("the catalog", chromedp.Navigate(s.api.URL+"/dashboard/#/events"), chromedp.WaitVisible(chromedp.CSS("section.family")))
+	p.run("open an example", chromedp.Click(chromedp.CSS("details.event-type summary")))
+	p.fits("the event catalog")
 }
