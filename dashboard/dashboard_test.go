@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	pathpkg "path"
 	"regexp"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )

@@ -470,7 +470,10 @@ func TestDashboard(t *testing.T) {
 	}
 	p.click("#delete-webhook")
 	p.run("the list", chromedp.WaitVisible(chromedp.CSS("#webhook-table")))
-	eventually(t, "the delete", func() bool { code, _ := s.do("GET", "/v1/webhooks/"+id, s.keyA, ""); return code == http.StatusNotFound })
+	eventually(t, "the delete", func() bool {
+		code, _ := s.do("GET", "/v1/webhooks/"+id, s.keyA, "")
+		return code == http.StatusNotFound
+	})
 
 	// An unknown link says so.
 	p.run("an unknown link", chromedp.Navigate(base+"#/nowhere"), chromedp.WaitVisible(chromedp.CSS("#not-found")))
