@@ -2,6 +2,8 @@ package integration_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,9 +14,9 @@ import (
 // fits reports whether the page scrolls sideways at the current width.
 func (p page) fits(where string) {
 	p.t.Helper()
-	// A phone's layout viewport grows to fit what is too wide, so the
-	// page is compared with the screen, not with the window.
-	if got := p.eval(`document.documentElement.scrollWidth + ' ' + screen.width`); func() bool {
+	// A phone's layout viewport grows to fit what is too wide, so there
+	// the page is compared with the screen; elsewhere with the window.
+	if got := p.eval(`document.documentElement.scrollWidth + ' ' + (navigator.maxTouchPoints > 0 ? screen.width : innerWidth)`); func() bool {
 		var scroll, width int
 		_, _ = fmt.Sscan(got, &scroll, &width)
 		return scroll > width
@@ -22,6 +24,33 @@ func (p page) fits(where string) {
 		wide := p.eval(`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > screen.width + 1 && !e.closest('.scroll'))
 			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)
 		p.t.Errorf("%s: the page is %s px wide (scroll width, then the screen's): it scrolls sideways; past the screen: %s", where, got, wide)
+	}
+}
+
+// checked makes the checks every page gets at every size: no sideways
+// scroll of the page, axe-core clean, and a screenshot kept as a test
+// artifact (in test-artifacts/, which git ignores; TIDYHOOKS_TEST_ARTIFACTS
+// names another folder).
+func (p page) checked(name string) {
+	p.t.Helper()
+	p.fits(name)
+	p.accessible(name)
+	shot, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		p.t.Fatalf("screenshot of %s: %v", name, err)
+	}
+	dir := os.Getenv("TIDYHOOKS_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test-artifacts")
+	}
+	dir = filepath.Join(dir, p.t.Name())
+	width := p.eval(`String(innerWidth)`)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	file := strings.NewReplacer(" ", "-", "'", "", "/", "-").Replace(name) + "-" + width + ".jpg"
+	if err := os.WriteFile(filepath.Join(dir, file), shot, 0o644); err != nil {
+		p.t.Fatal(err)
 	}
 }
 
@@ -38,24 +67,22 @@ func TestDashboardFitsAPhone(t *testing.T) {
 	p := page{t, browser(t)}
 	p.run("a phone", chromedp.Emulate(device.IPhone12Pro))
 	p.run("open the dashboard", chromedp.Navigate(s.api.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#signin")))
-	p.fits("sign in")
+	p.checked("sign in")
 	p.signIn(s.keyA)
 	p.run("webhook list", chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+id+`"] a.open`)))
-	p.fits("the webhook list")
+	p.checked("the webhook list")
 	p.click(`tr[data-id="` + id + `"] a.open`)
 	p.until("its deliveries", `document.querySelectorAll('tr.delivery').length === 3`)
-	p.fits("the webhook's page")
-	p.accessible("the webhook's page on a phone")
+	p.checked("the webhook's page")
 	p.click("tr.delivery a.open-delivery")
 	p.run("a delivery", chromedp.WaitVisible(chromedp.CSS("#attempt-detail")))
 	p.until("its request", `document.querySelector('#attempt-request-headers').textContent.includes('Webhook-Signature')`)
-	p.fits("a delivery's page")
-	p.accessible("a delivery's page on a phone")
+	p.checked("a delivery's page")
 	p.run("back", chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS("#edit-webhook")))
 	p.click("#edit-webhook")
 	p.run("editor", chromedp.WaitVisible(chromedp.CSS("#webhook-form")), chromedp.Click(chromedp.CSS("#wh-controls summary")))
-	p.fits("the editor")
+	p.checked("the editor")
 	p.run("the catalog", chromedp.Navigate(s.api.URL+"/dashboard/#/events"), chromedp.WaitVisible(chromedp.CSS("section.family")))
 	p.run("open an example", chromedp.Click(chromedp.CSS("details.event-type summary")))
-	p.fits("the event catalog")
+	p.checked("the event catalog")
 }

@@ -126,7 +126,7 @@ export async function editorPage(view, ctx) {
     if (q('#ev-all').checked) events.push('*');
     for (const box of $$('#families input.family', page)) if (box.checked && !box.disabled) events.push(box.dataset.pattern);
     for (const box of $$('#families input[data-event]', page)) if (box.checked && !box.disabled) events.push(box.dataset.event);
-    if (events.length === 0) throw new Error('Choose at least one event.');
+    if (events.length === 0) throw new Error('events: choose at least one event.');
     const out = { url: q('#wh-url').value.trim(), displayName: q('#wh-name').value.trim(), events };
     const headers = headerPatch();
     if (headers !== undefined) out.headers = headers;
@@ -154,14 +154,42 @@ export async function editorPage(view, ctx) {
     return out;
   }
 
+  // fieldFor is the control an error's field names (url, filter.a.in[1]…).
+  const fieldFor = {
+    url: '#wh-url', displayName: '#wh-name', events: '#wh-events', headers: '#wh-headers', auth: '#wh-auth-type',
+    throttle: '#wh-max-per-second', filter: '#wh-filter', ordering: '#wh-ordering',
+  };
+  // showFieldError puts message beside the control its field names, or
+  // clears every such message when there is none.
+  function showFieldError(message) {
+    for (const p of $$('.field-error', page)) p.remove();
+    for (const c of $$('[aria-invalid]', page)) {
+      c.removeAttribute('aria-invalid');
+      c.removeAttribute('aria-describedby');
+    }
+    const m = /^([A-Za-z]+)[\w.[\]]*: /.exec(message || '');
+    const sel = m && fieldFor[m[1]];
+    if (!sel) return;
+    const control = q(sel);
+    const note = el('p', { class: 'field-error error', id: control.id + '-error' }, message);
+    control.after(note);
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-describedby', note.id);
+    if (sel === '#wh-filter' || sel === '#wh-headers' || sel === '#wh-auth-type' || sel === '#wh-max-per-second') q('#wh-controls').open = true;
+    control.focus();
+  }
+
   q('#webhook-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     error.textContent = '';
+    showFieldError('');
     let b;
     try {
+      if (!q('#wh-url').value.trim()) throw new Error('url: is required');
       b = body();
     } catch (err) {
       error.textContent = err.message;
+      showFieldError(err.message);
       return;
     }
     try {
@@ -174,6 +202,7 @@ export async function editorPage(view, ctx) {
       }
     } catch (err) {
       failed(error, err, ctx);
+      if (err.status === 422) showFieldError(err.message);
     }
   });
   q('#wh-url').focus();

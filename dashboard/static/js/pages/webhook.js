@@ -67,12 +67,14 @@ export async function webhookPage(view, ctx) {
   }
 
   let cursor = null;
+  let pages = 0;
   async function loadDeliveries(reset) {
     const body = q('#delivery-table tbody');
     if (reset) cursor = null;
     try {
       const page = await call('listDeliveries', { params: { id }, query: { limit: 20, status: filters.status, event: filters.event, cursor }, signal: ctx.signal });
       if (reset) body.replaceChildren();
+      pages = reset ? 1 : pages + 1;
       for (const d of page.deliveries.items) body.append(deliveryRow(d));
       cursor = page.deliveries.nextCursor;
       q('#more-deliveries').hidden = !cursor;
@@ -214,4 +216,12 @@ export async function webhookPage(view, ctx) {
     }
   }
   await Promise.all([loadStats(), loadDeliveries(true)]);
+
+  // New deliveries appear by themselves: the newest page is read again
+  // every few seconds while the tab is shown and no older page is open,
+  // until you leave the page.
+  const timer = setInterval(() => {
+    if (!document.hidden && pages === 1 && !ctx.signal.aborted) loadDeliveries(true);
+  }, 3000);
+  ctx.signal.addEventListener('abort', () => clearInterval(timer));
 }
