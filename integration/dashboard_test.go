@@ -433,8 +433,16 @@ func TestDashboard(t *testing.T) {
 	p.until("the failed retry", `document.querySelector('#action-result').textContent.includes('Retried: failed (endpoint answered 500')`)
 	failing.Store(false)
 
+	// Leaving a page cancels its requests: every signal the page gave
+	// fetch is aborted on the way out.
+	p.eval(`(() => { window.aborts = 0; const f = window.fetch; window.fetch = (u, o) => {
+		if (o && o.signal) o.signal.addEventListener('abort', () => window.aborts++); return f(u, o); }; return ''; })()`)
+	p.click("#refresh-deliveries")
+	p.until("the refreshed log", `!!document.querySelector('`+row+`')`)
+
 	// The event catalog: every family, examples, the operational one.
 	p.click(`nav a[href="#/events"]`)
+	p.until("the webhook page's requests cancelled", `window.aborts > 0`)
 	p.run("the catalog", chromedp.WaitVisible(chromedp.CSS(`section.family[data-family="WEBHOOK_*"]`)))
 	if ex := p.eval(`document.querySelector('details.event-type[data-event="message.received"] pre').textContent`); !strings.Contains(ex, `"conversationId"`) {
 		t.Errorf("message.received's example = %q", ex)
