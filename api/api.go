@@ -34,6 +34,10 @@ type Store interface {
 	Delivery(ctx context.Context, workspaceID, id string) (models.Delivery, error)
 	Event(ctx context.Context, workspaceID, id string) (models.Event, error)
 	AcknowledgePause(ctx context.Context, workspaceID, id string) (models.Webhook, error)
+	CreatePortalCode(ctx context.Context, g models.PortalGrant) (code string, expiresAt time.Time, err error)
+	ExchangePortalCode(ctx context.Context, code string) (sess models.PortalSession, token, csrf string, err error)
+	PortalSession(ctx context.Context, token string) (models.PortalSession, error)
+	EndPortalSession(ctx context.Context, id string) error
 	CountRecoverable(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error)
 	DeliveryStats(ctx context.Context, workspaceID, webhookID string, now time.Time, days int) ([]models.DayStats, error)
 	Ping(ctx context.Context) error
@@ -51,6 +55,10 @@ type Emitter interface {
 
 // Config is the API's share of the deployment settings.
 type Config struct {
+	// PortalOrigins may frame the dashboard and be a portal session's
+	// returnUrl; PortalTheme is the portal's look (nil: the default).
+	PortalOrigins   []string
+	PortalTheme     *models.PortalTheme
 	URLPolicy       models.URLPolicy
 	MaxPayloadBytes int
 	// MaxWebhooks per workspace; 0 means DefaultMaxWebhooks.

@@ -87,8 +87,10 @@ func classify(err error) (int, string, string) {
 		return http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error()
 	case errors.Is(err, errNoMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"
+	case errors.Is(err, models.ErrPortalCode):
+		return http.StatusUnauthorized, "unauthorized", strings.TrimPrefix(err.Error(), models.ErrPortalCode.Error()+": ")
 	case errors.Is(err, models.ErrUnauthorized):
-		return http.StatusUnauthorized, "unauthorized", models.ErrUnauthorized.Error()
+		return http.StatusUnauthorized, "unauthorized", err.Error()
 	case errors.Is(err, models.ErrForbidden):
 		return http.StatusForbidden, "forbidden", err.Error()
 	case errors.Is(err, models.ErrNotFound):

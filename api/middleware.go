@@ -32,6 +32,12 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.fail(c, &rateLimited{retryAfter: wait, what: "failed authentications from this address"})
 		return
 	}
+	if c.GetHeader("Authorization") == "" {
+		if token, err := c.Cookie(portalCookie); err == nil && token != "" {
+			s.authenticatePortal(c, token)
+			return
+		}
+	}
 	value, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	value = strings.TrimSpace(value)
 	if !ok || value == "" {

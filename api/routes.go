@@ -30,7 +30,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	// The dashboard: static pages that call the API below with the key
 	// the user signs in with.
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/dashboard/") })
-	pages := http.StripPrefix("/dashboard", dashboard.Handler())
+	pages := http.StripPrefix("/dashboard", dashboard.Handler(dashboard.Options{FrameAncestors: s.cfg.PortalOrigins, ImageOrigin: s.cfg.PortalTheme.LogoOrigin()}))
 	r.GET("/dashboard/*filepath", func(c *gin.Context) {
 		if !dashboard.Has(c.Param("filepath")) {
 			s.fail(c, errNoRoute)
@@ -39,7 +39,13 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 		pages.ServeHTTP(c.Writer, c.Request)
 	})
 
+	// A portal link's page spends its code here, before it has a session.
+	r.POST("/v1/portal/exchange", s.noStore, s.wellFormed, s.exchangePortalCode)
+
 	v1 := r.Group("/v1", s.noStore, s.authenticate, s.rateLimit, s.wellFormed)
+	v1.POST("/portal-sessions", s.createPortalSession)
+	v1.GET("/portal/session", s.portalSession)
+	v1.POST("/portal/sign-out", s.portalSignOut)
 
 	// ingestRoutes (errors.go) counts refusals on these two.
 	ingest := v1.Group("", s.require(models.ScopeEventsWrite))

@@ -28,13 +28,33 @@ func Has(path string) bool {
 	return err == nil && !info.IsDir()
 }
 
+// Options are what a deployment changes in how the dashboard is served.
+type Options struct {
+	// FrameAncestors are the origins that may frame the dashboard (the
+	// embedded portal); none by default.
+	FrameAncestors []string
+	// ImageOrigin is one more origin images may load from (the portal
+	// theme's logo).
+	ImageOrigin string
+}
+
 // Handler serves the dashboard's files from its root.
-func Handler() http.Handler {
+func Handler(opts Options) http.Handler {
 	fileServer := http.FileServerFS(static)
+	frame := "'none'"
+	if len(opts.FrameAncestors) > 0 {
+		frame = strings.Join(opts.FrameAncestors, " ")
+	}
+	img := "'self' data:"
+	if opts.ImageOrigin != "" {
+		img += " " + opts.ImageOrigin
+	}
+	// Only our own script and styles; the API on the same origin.
+	policy := "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src " + img +
+		"; form-action 'none'; frame-ancestors " + frame + "; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		// Only our own script and styles; the API on the same origin.
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", policy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")

@@ -13,7 +13,7 @@ import (
 )
 
 func TestHandlerServesThePageWithItsPolicy(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	tests := []struct {
 		path     string
 		status   int
@@ -45,7 +45,7 @@ func TestHandlerServesThePageWithItsPolicy(t *testing.T) {
 
 func TestModulesAreServedAsJavaScript(t *testing.T) {
 	w := httptest.NewRecorder()
-	Handler().ServeHTTP(w, httptest.NewRequest("GET", "/js/api.js", nil))
+	Handler(Options{}).ServeHTTP(w, httptest.NewRequest("GET", "/js/api.js", nil))
 	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
 		t.Errorf("a module is served as %q; browsers run modules only as JavaScript", ct)
 	}

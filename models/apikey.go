@@ -6,6 +6,9 @@ import "slices"
 const (
 	ScopeAPIUser     = "api_user"     // manage one workspace's webhooks
 	ScopeEventsWrite = "events:write" // emit events
+	// ScopePortal lets a platform key open portal sessions for any
+	// workspace; a workspace's api_user key opens them for its own.
+	ScopePortal = "portal:write"
 )
 
 // APIKey is a stored key, identified by the hash of its value.

@@ -632,6 +632,9 @@ func (s *Store) PruneLog(ctx context.Context, before time.Time, batch int) (int,
 	db := s.db.WithContext(ctx)
 	var removed int
 	err := db.Transaction(func(tx *gorm.DB) error {
+		if err := prunePortal(tx, before); err != nil {
+			return err
+		}
 		var ids []string
 		if err := tx.Model(&deliveryRow{}).Where("created_at < ?", before).Order("created_at").Limit(batch).Pluck("id", &ids).Error; err != nil {
 			return err

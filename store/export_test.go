@@ -103,3 +103,6 @@ func (s *Store) InsertEventAsBefore(ctx context.Context, workspaceID, id string)
 	return s.db.WithContext(ctx).Exec(`INSERT INTO events (id, workspace_id, type, occurred_at, received_at, payload)
 		VALUES (?, ?, 'CONTACT_CREATED', ?, ?, '{}')`, id, workspaceID, time.Now().UTC(), time.Now().UTC()).Error
 }
+
+// SetClock makes the store read the time from now.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }

@@ -64,6 +64,12 @@ type Config struct {
 	TemporalUIURL      string  `env:"TIDYHOOKS_TEMPORAL_UI_URL"`
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
 	MaxConcurrentStarts int `env:"TIDYHOOKS_MAX_CONCURRENT_STARTS"`
+	// The embeddable portal: the origins that may frame the dashboard (and
+	// that a session's returnUrl may lead to), and its look.
+	PortalFrameAncestors string `env:"TIDYHOOKS_PORTAL_FRAME_ANCESTORS"`
+	PortalTheme          string `env:"TIDYHOOKS_PORTAL_THEME"`
+	portalOrigins        []string
+	portalTheme          *models.PortalTheme
 
 	// dev mode only.
 	DataDir      string `env:"TIDYHOOKS_DATA_DIR"`      // --data-dir
@@ -300,6 +306,13 @@ func (c *Config) checkTexts(m mode, vars map[string]string) []error {
 				errs = append(errs, fmt.Errorf("TIDYHOOKS_TRUSTED_PROXIES: %q is not an IP address or CIDR such as 10.0.0.0/8", c.TrustedProxies[i]))
 			}
 		}
+	}
+	var err error
+	if c.portalOrigins, err = models.ParseOrigins(c.PortalFrameAncestors); err != nil {
+		bad("TIDYHOOKS_PORTAL_FRAME_ANCESTORS", "%v", err)
+	}
+	if c.portalTheme, err = models.ParsePortalTheme(c.PortalTheme); err != nil {
+		errs = append(errs, fmt.Errorf("TIDYHOOKS_PORTAL_THEME: %w", err)) // not echoed: it may be long
 	}
 	if c.LogLevel != slog.LevelDebug && c.LogLevel != slog.LevelInfo && c.LogLevel != slog.LevelWarn && c.LogLevel != slog.LevelError {
 		bad("TIDYHOOKS_LOG_LEVEL", "want debug, info, warn or error")

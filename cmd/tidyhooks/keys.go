@@ -33,8 +33,8 @@ func (s *scopeList) String() string { return strings.Join(*s, ",") }
 func (s *scopeList) Set(v string) error {
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
-		if part != models.ScopeAPIUser && part != models.ScopeEventsWrite {
-			return fmt.Errorf("unknown scope %q: want %s or %s", part, models.ScopeAPIUser, models.ScopeEventsWrite)
+		if part != models.ScopeAPIUser && part != models.ScopeEventsWrite && part != models.ScopePortal {
+			return fmt.Errorf("unknown scope %q: want %s, %s or %s", part, models.ScopeAPIUser, models.ScopeEventsWrite, models.ScopePortal)
 		}
 		if !slices.Contains(*s, part) {
 			*s = append(*s, part)
@@ -102,7 +102,7 @@ func keysCreate(fs *flag.FlagSet) (func() error, func(context.Context, *store.St
 			return fmt.Errorf("keys create: unexpected arguments %q", fs.Args())
 		}
 		if len(scopes) == 0 {
-			return errors.New("keys create: give at least one --scope (api_user, events:write)")
+			return errors.New("keys create: give at least one --scope (api_user, events:write, portal:write)")
 		}
 		if *workspace != "" {
 			if err := models.ValidateWorkspaceID(*workspace); err != nil {

@@ -62,6 +62,8 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 		TrustedProxies:  cfg.TrustedProxies,
 		TemporalUIURL:   cfg.TemporalUIURL,
 		Namespace:       cfg.TemporalNamespace,
+		PortalOrigins:   cfg.portalOrigins,
+		PortalTheme:     cfg.portalTheme,
 		Ready: func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 				return err

@@ -1,0 +1,138 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Portal session lifetimes: one hour unless asked otherwise, a day at most.
+const (
+	DefaultPortalTTL = time.Hour
+	MaxPortalTTL     = 24 * time.Hour
+	MinPortalTTL     = time.Minute
+)
+
+// PortalGrant is what a portal link opens: a session on one workspace for
+// TTL, read-only or not, with a link back into the platform's page.
+type PortalGrant struct {
+	WorkspaceID string
+	TTL         time.Duration
+	ReadOnly    bool
+	ReturnURL   string
+}
+
+// PortalSession is a signed-in portal: the workspace it sees, until when,
+// and the hash of the CSRF token every change it makes must carry.
+type PortalSession struct {
+	ID          string
+	WorkspaceID string
+	ReadOnly    bool
+	ReturnURL   string
+	ExpiresAt   time.Time
+	CSRFHash    []byte
+}
+
+// ErrPortalCode is every refusal of a portal link's code; each says why.
+var (
+	ErrPortalCode        = errors.New("portal code refused")
+	ErrPortalCodeUnknown = fmt.Errorf("%w: this portal link is not valid; ask for a new one", ErrPortalCode)
+	ErrPortalCodeUsed    = fmt.Errorf("%w: this portal link was used already; a link opens one session, so ask for a new one", ErrPortalCode)
+	ErrPortalCodeExpired = fmt.Errorf("%w: this portal link expired (links work for five minutes); ask for a new one", ErrPortalCode)
+)
+
+// ParseOrigins reads a list of web origins (scheme://host[:port]),
+// separated by spaces or commas, as the portal's frame ancestors and
+// return origins. Each must be http or https with a host and nothing
+// after it.
+func ParseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+		u, err := url.Parse(f)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", f)
+		}
+		o := u.Scheme + "://" + strings.ToLower(u.Host)
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// ValidateReturnURL checks a portal's link back: http(s), on one of the
+// allowed origins.
+func ValidateReturnURL(raw string, allowed []string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return Invalid("returnUrl", "must be an http or https URL")
+	}
+	if !slices.Contains(allowed, u.Scheme+"://"+strings.ToLower(u.Host)) {
+		if len(allowed) == 0 {
+			return Invalid("returnUrl", "is not allowed: no origin is (TIDYHOOKS_PORTAL_FRAME_ANCESTORS lists them)")
+		}
+		return Invalid("returnUrl", "is not on an allowed origin (%s)", strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// PortalTheme makes the embedded portal look like the page around it:
+// TIDYHOOKS_PORTAL_THEME, e.g. {"name": "TidySupport", "accent":
+// "#5b3cc4", "background": "#ffffff", "logoUrl": "https://…/logo.svg"}.
+type PortalTheme struct {
+	Name       string `json:"name,omitempty"`
+	Accent     string `json:"accent,omitempty"`
+	Background string `json:"background,omitempty"`
+	LogoURL    string `json:"logoUrl,omitempty"`
+}
+
+var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// ParsePortalTheme reads and checks a theme; "" is no theme. Colours are
+// #rrggbb; the logo is an https URL or a data:image URL of at most 64 KiB.
+func ParsePortalTheme(s string) (*PortalTheme, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var t PortalTheme
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("not a JSON object of name, accent, background and logoUrl: %w", err)
+	}
+	if len(t.Name) > 64 {
+		return nil, errors.New("name: at most 64 characters")
+	}
+	for _, c := range []struct{ field, v string }{{"accent", t.Accent}, {"background", t.Background}} {
+		if c.v != "" && !hexColour.MatchString(c.v) {
+			return nil, fmt.Errorf("%s: %q is not a colour such as #5b3cc4", c.field, c.v)
+		}
+	}
+	if l := t.LogoURL; l != "" {
+		u, err := url.Parse(l)
+		switch {
+		case len(l) > 64<<10:
+			return nil, errors.New("logoUrl: longer than 64 KiB")
+		case strings.HasPrefix(l, "data:image/"):
+		case err != nil || u.Scheme != "https" || u.Host == "":
+			return nil, fmt.Errorf("logoUrl: %q is not an https URL or a data:image URL", l)
+		}
+	}
+	return &t, nil
+}
+
+// LogoOrigin is the origin the logo loads from, for the page's
+// Content-Security-Policy; "" for none or a data: URL.
+func (t *PortalTheme) LogoOrigin() string {
+	if t == nil || !strings.HasPrefix(t.LogoURL, "https://") {
+		return ""
+	}
+	u, _ := url.Parse(t.LogoURL)
+	return "https://" + u.Host
+}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tidysupport/tidyhooks/models"
+)
+
+// PortalCodeTTL is how long a portal link's code may be exchanged for a
+// session: long enough to open the page the platform just rendered.
+const PortalCodeTTL = 5 * time.Minute
+
+type portalCodeRow struct {
+	Hash        []byte `gorm:"primaryKey"`
+	WorkspaceID string
+	ReadOnly    bool
+	TTLSeconds  int `gorm:"column:ttl_seconds"`
+	ReturnURL   string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      *time.Time
+}
+
+func (portalCodeRow) TableName() string { return "portal_codes" }
+
+type portalSessionRow struct {
+	ID          string `gorm:"primaryKey"`
+	Hash        []byte
+	CSRFHash    []byte `gorm:"column:csrf_hash"`
+	WorkspaceID string
+	ReadOnly    bool
+	ReturnURL   string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	EndedAt     *time.Time
+}
+
+func (portalSessionRow) TableName() string { return "portal_sessions" }
+
+func (r portalSessionRow) model() models.PortalSession {
+	return models.PortalSession{ID: r.ID, WorkspaceID: r.WorkspaceID, ReadOnly: r.ReadOnly, ReturnURL: r.ReturnURL,
+		ExpiresAt: r.ExpiresAt.UTC(), CSRFHash: r.CSRFHash}
+}
+
+// portalSecret is a code, session token or CSRF token: 32 random bytes.
+func portalSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// CreatePortalCode stores a one-time code that opens a session on the
+// workspace for ttl, and returns the code (only its hash is kept) and
+// when it stops being accepted.
+func (s *Store) CreatePortalCode(ctx context.Context, g models.PortalGrant) (code string, expiresAt time.Time, err error) {
+	if code, err = portalSecret(); err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	row := portalCodeRow{
+		Hash: hashKey(code), WorkspaceID: g.WorkspaceID, ReadOnly: g.ReadOnly, TTLSeconds: int(g.TTL / time.Second),
+		ReturnURL: g.ReturnURL, CreatedAt: now, ExpiresAt: now.Add(PortalCodeTTL),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return "", time.Time{}, fmt.Errorf("create portal code: %w", translate(err))
+	}
+	return code, row.ExpiresAt, nil
+}
+
+// ExchangePortalCode spends a code, once, for a new session: it returns
+// the session with its token and CSRF token (only their hashes are kept).
+// A code used before, expired or unknown is refused with the reason.
+func (s *Store) ExchangePortalCode(ctx context.Context, code string) (sess models.PortalSession, token, csrf string, err error) {
+	if token, err = portalSecret(); err != nil {
+		return sess, "", "", err
+	}
+	if csrf, err = portalSecret(); err != nil {
+		return sess, "", "", err
+	}
+	now := s.now()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var c portalCodeRow
+		if err := tx.Take(&c, "hash = ?", hashKey(code)).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return models.ErrPortalCodeUnknown
+			}
+			return err
+		}
+		switch {
+		case c.UsedAt != nil:
+			return models.ErrPortalCodeUsed
+		case !now.Before(c.ExpiresAt):
+			return models.ErrPortalCodeExpired
+		}
+		// Spent in the same statement that checks it is unspent, so that
+		// two exchanges racing get one session between them.
+		res := tx.Model(&portalCodeRow{}).Where("hash = ? AND used_at IS NULL", c.Hash).Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return models.ErrPortalCodeUsed
+		}
+		row := portalSessionRow{
+			ID: models.NewID("pss", now), Hash: hashKey(token), CSRFHash: hashKey(csrf), WorkspaceID: c.WorkspaceID,
+			ReadOnly: c.ReadOnly, ReturnURL: c.ReturnURL, CreatedAt: now, ExpiresAt: now.Add(time.Duration(c.TTLSeconds) * time.Second),
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		sess = row.model()
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, models.ErrPortalCode) {
+			return sess, "", "", err
+		}
+		return sess, "", "", fmt.Errorf("exchange portal code: %w", translate(err))
+	}
+	return sess, token, csrf, nil
+}
+
+// PortalSession returns the live session a token opened; an unknown,
+// ended or expired one is not found.
+func (s *Store) PortalSession(ctx context.Context, token string) (models.PortalSession, error) {
+	var row portalSessionRow
+	err := s.db.WithContext(ctx).Take(&row, "hash = ? AND ended_at IS NULL AND expires_at > ?", hashKey(token), s.now()).Error
+	if err != nil {
+		return models.PortalSession{}, fmt.Errorf("look up portal session: %w", translate(err))
+	}
+	return row.model(), nil
+}
+
+// EndPortalSession signs a session out; its token opens nothing after.
+func (s *Store) EndPortalSession(ctx context.Context, id string) error {
+	err := s.db.WithContext(ctx).Model(&portalSessionRow{}).Where("id = ? AND ended_at IS NULL", id).Update("ended_at", s.now()).Error
+	if err != nil {
+		return fmt.Errorf("end portal session %s: %w", id, translate(err))
+	}
+	return nil
+}
+
+// prunePortal removes codes and sessions that expired before before.
+func prunePortal(tx *gorm.DB, before time.Time) error {
+	if err := tx.Where("expires_at < ?", before).Delete(&portalCodeRow{}).Error; err != nil {
+		return err
+	}
+	return tx.Where("expires_at < ?", before).Delete(&portalSessionRow{}).Error
+}
