@@ -68,6 +68,7 @@ type stackOptions struct {
 	pauseAfter      time.Duration
 	noAnnouncer     bool // leave webhook.paused events to the sweep
 	portalOrigins   []string
+	portalTheme     *models.PortalTheme
 	// backend is "postgres" (the default) or "sqlite".
 	backend string
 	// afterSend runs between each attempt's request and its record.
@@ -132,7 +133,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	s.startWorker()
 	em := emitter.New(st, c, emitter.Options{MaxPayloadBytes: opts.maxPayloadBytes, EagerStart: opts.eager, TaskQueue: s.taskQueue})
 	reg := prometheus.NewRegistry()
-	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes, MaxWebhooks: opts.maxWebhooks, RateLimit: cmp.Or(opts.rateLimit, -1), TemporalUIURL: "http://ui.test/", Namespace: "default", PortalOrigins: opts.portalOrigins}, slog.New(slog.DiscardHandler), reg)
+	srv := api.New(st, em, api.Config{URLPolicy: models.URLPolicy{AllowHTTP: true}, MaxPayloadBytes: opts.maxPayloadBytes, MaxWebhooks: opts.maxWebhooks, RateLimit: cmp.Or(opts.rateLimit, -1), TemporalUIURL: "http://ui.test/", Namespace: "default", PortalOrigins: opts.portalOrigins, PortalTheme: opts.portalTheme}, slog.New(slog.DiscardHandler), reg)
 	s.api = httptest.NewServer(srv.Handler(reg))
 	t.Cleanup(s.api.Close)
 	s.keyA = s.newKey("wrk_a", models.ScopeAPIUser, models.ScopeEventsWrite)

@@ -3,7 +3,7 @@
 // the document). Every call takes an AbortSignal, so that a page's calls
 // stop when you leave it.
 
-import { session } from './session.js';
+import { session, csrfToken } from './session.js';
 
 // operations: operationId → [method, path template].
 export const operations = {
@@ -22,6 +22,9 @@ export const operations = {
   getDelivery: ['GET', '/v1/deliveries/{id}'],
   retryDelivery: ['POST', '/v1/deliveries/{id}/retry'],
   eventTypes: ['GET', '/v1/event-types'],
+  exchangePortalCode: ['POST', '/v1/portal/exchange'],
+  portalSession: ['GET', '/v1/portal/session'],
+  portalSignOut: ['POST', '/v1/portal/sign-out'],
 };
 
 export class APIError extends Error {
@@ -39,7 +42,12 @@ export async function call(operation, { params = {}, query = {}, body, signal, k
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   if ([...q].length) path += '?' + q;
-  const opts = { method, signal, headers: { Authorization: 'Bearer ' + (key || session.key()) } };
+  // An API key signs in with its header; a portal session with its
+  // cookies, each change carrying the CSRF token.
+  const opts = { method, signal, credentials: 'same-origin', headers: {} };
+  const bearer = key || session.key();
+  if (bearer) opts.headers.Authorization = 'Bearer ' + bearer;
+  else if (method !== 'GET') opts.headers['X-CSRF-Token'] = csrfToken();
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);

@@ -1,9 +1,31 @@
-// The signed-in API key, kept for this tab only.
+// Who is signed in, for this tab only: an API key, or a portal session
+// (held in cookies; what is kept here is what the page shows of it).
 
 const KEY = 'tidyhooks.apiKey';
+const PORTAL = 'tidyhooks.portal';
 
 export const session = {
   key: () => sessionStorage.getItem(KEY) || '',
   set: (key) => sessionStorage.setItem(KEY, key),
-  clear: () => sessionStorage.removeItem(KEY),
+  // portal is the portal session's {workspaceId, readOnly, returnUrl,
+  // theme, expiresAt}, or null.
+  portal: () => {
+    try {
+      return JSON.parse(sessionStorage.getItem(PORTAL));
+    } catch {
+      return null;
+    }
+  },
+  setPortal: (p) => sessionStorage.setItem(PORTAL, JSON.stringify(p)),
+  signedIn: () => !!(sessionStorage.getItem(KEY) || sessionStorage.getItem(PORTAL)),
+  clear: () => {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(PORTAL);
+  },
 };
+
+// csrfToken is the portal session's CSRF token, from its cookie.
+export function csrfToken() {
+  const c = document.cookie.split('; ').find((x) => x.startsWith('tidyhooks_portal_csrf='));
+  return c ? decodeURIComponent(c.slice('tidyhooks_portal_csrf='.length)) : '';
+}

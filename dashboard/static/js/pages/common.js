@@ -10,8 +10,10 @@ import { session } from '../session.js';
 export function failed(out, err, ctx) {
   if (err && err.name === 'AbortError') return;
   if (err && err.status === 401) {
+    const portal = session.portal();
     session.clear();
-    ctx.rerender();
+    if (portal) location.hash = '#/ended?back=' + encodeURIComponent(portal.returnUrl || '');
+    else ctx.rerender();
     return;
   }
   out.textContent = err.message;
@@ -26,7 +28,7 @@ export function pauseBanner(root, hooks, ctx, onAcknowledged) {
   const unseen = hooks.filter((w) => w.status === 'PAUSED' && w.pausedAt && !w.pauseAcknowledgedAt);
   banner.hidden = unseen.length === 0;
   banner.replaceChildren(...unseen.map((w) => {
-    const ack = el('button', { type: 'button', class: 'acknowledge', 'data-id': w.id }, 'Acknowledge');
+    const ack = el('button', { type: 'button', class: 'acknowledge change', 'data-id': w.id }, 'Acknowledge');
     const line = el('p', { class: 'paused-notice', 'data-id': w.id },
       el('strong', {}, 'Webhook paused automatically: '),
       el('a', { href: '#/webhooks/' + encodeURIComponent(w.id) }, w.displayName || w.url),

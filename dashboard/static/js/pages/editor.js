@@ -1,6 +1,7 @@
 import { $, $$, el, template } from '../dom.js';
 import { call } from '../api.js';
 import { failed } from './common.js';
+import { session } from '../session.js';
 
 const authFields = {
   basic: { username: '#wh-auth-username', password: '#wh-auth-password' },
@@ -14,6 +15,10 @@ const secretFields = new Set(['password', 'token', 'clientSecret', 'privateKeyPe
 // (#/webhooks/{id}/edit): its URL, name, events by family, and delivery
 // controls. An edit sends only what changed.
 export async function editorPage(view, ctx) {
+  if (session.portal() && session.portal().readOnly) {
+    view.append(el('section', { id: 'read-only' }, el('h2', {}, 'Read-only'), el('p', {}, 'This session can look at webhooks but not change them.')));
+    return;
+  }
   const page = template('tpl-editor');
   const q = (sel) => $(sel, page);
   const error = q('#form-error');

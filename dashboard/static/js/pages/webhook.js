@@ -85,7 +85,7 @@ export async function webhookPage(view, ctx) {
   }
 
   function deliveryRow(d) {
-    const retry = el('button', { type: 'button', class: 'retry' }, 'Retry');
+    const retry = el('button', { type: 'button', class: 'retry change' }, 'Retry');
     const row = el('tr', { class: 'delivery', 'data-id': d.id, 'data-event-id': d.eventId },
       el('td', {}, el('a', { class: 'open-delivery', href: '#/deliveries/' + encodeURIComponent(d.id) }, when(d.createdAt))),
       el('td', {}, d.event),
