@@ -110,7 +110,7 @@ func TestPortalEmbedded(t *testing.T) {
 	}
 
 	// Read-only: nothing that changes anything is offered.
-	*link = portalLink(`{"workspaceId": "wrk_a", "readOnly": true}`)
+	*link = portalLink(`{"workspaceId": "wrk_a", "readOnly": true, "returnUrl": "`+host.URL+`/settings"}`)
 	p.run("a read-only portal", chromedp.Navigate(host.URL+"/settings?ro"), chromedp.WaitVisible(chromedp.CSS("iframe#portal")))
 	in = p.frame()
 	p.run("the read-only list",
@@ -123,6 +123,9 @@ func TestPortalEmbedded(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.CSS("#edit-webhook"), in))
 	// Signing out ends the session: the page says so and links back.
 	p.run("sign out of the portal", chromedp.Click(chromedp.CSS("#sign-out"), in), chromedp.WaitVisible(chromedp.CSS("#portal-ended"), in))
+	if back, err := chromedp.Run(p.ctx, chromedp.AttributeValue(chromedp.CSS("#ended-back"), "href", in)); err != nil || back.Value != host.URL+"/settings" {
+		t.Errorf("the ended page's link back = %v (%v)", back, err)
+	}
 
 	// A page whose origin frame-ancestors does not list is refused the
 	// frame: the portal never loads there.

@@ -74,7 +74,7 @@ $('#sign-out').addEventListener('click', async () => {
       // Ended already: the page forgets it all the same.
     }
     session.clear();
-    location.hash = '#/ended?back=' + encodeURIComponent(portal.returnUrl || '');
+    location.hash = '#/ended';
     return;
   }
   session.clear();

@@ -3,6 +3,7 @@
 
 const KEY = 'tidyhooks.apiKey';
 const PORTAL = 'tidyhooks.portal';
+const RETURN = 'tidyhooks.portalReturn';
 
 export const session = {
   key: () => sessionStorage.getItem(KEY) || '',
@@ -18,10 +19,15 @@ export const session = {
   },
   setPortal: (p) => sessionStorage.setItem(PORTAL, JSON.stringify(p)),
   signedIn: () => !!(sessionStorage.getItem(KEY) || sessionStorage.getItem(PORTAL)),
+  // clear signs out; a portal session's link back is kept for the page
+  // that says it ended.
   clear: () => {
+    const p = session.portal();
     sessionStorage.removeItem(KEY);
     sessionStorage.removeItem(PORTAL);
+    if (p && p.returnUrl) sessionStorage.setItem(RETURN, p.returnUrl);
   },
+  returnUrl: () => sessionStorage.getItem(RETURN) || '',
 };
 
 // csrfToken is the portal session's CSRF token, from its cookie.

@@ -12,7 +12,7 @@ export function failed(out, err, ctx) {
   if (err && err.status === 401) {
     const portal = session.portal();
     session.clear();
-    if (portal) location.hash = '#/ended?back=' + encodeURIComponent(portal.returnUrl || '');
+    if (portal) location.hash = '#/ended';
     else ctx.rerender();
     return;
   }

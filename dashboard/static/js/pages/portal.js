@@ -22,9 +22,9 @@ export async function portalPage(view, ctx) {
 
 // endedPage is where a portal session that ended or signed out lands.
 export function endedPage(view) {
-  const back = new URLSearchParams(location.hash.split('?')[1] || '').get('back');
+  const back = session.returnUrl();
   view.append(el('section', { id: 'portal-ended' },
     el('h2', {}, 'Your webhooks session has ended'),
     el('p', {}, 'Open the webhooks page again from where you came to start a new one.'),
-    back && /^https?:\/\//.test(back) ? el('p', {}, el('a', { href: back, target: '_top', id: 'ended-back' }, 'Back')) : null));
+    back ? el('p', {}, el('a', { href: back, target: '_top', id: 'ended-back' }, 'Back')) : null));
 }
