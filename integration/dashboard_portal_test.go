@@ -110,7 +110,7 @@ func TestPortalEmbedded(t *testing.T) {
 	}
 
 	// Read-only: nothing that changes anything is offered.
-	*link = portalLink(`{"workspaceId": "wrk_a", "readOnly": true, "returnUrl": "`+host.URL+`/settings"}`)
+	*link = portalLink(`{"workspaceId": "wrk_a", "readOnly": true, "returnUrl": "` + host.URL + `/settings"}`)
 	p.run("a read-only portal", chromedp.Navigate(host.URL+"/settings?ro"), chromedp.WaitVisible(chromedp.CSS("iframe#portal")))
 	in = p.frame()
 	p.run("the read-only list",
