@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -477,8 +478,22 @@ func TestDashboard(t *testing.T) {
 		t.Error("the banner is back after acknowledging")
 	}
 
+	// From the keyboard alone: Tab to the webhook, its focus visible,
+	// Enter opens it.
+	target := `#webhook-table tr[data-id="` + id + `"] a.open`
+	p.eval(`(() => { document.activeElement.blur(); return ""; })()`)
+	for range 30 {
+		if p.eval(`String(document.activeElement.matches('`+target+`'))`) == "true" {
+			break
+		}
+		p.run("tab", chromedp.KeyEvent(kb.Tab))
+	}
+	if outline := p.eval(`document.activeElement.matches('` + target + `') ? getComputedStyle(document.activeElement).outlineStyle : 'not focused'`); outline == "none" || outline == "not focused" {
+		t.Errorf("the webhook's link by keyboard: outline %q", outline)
+	}
+	p.run("enter", chromedp.KeyEvent(kb.Enter))
+
 	// Edit: every event.
-	p.click(`#webhook-table tr[data-id="` + id + `"] a.open`)
 	p.run("detail", chromedp.WaitVisible(chromedp.CSS("#edit-webhook")))
 	p.click("#edit-webhook")
 	p.until("the form keeps the family", `document.querySelector('input[data-pattern="CONVERSATION_*"]').checked && document.querySelector('input[data-event="CONTACT_CREATED"]').checked`)
