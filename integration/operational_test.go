@@ -97,12 +97,18 @@ func TestPauseAnnouncementLeftToTheSweepArrivesOnce(t *testing.T) {
 	if n := len(ops.deliveries()); n != 0 {
 		t.Fatalf("announced without an announcer: %d", n)
 	}
+	// Two workers sweeping, one of them twice: the second sweep of a
+	// worker publishes nothing more, and the other worker's publishing
+	// again delivers nothing more.
 	em := emitter.New(s.store, s.client, emitter.Options{TaskQueue: s.taskQueue})
-	for range 2 {
-		n, err := tidyworker.SweepAnnouncements(context.Background(), s.store, em, since)
-		if err != nil || n != 1 {
-			t.Fatalf("sweep = %d, %v", n, err)
+	one, other := tidyworker.NewAnnouncements(s.store, em), tidyworker.NewAnnouncements(s.store, em)
+	for i, want := range []int{1, 0} {
+		if n, err := one.Sweep(context.Background(), since); err != nil || n != want {
+			t.Fatalf("sweep %d = %d, %v; want %d", i+1, n, err, want)
 		}
+	}
+	if n, err := other.Sweep(context.Background(), since); err != nil || n != 1 {
+		t.Fatalf("the other worker's sweep = %d, %v", n, err)
 	}
 	eventually(t, "the swept announcement", func() bool { return len(pausedEvents(ops)) == 1 })
 	time.Sleep(500 * time.Millisecond)

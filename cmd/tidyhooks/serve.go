@@ -228,7 +228,7 @@ func runMaintenance(ctx context.Context, g *errgroup.Group, cfg Config, st *stor
 		return nil
 	})
 	g.Go(func() error {
-		worker.RunAnnouncer(ctx, st, emitter.New(st, c, emitter.Options{}), worker.SweepEvery, logger)
+		worker.NewAnnouncements(st, emitter.New(st, c, emitter.Options{})).Run(ctx, worker.SweepEvery, logger)
 		return nil
 	})
 }
