@@ -68,12 +68,17 @@ export async function webhookPage(view, ctx) {
 
   let cursor = null;
   let pages = 0;
-  async function loadDeliveries(reset) {
+  let shown = ''; // what the newest page showed, to leave it be when nothing changed
+  async function loadDeliveries(reset, quiet) {
     const body = q('#delivery-table tbody');
-    if (reset) cursor = null;
     try {
-      const page = await call('listDeliveries', { params: { id }, query: { limit: 20, status: filters.status, event: filters.event, cursor }, signal: ctx.signal });
-      if (reset) body.replaceChildren();
+      const page = await call('listDeliveries', { params: { id }, query: { limit: 20, status: filters.status, event: filters.event, cursor: reset ? null : cursor }, signal: ctx.signal });
+      if (reset) {
+        const now = page.deliveries.items.map((d) => d.id + ' ' + d.status + ' ' + d.attemptCount + ' ' + d.updatedAt).join(',');
+        if (quiet && now === shown) return;
+        shown = now;
+        body.replaceChildren();
+      }
       pages = reset ? 1 : pages + 1;
       for (const d of page.deliveries.items) body.append(deliveryRow(d));
       cursor = page.deliveries.nextCursor;
@@ -221,7 +226,7 @@ export async function webhookPage(view, ctx) {
   // every few seconds while the tab is shown and no older page is open,
   // until you leave the page.
   const timer = setInterval(() => {
-    if (!document.hidden && pages === 1 && !ctx.signal.aborted) loadDeliveries(true);
+    if (!document.hidden && pages === 1 && !ctx.signal.aborted) loadDeliveries(true, true);
   }, 3000);
   ctx.signal.addEventListener('abort', () => clearInterval(timer));
 }
