@@ -145,3 +145,33 @@ func writeHistory(t *testing.T, s *stack, id, file string) {
 	}
 	t.Logf("wrote %s: %d events", path, len(h.Events))
 }
+
+// TestRecordOrderedHistory records the histories of ordered delivery:
+// workflows/testdata/deliver_event_ordered.json (an event queued to a
+// webhook that takes its conversation in order, beside one that does not)
+// and deliver_in_order.json (that webhook's DeliverInOrder, its first
+// attempt failing, two events of the conversation delivered, waiting for
+// more):
+//
+//	go test ./integration -run TestRecordOrderedHistory -record-history
+func TestRecordOrderedHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("run with -record-history to regenerate the replay history")
+	}
+	s := newStack(t, stackOptions{})
+	flaky := newReceiver(t, func(n int) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	plain := newReceiver(t, ok)
+	ordered := s.createWebhook(s.keyA, map[string]any{"url": flaky.URL, "events": []string{"*"}, "ordering": "conversation"})
+	s.webhook(s.keyA, plain.URL, "*")
+	first := s.emit(s.keyA, `{"id": "evt_ordered_1", "event": "conversation.created", "payload": {"conversation": {"id": "cnv_ordered"}}}`)
+	s.emit(s.keyA, `{"id": "evt_ordered_2", "event": "conversation.closed", "payload": {"conversation": {"id": "cnv_ordered"}}}`)
+	s.wait(first)
+	eventually(t, "both in order", func() bool { return len(flaky.deliveries()) == 3 })
+	writeHistory(t, s, workflows.EventWorkflowID("wrk_a", first), "deliver_event_ordered.json")
+	writeHistory(t, s, activities.InOrderWorkflowID(ordered["id"].(string), "cnv_ordered"), "deliver_in_order.json")
+}

@@ -21,17 +21,19 @@ import (
 // 200; Redeliver, one manual attempt; Recover of one failed delivery; and
 // those of DeliverEvent and DeliverToWebhooks recorded before the first
 // attempt became a local activity (FirstAttemptLocal): deliveries
-// mid-retry during an upgrade. Regenerate them after an intended change
-// with
+// mid-retry during an upgrade; and ordered delivery: a DeliverEvent that
+// queued its event to a webhook taking the conversation in order, and that
+// webhook's DeliverInOrder (signalled twice, its first attempt retried,
+// waiting for more). Regenerate them after an intended change with
 //
-//	go test ./integration -run TestRecordHistory -record-history
+//	go test ./integration -run 'TestRecordHistory|TestRecordOrderedHistory' -record-history
 func TestReplay(t *testing.T) {
 	histories, err := filepath.Glob("testdata/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(histories) != 11 {
-		t.Fatalf("found %d histories, want the 11 described above", len(histories))
+	if len(histories) != 13 {
+		t.Fatalf("found %d histories, want the 13 described above", len(histories))
 	}
 	for _, h := range histories {
 		t.Run(strings.TrimSuffix(filepath.Base(h), ".json"), func(t *testing.T) {
