@@ -184,12 +184,9 @@ func (s *Server) getDelivery(c *gin.Context) {
 // with the event's own webhook-id, whatever the delivery's status and the
 // webhook's. The answer is the delivery with the new attempt last.
 func (s *Server) retryDelivery(c *gin.Context) {
-	if c.Request.ContentLength != 0 {
-		var none struct{}
-		if err := decode(c, 1<<10, &none); err != nil {
-			s.fail(c, err)
-			return
-		}
+	if err := emptyBody(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	ctx := c.Request.Context()
 	ws := apiKey(c).WorkspaceID

@@ -129,6 +129,16 @@ func decode(c *gin.Context, limit int64, v any) error {
 	return nil
 }
 
+// emptyBody checks that a call taking no input got none, or at most an
+// empty JSON object: anything else is refused as decode refuses it.
+func emptyBody(c *gin.Context) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	var none struct{}
+	return decode(c, 1<<10, &none)
+}
+
 // strictJSON decodes one nested JSON value as decode does the body:
 // unknown fields refused.
 func strictJSON(raw json.RawMessage, v any) error {

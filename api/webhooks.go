@@ -422,12 +422,9 @@ func (s *Server) testWebhook(c *gin.Context) {
 // workspace has taken note of the webhook's automatic pause, and the
 // dashboard stops telling of it. The webhook stays paused.
 func (s *Server) acknowledgePause(c *gin.Context) {
-	if c.Request.ContentLength != 0 {
-		var none struct{}
-		if err := decode(c, 1<<10, &none); err != nil {
-			s.fail(c, err)
-			return
-		}
+	if err := emptyBody(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	w, err := s.store.AcknowledgePause(c.Request.Context(), apiKey(c).WorkspaceID, c.Param("id"))
 	if err != nil {
