@@ -35,7 +35,8 @@ import (
 // Matcher finds the webhooks an event goes to.
 type Matcher interface {
 	MatchEvent(ctx context.Context, workspaceID string, e models.EventType, eventID string) (models.Match, error)
-	NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64) (ev models.OrderedEvent, next, done bool, cursor int64, err error)
+	NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64, canUnorder bool) (models.InOrderNext, error)
+	OweInOrder(ctx context.Context, workspaceID, eventID, workflowID string, webhookIDs []string) error
 }
 
 // DeliveryStore is what one delivery reads and writes. DeliveryInputs
@@ -56,6 +57,7 @@ type DeliveryStore interface {
 // Recoverer lists what a recover redelivers.
 type Recoverer interface {
 	RecoverableDeliveries(ctx context.Context, workspaceID, webhookID string, since, until time.Time, after string, limit int) ([]models.Delivery, error)
+	RecoverableInOrder(ctx context.Context, workspaceID, webhookID string, since, until time.Time, afterSeq int64, limit int) ([]models.Recoverable, error)
 }
 
 // Store is all four.
@@ -572,7 +574,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if busy := a.holdSlots(ctx, &held, trigger, info.IsLocalActivity, webhook.ID, event.WorkspaceID, attempt); busy != nil {
 		return DeliverResult{}, busy
 	}
-	release, err := a.throttle(ctx, webhook, trigger, attempt)
+	// The attempt's work (its throttle's wait, a token fetch, the POST and
+	// a second try after a 401) has one deadline inside the activity's
+	// timeout, so that its outcome is always written before Temporal gives
+	// the attempt up and makes another: an attempt past its timeout would
+	// be logged unknown and sent again.
+	workCtx, cancelWork := attemptContext(ctx)
+	defer cancelWork()
+	release, err := a.throttle(workCtx, webhook, trigger, attempt)
 	if err != nil {
 		return DeliverResult{}, err
 	}
@@ -588,7 +597,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	held.send(started)
 	// The header numbers attempts as the log does: manual, recover and
 	// test attempts count too.
-	sent := a.send(ctx, webhook, job.Secrets, event, ref.Number)
+	sent := a.send(workCtx, webhook, job.Secrets, event, ref.Number)
 	requestTook := time.Since(started)
 	held.leave(requestTook)
 	release()
@@ -605,11 +614,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled)
 	// From here on the request has been made: failing to record it must
-	// not fail, or repeat, the delivery.
-	a.record(ctx, ref, sent, requestTook, verdict, fail)
-	a.recordOnWebhook(ctx, webhook, now, sent.err)
+	// not fail, or repeat, the delivery. The record is written on a
+	// context of its own, bounded apart from the attempt's.
+	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
+	defer cancelRecord()
+	a.record(recordCtx, ref, sent, requestTook, verdict, fail)
+	a.recordOnWebhook(recordCtx, webhook, now, sent.err)
 	if verdict.PauseWebhook {
-		announce, err := a.store.PauseWebhook(ctx, webhook.WorkspaceID, webhook.ID, goneReason)
+		announce, err := a.store.PauseWebhook(recordCtx, webhook.WorkspaceID, webhook.ID, goneReason)
 		if err != nil {
 			return DeliverResult{}, storeUnavailable(attempt, err) // retried: the pause must not be lost
 		}
@@ -619,6 +631,20 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 }
 
 const goneReason = "endpoint answered 410 Gone"
+
+// RecordTimeout bounds the writing of an attempt's outcome; an attempt's
+// own work ends that long before its activity's deadline.
+const RecordTimeout = 5 * time.Second
+
+// attemptContext is ctx with a deadline RecordTimeout before the
+// activity's, leaving the outcome time to be written.
+func attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := activity.GetInfo(ctx).Deadline
+	if deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-RecordTimeout))
+}
 
 // holdSlots takes, into held, the slots a scheduled attempt holds until its
 // request ends: one of its webhook's in-flight bound and, made locally,
@@ -975,7 +1001,8 @@ func describeTransportError(err error, timeout time.Duration) error {
 
 // RecoverPageInput asks for the next page of deliveries a recover
 // redelivers: failed and skipped deliveries of the webhook created in
-// [Since, Until), after the delivery id After.
+// [Since, Until), after After: a page's Cursor ("" for the first), or a
+// delivery id (a recover started before pages had cursors).
 type RecoverPageInput struct {
 	WorkspaceID string
 	WebhookID   string
@@ -985,10 +1012,15 @@ type RecoverPageInput struct {
 	Limit       int
 }
 
-// RecoverItem is one delivery to redeliver.
+// RecoverItem is one delivery to redeliver. ConversationID is set where
+// the webhook takes conversations in order: a recover replays one
+// conversation's items one after the other. Cursor is where the next page
+// starts after it.
 type RecoverItem struct {
-	DeliveryID string
-	EventID    string
+	DeliveryID     string
+	EventID        string
+	ConversationID string `json:",omitempty"`
+	Cursor         string `json:",omitempty"`
 }
 
 // RecoverPageResult is one page, oldest first; empty at the end.
@@ -996,20 +1028,45 @@ type RecoverPageResult struct {
 	Items []RecoverItem
 }
 
-// RecoverPage lists the next page of a recover.
+// seqCursor prefixes a recover page's cursor: the place of the last event
+// listed, in the order events were stored.
+const seqCursor = "seq:"
+
+// RecoverPage lists the next page of a recover, in the order the events
+// were stored.
 func (a *Activities) RecoverPage(ctx context.Context, in RecoverPageInput) (RecoverPageResult, error) {
 	if in.WorkspaceID == "" {
 		// Only a page asked for before pages named the workspace: the
 		// recover ends, visibly, and can be started again.
 		return RecoverPageResult{}, temporal.NewNonRetryableApplicationError("recover page without a workspace: start the recover again", "MissingWorkspace", nil)
 	}
-	ds, err := a.store.RecoverableDeliveries(ctx, in.WorkspaceID, in.WebhookID, in.Since, in.Until, in.After, in.Limit)
+	if in.After != "" && !strings.HasPrefix(in.After, seqCursor) {
+		// A recover paging by delivery id goes on as it began.
+		ds, err := a.store.RecoverableDeliveries(ctx, in.WorkspaceID, in.WebhookID, in.Since, in.Until, in.After, in.Limit)
+		if err != nil {
+			return RecoverPageResult{}, err
+		}
+		out := RecoverPageResult{Items: make([]RecoverItem, len(ds))}
+		for i, d := range ds {
+			out.Items[i] = RecoverItem{DeliveryID: d.ID, EventID: d.EventID}
+		}
+		return out, nil
+	}
+	var after int64
+	if in.After != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(in.After, seqCursor), 10, 64)
+		if err != nil {
+			return RecoverPageResult{}, temporal.NewNonRetryableApplicationError("recover page: bad cursor "+in.After, "BadCursor", err)
+		}
+		after = n
+	}
+	rs, err := a.store.RecoverableInOrder(ctx, in.WorkspaceID, in.WebhookID, in.Since, in.Until, after, in.Limit)
 	if err != nil {
 		return RecoverPageResult{}, err
 	}
-	out := RecoverPageResult{Items: make([]RecoverItem, len(ds))}
-	for i, d := range ds {
-		out.Items[i] = RecoverItem{DeliveryID: d.ID, EventID: d.EventID}
+	out := RecoverPageResult{Items: make([]RecoverItem, len(rs))}
+	for i, r := range rs {
+		out.Items[i] = RecoverItem{DeliveryID: r.DeliveryID, EventID: r.EventID, ConversationID: r.ConversationID, Cursor: seqCursor + strconv.FormatInt(r.Seq, 10)}
 	}
 	return out, nil
 }

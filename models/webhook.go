@@ -402,10 +402,3 @@ func (w Webhook) Subscribed(e EventType) bool {
 	}
 	return false
 }
-
-// OrderedEvent is the next event an ordered webhook is owed in a
-// conversation, and its place in the order events were stored in.
-type OrderedEvent struct {
-	EventID string
-	Seq     int64
-}

@@ -170,9 +170,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, chang
 				return err
 			}
 		}
-		// Resuming starts the auto-pause clock afresh.
+		// Resuming starts the auto-pause clock afresh, and ordered delivery
+		// owes what is stored from now on (NextInOrder).
 		if before.Status != models.WebhookActive && w.Status == models.WebhookActive {
-			if err := tx.Exec("UPDATE webhooks SET failing_since = NULL WHERE id = ?", id).Error; err != nil {
+			if err := tx.Exec("UPDATE webhooks SET failing_since = NULL, resumed_at = ? WHERE id = ?", w.UpdatedAt.UTC(), id).Error; err != nil {
 				return err
 			}
 		}
@@ -290,58 +291,6 @@ func (s *Store) MatchEvent(ctx context.Context, workspaceID string, e models.Eve
 		}
 	}
 	return m, nil
-}
-
-// seqColumn is the order events were stored in.
-var seqColumn = map[string]string{"postgres": "e.seq", "sqlite": "e.rowid"}
-
-// NextInOrder returns the first event of a conversation stored after
-// afterSeq that the ordered webhook is owed: one it is subscribed to whose
-// payload passes its filter, received after the webhook was created, not
-// yet delivered, failed or skipped there. next is false when there is none,
-// and done is true when the webhook no longer takes the conversation in
-// order (deleted, paused, or ordering turned off): its ordered delivery
-// ends. cursor is how far the search got, for the next one to start from.
-func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64) (ev models.OrderedEvent, next, done bool, cursor int64, err error) {
-	w, err := s.Webhook(ctx, workspaceID, webhookID)
-	if errors.Is(err, models.ErrNotFound) {
-		return ev, false, true, afterSeq, nil
-	}
-	if err != nil {
-		return ev, false, false, afterSeq, err
-	}
-	if w.Status != models.WebhookActive || w.Ordering != models.OrderingConversation {
-		return ev, false, true, afterSeq, nil
-	}
-	seq := seqColumn[s.dialect]
-	cursor = afterSeq
-	for {
-		var rows []struct {
-			ID         string
-			Seq        int64
-			Type       string
-			Payload    string
-			ReceivedAt time.Time
-		}
-		err := s.db.WithContext(ctx).Raw(`SELECT e.id, `+seq+` AS seq, e.type, e.payload, e.received_at FROM events e
-			LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
-			WHERE e.workspace_id = ? AND e.conversation_id = ? AND `+seq+` > ? AND (d.status IS NULL OR d.status = ?)
-			ORDER BY `+seq+` LIMIT 50`, webhookID, workspaceID, conversationID, cursor, string(models.DeliveryPending)).Scan(&rows).Error
-		if err != nil {
-			return ev, false, false, cursor, fmt.Errorf("next ordered event of %s for %s: %w", conversationID, webhookID, translate(err))
-		}
-		for _, r := range rows {
-			cursor = r.Seq
-			typ, ok := models.LookupEvent(r.Type)
-			if !ok || !w.Subscribed(typ) || r.ReceivedAt.Before(w.CreatedAt) || !models.MatchFilters(w.Filters, []byte(r.Payload)) {
-				continue
-			}
-			return models.OrderedEvent{EventID: r.ID, Seq: r.Seq}, true, false, r.Seq, nil
-		}
-		if len(rows) < 50 {
-			return ev, false, false, cursor, nil
-		}
-	}
 }
 
 // Secrets returns a workspace's webhook's signing secrets valid now,

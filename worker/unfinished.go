@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/workflows"
 )
@@ -20,6 +22,7 @@ import (
 type UnfinishedStore interface {
 	FailUnfinished(ctx context.Context, a models.AttemptStart, emittedAt time.Time, reason string) (bool, error)
 	MatchWebhooks(ctx context.Context, workspaceID string, e models.EventType, eventID string) ([]string, error)
+	FailOwedInOrder(ctx context.Context, workspaceID, webhookID, conversationID, reason string) (int, error)
 }
 
 // How often and how far back the sweep for unfinished deliveries looks.
@@ -102,9 +105,76 @@ func SweepUnfinished(ctx context.Context, c client.Client, namespace string, st 
 			}
 		}
 		if token = page.NextPageToken; len(token) == 0 {
+			break
+		}
+	}
+	n, err := sweepInOrder(ctx, c, namespace, st, m, since, logger)
+	return recorded + n, err
+}
+
+// unfinishedInOrderQuery finds ordered deliveries that closed without
+// completing.
+var unfinishedInOrderQuery = `WorkflowType = '` + activities.InOrderWorkflow + `' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed' AND ExecutionStatus != 'ContinuedAsNew' AND CloseTime > '%s'`
+
+// sweepInOrder records, for every ordered delivery that closed since
+// `since` without completing and has no run under way, what its
+// conversation still owed its webhook as failed (for recover to find).
+// The conversation is read from the run's input: its workflow id may hold
+// it only as a hash.
+func sweepInOrder(ctx context.Context, c client.Client, namespace string, st UnfinishedStore, m *Metrics, since time.Time, logger *slog.Logger) (int, error) {
+	recorded := 0
+	var token []byte
+	for {
+		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: fmt.Sprintf(unfinishedInOrderQuery, since.UTC().Format(time.RFC3339)), NextPageToken: token,
+		})
+		if err != nil {
+			return recorded, fmt.Errorf("list unfinished ordered deliveries: %w", err)
+		}
+		for _, wf := range page.Executions {
+			id := wf.Execution.WorkflowId
+			if desc, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil &&
+				desc.WorkflowExecutionInfo.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				continue // a later run goes on with what is owed
+			}
+			in, err := inOrderInput(ctx, c, id, wf.Execution.RunId)
+			if err != nil {
+				return recorded, err
+			}
+			status := strings.ToLower(strings.TrimPrefix(wf.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+			n, err := st.FailOwedInOrder(ctx, in.WorkspaceID, in.WebhookID, in.ConversationID,
+				fmt.Sprintf("the ordered delivery's workflow ended (%s) before it delivered", status))
+			if err != nil {
+				return recorded, err
+			}
+			if n > 0 {
+				recorded += n
+				m.unfinished.WithLabelValues(status).Add(float64(n))
+				logger.Warn("ordered deliveries recorded failed: their workflow ended", "workflow_id", id, "webhook_id", in.WebhookID, "deliveries", n, "status", status)
+			}
+		}
+		if token = page.NextPageToken; len(token) == 0 {
 			return recorded, nil
 		}
 	}
+}
+
+// inOrderInput reads an ordered delivery run's input from its history.
+func inOrderInput(ctx context.Context, c client.Client, workflowID, runID string) (activities.InOrderInput, error) {
+	var in activities.InOrderInput
+	iter := c.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !iter.HasNext() {
+		return in, fmt.Errorf("read the input of %s: no history", workflowID)
+	}
+	event, err := iter.Next()
+	if err != nil {
+		return in, fmt.Errorf("read the input of %s: %w", workflowID, err)
+	}
+	payloads := event.GetWorkflowExecutionStartedEventAttributes().GetInput()
+	if err := converter.GetDefaultDataConverter().FromPayloads(payloads, &in); err != nil {
+		return in, fmt.Errorf("read the input of %s: %w", workflowID, err)
+	}
+	return in, nil
 }
 
 // hasChildren reports whether an event's workflow started workflows for

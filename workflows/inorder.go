@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tidysupport/tidyhooks/activities"
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 // Sizes of an ordered delivery: how long it waits for the conversation's
@@ -22,10 +23,20 @@ const (
 // one event at a time. What is owed is read from the database, so an
 // event whose own workflow queued it late still goes in its place; an
 // event signalled after the search passed it (two emitted at once) goes
-// next. It ends when the webhook stops taking the conversation in order,
-// or after InOrderIdle without an event.
+// next. It ends after InOrderIdle without an event, or when the webhook
+// stops taking the conversation in order: deleted; paused, with what it
+// owed logged skipped (NextInOrder); its ordering switched off, once it
+// has delivered what it owed without waiting between them.
+//
+// Runs started before ledgerVersion list the webhook in
+// TidyFailedWebhooks when an event fails and end as soon as ordering is
+// switched off (NextInOrder then hands them what they owe one at a time).
 func DeliverInOrder(ctx workflow.Context, in activities.InOrderInput) error {
 	var a *activities.Activities
+	version := workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, ledgerVersion)
+	if version >= ledgerVersion {
+		in.Unordering = true
+	}
 	if in.Runs == 0 {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, WorkspaceAttr.ValueSet(in.WorkspaceID), WebhooksAttr.ValueSet([]string{in.WebhookID})); err != nil {
 			return err
@@ -38,11 +49,27 @@ func DeliverInOrder(ctx workflow.Context, in activities.InOrderInput) error {
 			in.Late = append(in.Late, ev)
 		}
 	}
-	for delivered := 0; ; {
+	// A workflow that ends holding a signal would drop its wake-up: before
+	// ending it takes those that came, and goes on if there were any.
+	signalled := func() bool {
+		got := false
 		var ev activities.InOrderEvent
 		for signals.ReceiveAsync(&ev) {
 			receive(ev)
+			got = true
 		}
+		return got
+	}
+	deliver := func(ev activities.InOrderEvent) {
+		res := deliverToWebhooks(ctx, ev.EventID, []string{in.WebhookID}, true, version < ledgerVersion)
+		done[ev.EventID] = true
+		if o := res.Webhooks[0]; o.Outcome != OutcomeDelivered {
+			workflow.GetLogger(ctx).Warn("ordered event not delivered; the conversation goes on", "event_id", ev.EventID, "outcome", o.Outcome, "error", o.Error)
+		}
+	}
+	for delivered := 0; ; {
+		var ev activities.InOrderEvent
+		signalled()
 		if len(in.Late) > 0 {
 			ev, in.Late = in.Late[0], in.Late[1:]
 		} else {
@@ -52,7 +79,22 @@ func DeliverInOrder(ctx workflow.Context, in activities.InOrderInput) error {
 			}
 			in.AfterSeq = max(in.AfterSeq, next.Cursor)
 			if next.Done {
-				return nil
+				if version < ledgerVersion {
+					return nil
+				}
+				if next.End != models.InOrderUnordered || len(next.Owed) == 0 {
+					if !signalled() {
+						return nil
+					}
+					continue
+				}
+				deliverUnordered(ctx, in.WebhookID, next.Owed)
+				if delivered += len(next.Owed); delivered >= InOrderPerRun {
+					signalled()
+					in.Runs++
+					return workflow.NewContinueAsNewError(ctx, DeliverInOrder, in)
+				}
+				continue
 			}
 			if !next.Found {
 				if !waitForEvent(ctx, signals, receive) {
@@ -62,18 +104,37 @@ func DeliverInOrder(ctx workflow.Context, in activities.InOrderInput) error {
 			}
 			ev = next.Event
 		}
-		res := deliverToWebhooks(ctx, ev.EventID, []string{in.WebhookID}, true)
-		done[ev.EventID] = true
-		if o := res.Webhooks[0]; o.Outcome != OutcomeDelivered {
-			workflow.GetLogger(ctx).Warn("ordered event not delivered; the conversation goes on", "event_id", ev.EventID, "outcome", o.Outcome, "error", o.Error)
-		}
+		deliver(ev)
 		if delivered++; delivered >= InOrderPerRun {
-			for signals.ReceiveAsync(&ev) {
-				receive(ev)
-			}
+			signalled()
 			in.Runs++
 			return workflow.NewContinueAsNewError(ctx, DeliverInOrder, in)
 		}
+	}
+}
+
+// ledgerChange marks, with workflow.GetVersion, the change that made
+// ordered delivery keep its ledger: a run from before it ends as it
+// would have. Its marker costs one event per run of an ordered delivery,
+// not per event.
+const (
+	ledgerChange  = "ordered-ledger"
+	ledgerVersion = 1
+)
+
+// deliverUnordered delivers events to a webhook whose ordering was
+// switched off, all at once, each with its retries.
+func deliverUnordered(ctx workflow.Context, webhookID string, events []activities.InOrderEvent) {
+	futures := make([]workflow.Future, len(events))
+	for i, ev := range events {
+		future, settable := workflow.NewFuture(ctx)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			settable.Set(deliverToWebhooks(ctx, ev.EventID, []string{webhookID}, true, false), nil)
+		})
+		futures[i] = future
+	}
+	for _, f := range futures {
+		_ = f.Get(ctx, nil)
 	}
 }
 

@@ -203,7 +203,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 				return DeliverEventResult{}, err
 			}
 		}
-		res := deliverToWebhooks(ctx, in.EventID, ids, in.FirstAttemptLocal)
+		res := deliverToWebhooks(ctx, in.EventID, ids, in.FirstAttemptLocal, true)
 		res.Webhooks = append(res.Webhooks, queued...)
 		workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(res.Webhooks))
 		return res, nil
@@ -261,6 +261,12 @@ func queueInOrder(ctx workflow.Context, in DeliverEventInput, match activities.M
 		WorkspaceID: in.WorkspaceID, ConversationID: match.ConversationID,
 		Event: activities.InOrderEvent{EventID: in.EventID, Seq: match.Seq}, WebhookIDs: match.Ordered,
 	}, nil)
+	if isNonRetryable(err) {
+		// Temporal refused the ordered deliveries: better delivered
+		// unordered than not at all.
+		workflow.GetLogger(ctx).Warn("cannot queue the event in order; delivering it unordered", "event_id", in.EventID, "error", err)
+		return match.WebhookIDs, nil, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -290,7 +296,7 @@ type DeliverToWebhooksInput struct {
 // one workflow lists. Its search attributes, set when it starts, name the
 // group.
 func DeliverToWebhooks(ctx workflow.Context, in DeliverToWebhooksInput) (DeliverEventResult, error) {
-	return deliverToWebhooks(ctx, in.EventID, in.WebhookIDs, in.FirstAttemptLocal), nil
+	return deliverToWebhooks(ctx, in.EventID, in.WebhookIDs, in.FirstAttemptLocal, true), nil
 }
 
 // firstAttemptOptions make an event's first attempt at a webhook a local
@@ -311,8 +317,11 @@ const firstRetryDelay = 5 * time.Second
 // deliverToWebhooks delivers the event to each webhook concurrently: the
 // first attempt at each as a local activity, and only where that fails, a
 // durable wait for the delay the failure names (the schedule's next, or a
-// capped Retry-After) and the delivery activity with its retries.
-func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string, firstAttemptLocal bool) DeliverEventResult {
+// capped Retry-After) and the delivery activity with its retries. With
+// listFailed, the webhooks it did not deliver to are listed in
+// TidyFailedWebhooks (an event's workflow, which ends with it); an
+// ordered delivery, which goes on, lists none.
+func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string, firstAttemptLocal, listFailed bool) DeliverEventResult {
 	var a *activities.Activities
 	deliverCtx := workflow.WithActivityOptions(ctx, deliverOptions)
 	result := DeliverEventResult{Webhooks: make([]WebhookOutcome, len(webhookIDs))}
@@ -369,7 +378,7 @@ func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string
 			failed = append(failed, o.WebhookID)
 		}
 	}
-	if len(failed) > 0 {
+	if len(failed) > 0 && listFailed {
 		outcome := OutcomePartial
 		if len(failed) == len(result.Webhooks) {
 			outcome = OutcomeFailed
@@ -481,7 +490,6 @@ type RecoverResult struct {
 // time. Each attempt is recorded in its delivery's log as a recover.
 func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 	var a *activities.Activities
-	deliverCtx := workflow.WithActivityOptions(ctx, onceOptions)
 	if in.WorkspaceID == "" {
 		in.WorkspaceID, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(WorkspaceAttr)
 	}
@@ -497,21 +505,71 @@ func Recover(ctx workflow.Context, in RecoverInput) (RecoverResult, error) {
 			workflow.GetLogger(ctx).Info("recover done", "webhook_id", in.WebhookID, "attempted", in.Attempted, "delivered", in.Delivered)
 			return RecoverResult{Attempted: in.Attempted, Delivered: in.Delivered}, nil
 		}
-		futures := make([]workflow.Future, len(page.Items))
-		for i, item := range page.Items {
-			futures[i] = workflow.ExecuteActivity(deliverCtx, a.Deliver, activities.DeliverInput{
-				EventID: item.EventID, WebhookID: in.WebhookID, Trigger: models.TriggerRecover,
-			})
-		}
-		for _, f := range futures {
-			if outcome(ctx, in.WebhookID, f).Outcome == OutcomeDelivered {
-				in.Delivered++
-			}
-		}
+		in.Delivered += recoverPage(ctx, in.WebhookID, page.Items)
 		in.Attempted += len(page.Items)
-		in.After = page.Items[len(page.Items)-1].DeliveryID
+		last := page.Items[len(page.Items)-1]
+		in.After = last.DeliveryID
+		if last.Cursor != "" {
+			in.After = last.Cursor
+		}
 	}
 	return RecoverResult{}, workflow.NewContinueAsNewError(ctx, Recover, in)
+}
+
+// recoverPage attempts a page of a recover once each and returns how many
+// were delivered: all at once, but where the webhook takes conversations
+// in order (the items name their conversation), one conversation's items
+// one after the other, in the page's order.
+func recoverPage(ctx workflow.Context, webhookID string, items []activities.RecoverItem) int {
+	var a *activities.Activities
+	attempt := func(ctx workflow.Context, item activities.RecoverItem) workflow.Future {
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, onceOptions), a.Deliver, activities.DeliverInput{
+			EventID: item.EventID, WebhookID: webhookID, Trigger: models.TriggerRecover,
+		})
+	}
+	delivered := 0
+	var groups [][]activities.RecoverItem
+	index := map[string]int{} // conversation → its group; read, never ranged over
+	for _, item := range items {
+		if item.ConversationID == "" {
+			groups = append(groups, []activities.RecoverItem{item})
+			continue
+		}
+		i, ok := index[item.ConversationID]
+		if !ok {
+			i = len(groups)
+			index[item.ConversationID] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], item)
+	}
+	if len(groups) == len(items) {
+		// Nothing to keep in order: every attempt at once.
+		futures := make([]workflow.Future, len(items))
+		for i, item := range items {
+			futures[i] = attempt(ctx, item)
+		}
+		for _, f := range futures {
+			if outcome(ctx, webhookID, f).Outcome == OutcomeDelivered {
+				delivered++
+			}
+		}
+		return delivered
+	}
+	wg := workflow.NewWaitGroup(ctx)
+	for _, group := range groups {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			for _, item := range group {
+				if outcome(ctx, webhookID, attempt(ctx, item)).Outcome == OutcomeDelivered {
+					delivered++
+				}
+			}
+		})
+	}
+	wg.Wait(ctx)
+	return delivered
 }
 
 // Queries an operator types into the Temporal UI's search (README), kept
