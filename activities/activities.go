@@ -499,6 +499,9 @@ type DeliverResult struct {
 	StatusCode int
 	LatencyMs  int64
 	Reason     string `json:",omitempty"`
+	// Unrecorded is the attempt's outcome when it could not be written:
+	// the workflow writes it (RecordOutcome).
+	Unrecorded *models.AttemptEnd `json:",omitempty"`
 }
 
 // FailureDetails are the details of every failure Deliver returns, read
@@ -507,6 +510,8 @@ type FailureDetails struct {
 	Attempt    int32
 	StatusCode int // 0 without an answer
 	LatencyMs  int64
+	// Unrecorded is as DeliverResult's.
+	Unrecorded *models.AttemptEnd `json:",omitempty"`
 }
 
 // ReadFailureDetails returns the details of a failure Deliver returned.
@@ -612,13 +617,19 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if verdict.End.Final() {
 		a.ended(trigger, verdict.End)
 	}
-	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled)
+	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled, nil)
 	// From here on the request has been made: failing to record it must
 	// not fail, or repeat, the delivery. The record is written on a
-	// context of its own, bounded apart from the attempt's.
+	// context of its own, bounded apart from the attempt's. An outcome
+	// that ends the delivery and could not be written goes back to the
+	// workflow, which records it once the database answers
+	// (RecordOutcome); one the schedule retries is settled by the next
+	// attempt, which finds it sending and logs it unknown.
 	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), RecordTimeout)
 	defer cancelRecord()
-	a.record(recordCtx, ref, sent, requestTook, verdict, fail)
+	if end := a.record(recordCtx, ref, sent, requestTook, verdict, fail); end != nil && verdict.End.Final() {
+		res, fail = result(attempt, sent, requestTook, verdict, ref.Scheduled, end)
+	}
 	a.recordOnWebhook(recordCtx, webhook, now, sent.err)
 	if verdict.PauseWebhook {
 		announce, err := a.store.PauseWebhook(recordCtx, webhook.WorkspaceID, webhook.ID, goneReason)
@@ -671,7 +682,8 @@ func (a *Activities) holdSlots(ctx context.Context, held *heldSlots, trigger mod
 
 // record writes an attempt's outcome, the error Deliver returns for it
 // (nil for a success) and the verdict's status to the log.
-func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sendResult, latency time.Duration, v models.Verdict, fail error) {
+// It returns the outcome when it could not be written, nil when it was.
+func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sendResult, latency time.Duration, v models.Verdict, fail error) *models.AttemptEnd {
 	end := models.AttemptEnd{
 		AttemptRef: ref, Delivered: sent.err == nil, FinishedAt: a.now(), StatusCode: sent.status,
 		LatencyMs: latency.Milliseconds(), ResponseBody: sent.body,
@@ -688,7 +700,20 @@ func (a *Activities) record(ctx context.Context, ref models.AttemptRef, sent sen
 	if err := a.store.FinishAttempt(ctx, end); err != nil {
 		activity.GetLogger(ctx).Warn("record attempt outcome", "delivery_id", ref.DeliveryID, "attempt", ref.Number, "error", err)
 		a.logWriteFailed("outcome")
+		return &end
 	}
+	return nil
+}
+
+// RecordOutcome writes an attempt's outcome that Deliver could not
+// (DeliverResult.Unrecorded, FailureDetails.Unrecorded): the workflow
+// runs it, retried until the database answers, so that the delivery log
+// shows how every delivery ended.
+func (a *Activities) RecordOutcome(ctx context.Context, end models.AttemptEnd) error {
+	if err := a.store.FinishAttempt(ctx, end); err != nil {
+		return storeUnavailable(activity.GetInfo(ctx).Attempt, err)
+	}
+	return nil
 }
 
 // ended tells the observer that a delivery on the retry schedule ended.
@@ -712,11 +737,11 @@ func (a *Activities) observe(eventType string, sent sendResult, latency time.Dur
 // result is what Deliver returns for a verdict: the workflow reads the
 // end from the error's type (ErrTypeGone pauses, any non-retryable one
 // ends the delivery) and its details (FailureDetails).
-func result(attempt int32, sent sendResult, latency time.Duration, v models.Verdict, position int) (DeliverResult, error) {
+func result(attempt int32, sent sendResult, latency time.Duration, v models.Verdict, position int, unrecorded *models.AttemptEnd) (DeliverResult, error) {
 	if v.End == models.EndDelivered {
-		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}, nil
+		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds(), Unrecorded: unrecorded}, nil
 	}
-	details := FailureDetails{Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds()}
+	details := FailureDetails{Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds(), Unrecorded: unrecorded}
 	final := func(typ, msg string) error {
 		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details}})
 	}

@@ -47,8 +47,9 @@ func TestAutomaticPauseIsAnnouncedToSubscribers(t *testing.T) {
 	if body["event"] != "webhook.paused" || hook["id"] != goneID || hook["url"] != gone.URL || payload["reason"] != "endpoint answered 410 Gone" || payload["pausedAt"] == nil {
 		t.Errorf("announcement = %v", body)
 	}
-	// Let any stray delivery arrive before counting what must not.
-	time.Sleep(500 * time.Millisecond)
+	// Every delivery of the announcement is settled once its workflow has
+	// ended: what must not have arrived is counted then.
+	s.waitIn("wrk_a", ops.deliveries()[0].header.Get("webhook-id"))
 	if n := len(pausedEvents(all)); n != 0 {
 		t.Errorf(`a "*" webhook got %d webhook.paused`, n)
 	}
@@ -92,8 +93,9 @@ func TestPauseAnnouncementLeftToTheSweepArrivesOnce(t *testing.T) {
 	s.webhook(s.keyA, gone.URL, "CONTACT_CREATED")
 	s.webhook(s.keyA, ops.URL, "WEBHOOK_*")
 	since := time.Now().Add(-time.Minute)
+	// A pause publishes its announcement in the attempt that paused, before
+	// the event's workflow ends: with no announcer, none has been.
 	s.wait(s.emit(s.keyA, `{"event": "contact.created", "payload": {}}`))
-	time.Sleep(300 * time.Millisecond)
 	if n := len(ops.deliveries()); n != 0 {
 		t.Fatalf("announced without an announcer: %d", n)
 	}
@@ -111,7 +113,9 @@ func TestPauseAnnouncementLeftToTheSweepArrivesOnce(t *testing.T) {
 		t.Fatalf("the other worker's sweep = %d, %v", n, err)
 	}
 	eventually(t, "the swept announcement", func() bool { return len(pausedEvents(ops)) == 1 })
-	time.Sleep(500 * time.Millisecond)
+	// Published twice, it is one workflow: once that has ended, nothing
+	// more can arrive.
+	s.waitIn("wrk_a", ops.deliveries()[0].header.Get("webhook-id"))
 	if n := len(ops.deliveries()); n != 1 {
 		t.Errorf("the announcement arrived %d times", n)
 	}

@@ -35,8 +35,10 @@ type groupCommit struct {
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
-	// largest is the most writes one transaction has held (tests).
+	// largest is the most writes one transaction has held, and waiting
+	// how many writes wait to be taken (tests).
 	largest atomic.Int64
+	waiting atomic.Int64
 }
 
 type logWrite struct {
@@ -55,11 +57,15 @@ func newGroupCommit(db *gorm.DB) *groupCommit {
 // and returns once that transaction has committed or failed.
 func (g *groupCommit) do(ctx context.Context, write func(tx *gorm.DB) error) error {
 	w := &logWrite{ctx: ctx, run: write, result: make(chan error, 1)}
+	g.waiting.Add(1)
 	select {
 	case g.writes <- w:
+		g.waiting.Add(-1)
 	case <-ctx.Done():
+		g.waiting.Add(-1)
 		return ctx.Err()
 	case <-g.stop:
+		g.waiting.Add(-1)
 		return errClosed
 	}
 	// Once taken, a write is answered whatever its context: it may be

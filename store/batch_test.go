@@ -19,19 +19,24 @@ func queueWrites(t *testing.T, st *Store, writes int, write func(n int) func(tx 
 	t.Helper()
 	ctx := context.Background()
 	release := make(chan struct{})
+	holding := make(chan struct{})
 	errs := make([]error, writes+1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		errs[0] = st.logTx(ctx, func(tx *gorm.DB) error {
+			close(holding)
 			<-release
 			return write(0)(tx)
 		})
 	})
-	time.Sleep(50 * time.Millisecond) // the first write holds the connection
+	<-holding // the first write holds the connection
 	for n := 1; n <= writes; n++ {
 		wg.Go(func() { errs[n] = st.logTx(ctx, write(n)) })
 	}
-	time.Sleep(200 * time.Millisecond) // the others reach the queue
+	// The others reach the queue: all of them wait to be taken.
+	if !testenv.Eventually(10*time.Second, func() bool { return st.group.waiting.Load() == int64(writes) }) {
+		t.Fatalf("%d of %d writes queued", st.group.waiting.Load(), writes)
+	}
 	close(release)
 	wg.Wait()
 	return errs

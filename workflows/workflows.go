@@ -397,10 +397,14 @@ func isNonRetryable(err error) bool {
 	return errors.As(err, &appErr) && appErr.NonRetryable()
 }
 
+// outcome waits for a delivery and returns its outcome. An outcome that
+// ends the delivery and that the activity could not write to the log is
+// written here, retried until the database answers.
 func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookOutcome {
 	var res activities.DeliverResult
 	err := f.Get(ctx, &res)
 	if err == nil {
+		recordOutcome(ctx, res.Unrecorded)
 		return WebhookOutcome{WebhookID: webhookID, Outcome: res.Outcome, Attempts: res.Attempt, StatusCode: res.StatusCode, LatencyMs: res.LatencyMs, Error: res.Reason}
 	}
 	o := WebhookOutcome{WebhookID: webhookID, Outcome: OutcomeFailed, Error: err.Error()}
@@ -409,12 +413,27 @@ func outcome(ctx workflow.Context, webhookID string, f workflow.Future) WebhookO
 		o.Error = appErr.Message()
 		if d, ok := activities.ReadFailureDetails(appErr); ok {
 			o.Attempts, o.StatusCode, o.LatencyMs = d.Attempt, d.StatusCode, d.LatencyMs
+			recordOutcome(ctx, d.Unrecorded)
 		}
 		if appErr.Type() == activities.ErrTypeGone {
 			o.Outcome = OutcomePaused
 		}
 	}
 	return o
+}
+
+// recordOutcome writes an attempt's outcome the delivery activity could
+// not, if there is one. Only a database outage keeps it from the log, and
+// the workflow outlasts any outage.
+func recordOutcome(ctx workflow.Context, end *models.AttemptEnd) {
+	if end == nil {
+		return
+	}
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, durableLookupOptions), a.RecordOutcome, *end).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("record a delivery's outcome", "delivery_id", end.DeliveryID, "error", err)
+	}
 }
 
 // TestWebhookInput names a stored testing.connection event and the

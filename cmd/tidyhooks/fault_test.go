@@ -310,13 +310,22 @@ func (tp *topology) webhooks(n int, url string) []string {
 }
 
 // waitAll waits until every pair arrived or the deadline passes, and
-// returns the duplicates.
+// returns the duplicates. No pair may arrive more than twice: SPEC §4
+// allows one extra arrival, where an attempt's outcome was lost with its
+// worker.
 func waitAll(t *testing.T, got *pairs, events, webhooks []string, within time.Duration) int {
 	t.Helper()
 	var missing []string
 	dups := 0
 	if !testenv.Eventually(within, func() bool { missing, dups = got.missing(events, webhooks); return len(missing) == 0 }) {
 		t.Fatalf("%d of %d accepted (event, webhook) pairs never arrived, e.g. %v", len(missing), len(events)*len(webhooks), missing[:min(5, len(missing))])
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	for k, n := range got.count {
+		if n > 2 {
+			t.Errorf("event %s reached webhook %s %d times; at most one extra arrival is allowed", k[0], k[1], n)
+		}
 	}
 	return dups
 }
