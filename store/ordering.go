@@ -73,9 +73,9 @@ func (s *Store) OweInOrder(ctx context.Context, workspaceID, eventID, workflowID
 
 // NextInOrder returns what an ordered webhook is owed next in a
 // conversation, searching the events stored after afterSeq; a negative
-// afterSeq (a new ordered delivery) starts from the earliest event queued
-// to the webhook and not attempted yet, or else from the last one the
-// webhook settled (delivered, failed or skipped).
+// afterSeq (a new ordered delivery) starts after the last event the
+// webhook settled (delivered, failed or skipped), or before the earliest
+// event queued to it and not attempted yet if that comes first.
 //
 // An event is owed when it was queued to the webhook (a pending delivery
 // with no attempt: OweInOrder), or when it has no delivery yet and its
@@ -187,9 +187,9 @@ func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, convers
 }
 
 // orderedStart is where a new ordered delivery of a conversation starts
-// its search: before the earliest event queued to the webhook and not
-// attempted yet, or else after the last one it settled; 0 for a
-// conversation it has no delivery of.
+// its search: after the last event the webhook settled (from the start
+// if none), or before the earliest event queued to it and not attempted
+// yet if that comes first.
 func (s *Store) orderedStart(ctx context.Context, workspaceID, webhookID, conversationID string) (int64, error) {
 	seq := seqColumn[s.dialect]
 	var start struct {
@@ -202,15 +202,17 @@ func (s *Store) orderedStart(ctx context.Context, workspaceID, webhookID, conver
 		FROM events e JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
 		WHERE e.workspace_id = ? AND e.conversation_id = ?`,
 		string(models.DeliveryPending), string(models.DeliveryPending), webhookID, workspaceID, conversationID).Scan(&start).Error
-	switch {
-	case err != nil:
+	if err != nil {
 		return 0, err
-	case start.Queued != nil:
-		return *start.Queued - 1, nil
-	case start.Settled != nil:
-		return *start.Settled, nil
 	}
-	return 0, nil
+	from := int64(0)
+	if start.Settled != nil {
+		from = *start.Settled
+	}
+	if start.Queued != nil {
+		from = min(from, *start.Queued-1)
+	}
+	return from, nil
 }
 
 // FailOwedInOrder records that the ordered delivery of a conversation to a
