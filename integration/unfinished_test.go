@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tidysupport/tidyhooks/activities"
 	"github.com/tidysupport/tidyhooks/emitter"
 	"github.com/tidysupport/tidyhooks/models"
 	tidyworker "github.com/tidysupport/tidyhooks/worker"
@@ -111,5 +112,47 @@ func TestEventEndedBeforeLookupIsRecordedFailed(t *testing.T) {
 	}
 	if len(r.deliveries()) != 0 {
 		t.Errorf("the receiver got %d requests, want none", len(r.deliveries()))
+	}
+}
+
+// An ordered delivery ended from outside leaves nothing it owed unlogged:
+// the sweep records every event of the conversation it still owed as
+// failed, for recover to find, once.
+func TestTerminatedOrderedDeliveryIsRecordedFailed(t *testing.T) {
+	s := newStack(t, stackOptions{schedule: []time.Duration{time.Hour}})
+	r := newReceiver(t, func(int) int { return http.StatusInternalServerError })
+	hook := s.createWebhook(s.keyA, map[string]any{"url": r.URL, "events": []string{"*"}, "ordering": "conversation"})["id"].(string)
+	var ids []string
+	for range 3 {
+		id := s.emit(s.keyA, `{"event": "conversation.updated", "payload": {"conversation": {"id": "cnv_term"}}}`)
+		s.wait(id)
+		ids = append(ids, id)
+	}
+	eventually(t, "the first attempt", func() bool { return len(r.deliveries()) == 1 })
+	ctx := context.Background()
+	if err := s.client.TerminateWorkflow(ctx, activities.InOrderWorkflowID(hook, "cnv_term"), "", "operator cleanup"); err != nil {
+		t.Fatal(err)
+	}
+	m := tidyworker.NewMetrics(prometheus.NewRegistry())
+	since := time.Now().Add(-time.Hour)
+	recorded := 0
+	eventually(t, "the sweep to find the terminated ordered delivery", func() bool {
+		n, err := tidyworker.SweepUnfinished(ctx, s.client, "default", s.store, m, since, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded += n
+		return recorded >= len(ids)
+	})
+	if recorded != len(ids) {
+		t.Errorf("the sweep recorded %d, want %d", recorded, len(ids))
+	}
+	for _, id := range ids {
+		if d := s.deliveryOf(hook, id); d["status"] != "failed" || !strings.Contains(toString(d["lastError"]), "terminated") {
+			t.Errorf("%s: %v, want failed naming the termination", id, d)
+		}
+	}
+	if n, err := tidyworker.SweepUnfinished(ctx, s.client, "default", s.store, m, since, slog.New(slog.DiscardHandler)); err != nil || n != 0 {
+		t.Errorf("a second sweep recorded %d (%v), want nothing more", n, err)
 	}
 }

@@ -527,8 +527,13 @@ func (m *modelWorld) round(ops []modelOp) modelResult {
 		r.apply(op)
 		r.res.ops++
 	}
+	applied := time.Now()
 	r.quiesce()
+	quiesced := time.Now()
 	r.check()
+	m.t.Logf("round %s: %d operations (%d faults) in %s, quiesced in %s, %d events, %d pairs checked, %d requests, %d violations",
+		r.tag, r.res.ops, r.res.faults, applied.Sub(r.began).Round(time.Second), quiesced.Sub(applied).Round(time.Second),
+		r.res.events, r.res.pairs, r.res.requests, len(r.res.violations))
 	return r.res
 }
 
