@@ -528,6 +528,7 @@ func (m *modelWorld) round(ops []modelOp) modelResult {
 		r.res.ops++
 	}
 	applied := time.Now()
+	m.t.Logf("round %s: %d operations applied in %s; quiescing", r.tag, r.res.ops, applied.Sub(r.began).Round(time.Second))
 	r.quiesce()
 	quiesced := time.Now()
 	r.check()
@@ -773,14 +774,22 @@ func (r *modelRound) quiesce() {
 		}
 	}
 	running := fmt.Sprintf(`(TidyWorkspace = %q OR TidyWorkspace = %q) AND ExecutionStatus = 'Running' AND WorkflowType != 'DeliverInOrder'`, r.ws[0], r.ws[1])
+	why := ""
+	told := time.Now()
 	settled := func(statuses ...string) bool {
+		if time.Since(told) > 20*time.Second {
+			r.m.t.Logf("round %s still quiescing: %s", r.tag, why)
+			told = time.Now()
+		}
 		n, err := r.m.tc.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Namespace: "default", Query: running})
 		if err != nil || n.Count > 0 {
+			why = fmt.Sprintf("running workflows: %v %v", n.GetCount(), err)
 			return false
 		}
 		for _, h := range live {
 			for _, d := range r.log(h) {
 				if slices.Contains(statuses, d["status"].(string)) {
+					why = fmt.Sprintf("%s at %s is %s (%v)", d["eventId"], h.id, d["status"], d["lastError"])
 					return false
 				}
 			}
@@ -788,13 +797,14 @@ func (r *modelRound) quiesce() {
 		return true
 	}
 	if !testenv.Eventually(3*time.Minute, func() bool { return settled("pending") }) {
-		r.violate("deliveries still pending or workflows running three minutes after the round")
+		r.violate("not drained three minutes after the round: %s", why)
 	}
 	for _, h := range live {
 		body := fmt.Sprintf(`{"since": %q}`, r.began.UTC().Format(time.RFC3339))
 		ok := testenv.Eventually(time.Minute, func() bool {
 			a, _ := r.call(h.ws, "POST", "/v1/webhooks/"+h.id+"/recover", body)
-			return a.code == http.StatusAccepted // 409 while another recover runs
+			// 200: nothing to recover; 409 while another recover runs.
+			return a.code == http.StatusAccepted || a.code == http.StatusOK
 		})
 		if !ok {
 			r.violate("recover of %s never accepted", h.id)
