@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,4 +175,70 @@ func TestRecordOrderedHistory(t *testing.T) {
 	eventually(t, "both in order", func() bool { return len(flaky.deliveries()) == 3 })
 	writeHistory(t, s, workflows.EventWorkflowID("wrk_a", first), "deliver_event_ordered.json")
 	writeHistory(t, s, activities.InOrderWorkflowID(ordered["id"].(string), "cnv_ordered"), "deliver_in_order.json")
+}
+
+// TestRecordOrderedLedgerHistory records the histories of ordered
+// delivery since it keeps its ledger: workflows/testdata/
+// deliver_in_order_ledger.json (a DeliverInOrder whose first event is
+// retried while the webhook's ordering is switched off, and which then
+// delivers the two events it still owed unordered) and recover_ordered.json
+// (a Recover of an ordered webhook replaying a conversation's two failed
+// events one after the other):
+//
+//	go test ./integration -run TestRecordOrderedLedgerHistory -record-history
+func TestRecordOrderedLedgerHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("run with -record-history to regenerate the replay history")
+	}
+	s := newStack(t, stackOptions{schedule: []time.Duration{time.Second, time.Second}})
+	flaky := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	ordered := s.createWebhook(s.keyA, map[string]any{"url": flaky.URL, "events": []string{"*"}, "ordering": "conversation"})["id"].(string)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, s.emit(s.keyA, fmt.Sprintf(`{"id": "evt_ledger_%d", "event": "conversation.updated", "payload": {"conversation": {"id": "cnv_ledger"}}}`, i)))
+	}
+	eventually(t, "the first attempt", func() bool { return len(flaky.deliveries()) >= 1 })
+	if code, out := s.do("PATCH", "/v1/webhooks/"+ordered, s.keyA, `{"ordering": "none"}`); code != http.StatusOK {
+		t.Fatalf("ordering off: %d %v", code, out)
+	}
+	eventually(t, "all three delivered", func() bool { return len(flaky.eventIDs()) == 3 && len(flaky.deliveries()) == 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	inOrder := activities.InOrderWorkflowID(ordered, "cnv_ledger")
+	if err := s.client.GetWorkflow(ctx, inOrder, "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeHistory(t, s, inOrder, "deliver_in_order_ledger.json")
+
+	var failing atomic.Bool
+	failing.Store(true)
+	down := newReceiver(t, func(int) int {
+		if failing.Load() {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	hook := s.createWebhook(s.keyA, map[string]any{"url": down.URL, "events": []string{"*"}, "ordering": "conversation"})["id"].(string)
+	for i := range 2 {
+		s.emit(s.keyA, fmt.Sprintf(`{"id": "evt_recover_%d", "event": "conversation.updated", "payload": {"conversation": {"id": "cnv_recover"}}}`, i))
+	}
+	eventually(t, "both failed", func() bool {
+		_, out := s.do("POST", "/v1/webhooks/"+hook+"/recover", s.keyA, `{"since": "`+since+`", "dryRun": true}`)
+		return out["count"] == 2.0
+	})
+	failing.Store(false)
+	code, out := s.do("POST", "/v1/webhooks/"+hook+"/recover", s.keyA, `{"since": "`+since+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("recover: %d %v", code, out)
+	}
+	if err := s.client.GetWorkflow(ctx, out["workflowId"].(string), "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeHistory(t, s, out["workflowId"].(string), "recover_ordered.json")
 }

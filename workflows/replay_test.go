@@ -24,16 +24,22 @@ import (
 // mid-retry during an upgrade; and ordered delivery: a DeliverEvent that
 // queued its event to a webhook taking the conversation in order, and that
 // webhook's DeliverInOrder (signalled twice, its first attempt retried,
-// waiting for more). Regenerate them after an intended change with
+// waiting for more), recorded before ordered delivery kept its ledger;
+// and since: a DeliverInOrder whose ordering was switched off mid-retry,
+// delivering what it still owed unordered, and a Recover of an ordered
+// webhook replaying a conversation one event after the other.
+// Regenerate them after an intended change with
 //
-//	go test ./integration -run 'TestRecordHistory|TestRecordOrderedHistory' -record-history
+//	go test ./integration -run 'TestRecordHistory|TestRecordOrderedHistory|TestRecordOrderedLedgerHistory' -record-history
+//
+// (keeping the histories of code that may still be running).
 func TestReplay(t *testing.T) {
 	histories, err := filepath.Glob("testdata/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(histories) != 13 {
-		t.Fatalf("found %d histories, want the 13 described above", len(histories))
+	if len(histories) != 15 {
+		t.Fatalf("found %d histories, want the 15 described above", len(histories))
 	}
 	for _, h := range histories {
 		t.Run(strings.TrimSuffix(filepath.Base(h), ".json"), func(t *testing.T) {
