@@ -35,7 +35,7 @@ import (
 // Matcher finds the webhooks an event goes to.
 type Matcher interface {
 	MatchEvent(ctx context.Context, workspaceID string, e models.EventType, eventID string) (models.Match, error)
-	NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64, canUnorder bool) (models.InOrderNext, error)
+	NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID, workflowID string, afterSeq int64, canUnorder bool) (models.InOrderNext, error)
 	OweInOrder(ctx context.Context, workspaceID, eventID, workflowID string, webhookIDs []string) error
 }
 

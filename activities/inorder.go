@@ -158,7 +158,7 @@ type NextInOrderResult struct {
 // that cannot deliver unordered (in.Unordering false: one started before
 // it could) is handed what it owes one event at a time instead.
 func (a *Activities) NextInOrder(ctx context.Context, in InOrderInput) (NextInOrderResult, error) {
-	next, err := a.store.NextInOrder(ctx, in.WorkspaceID, in.WebhookID, in.ConversationID, in.AfterSeq, in.Unordering)
+	next, err := a.store.NextInOrder(ctx, in.WorkspaceID, in.WebhookID, in.ConversationID, activity.GetInfo(ctx).WorkflowExecution.ID, in.AfterSeq, in.Unordering)
 	if err != nil {
 		return NextInOrderResult{}, err
 	}

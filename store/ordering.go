@@ -75,10 +75,14 @@ func (s *Store) OweInOrder(ctx context.Context, workspaceID, eventID, workflowID
 // conversation, searching the events stored after afterSeq; a negative
 // afterSeq (a new ordered delivery) starts after the last event the
 // webhook settled (delivered, failed or skipped), or before the earliest
-// event queued to it and not attempted yet if that comes first.
+// event still owed to it (queued, attempted by no other workflow) if that
+// comes first.
 //
-// An event is owed when it was queued to the webhook (a pending delivery
-// with no attempt: OweInOrder), or when it has no delivery yet and its
+// An event is owed when it was queued to the webhook (a pending delivery:
+// OweInOrder) and no workflow but the ordered delivery itself (workflowID)
+// has attempted it — one of its attempts may have been lost with a
+// worker, and it must go again before the next — or when it has no
+// delivery yet and its
 // event workflow would queue it: the webhook is subscribed to it, its
 // payload passes the webhook's filter and it was stored after the webhook
 // was created or last resumed. The second kind is how an event whose own
@@ -90,7 +94,7 @@ func (s *Store) OweInOrder(ctx context.Context, workspaceID, eventID, workflowID
 // With canUnorder false (an ordered delivery that predates End
 // unordered), the queued events are returned one at a time instead,
 // until none is left.
-func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID string, afterSeq int64, canUnorder bool) (models.InOrderNext, error) {
+func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, conversationID, workflowID string, afterSeq int64, canUnorder bool) (models.InOrderNext, error) {
 	next := models.InOrderNext{Cursor: afterSeq}
 	fail := func(err error) (models.InOrderNext, error) {
 		return next, fmt.Errorf("next ordered event of %s for %s: %w", conversationID, webhookID, translate(err))
@@ -123,9 +127,9 @@ func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, convers
 		var owed []models.OrderedEvent
 		err := db.Raw(`SELECT e.id AS event_id, `+seq+` AS seq FROM events e
 			JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
-			WHERE d.status = ? AND d.attempt_count = 0 AND e.workspace_id = ? AND e.conversation_id = ?
+			WHERE d.status = ? AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.workflow_id <> ?) AND e.workspace_id = ? AND e.conversation_id = ?
 			ORDER BY `+seq+` LIMIT ?`,
-			webhookID, string(models.DeliveryPending), workspaceID, conversationID, orderedPage).Scan(&owed).Error
+			webhookID, string(models.DeliveryPending), workflowID, workspaceID, conversationID, orderedPage).Scan(&owed).Error
 		if err != nil {
 			return fail(err)
 		}
@@ -133,7 +137,7 @@ func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, convers
 		return next, nil
 	}
 	if afterSeq < 0 {
-		if next.Cursor, err = s.orderedStart(ctx, workspaceID, webhookID, conversationID); err != nil {
+		if next.Cursor, err = s.orderedStart(ctx, workspaceID, webhookID, conversationID, workflowID); err != nil {
 			return fail(err)
 		}
 	}
@@ -158,9 +162,9 @@ func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, convers
 		err := db.Raw(`SELECT e.id, `+seq+` AS seq, e.type, e.payload, e.received_at, d.status IS NOT NULL AS queued FROM events e
 			LEFT JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
 			WHERE e.workspace_id = ? AND e.conversation_id = ? AND `+seq+` > ?
-				AND (d.status IS NULL OR d.status = ? AND d.attempt_count = 0)
+				AND (d.status IS NULL OR d.status = ? AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.workflow_id <> ?))
 			ORDER BY `+seq+` LIMIT ?`,
-			webhookID, workspaceID, conversationID, next.Cursor, string(models.DeliveryPending), orderedPage).Scan(&rows).Error
+			webhookID, workspaceID, conversationID, next.Cursor, string(models.DeliveryPending), workflowID, orderedPage).Scan(&rows).Error
 		if err != nil {
 			return fail(err)
 		}
@@ -190,18 +194,18 @@ func (s *Store) NextInOrder(ctx context.Context, workspaceID, webhookID, convers
 // its search: after the last event the webhook settled (from the start
 // if none), or before the earliest event queued to it and not attempted
 // yet if that comes first.
-func (s *Store) orderedStart(ctx context.Context, workspaceID, webhookID, conversationID string) (int64, error) {
+func (s *Store) orderedStart(ctx context.Context, workspaceID, webhookID, conversationID, workflowID string) (int64, error) {
 	seq := seqColumn[s.dialect]
 	var start struct {
 		Queued  *int64
 		Settled *int64
 	}
 	err := s.db.WithContext(ctx).Raw(`SELECT
-			MIN(CASE WHEN d.status = ? AND d.attempt_count = 0 THEN `+seq+` END) AS queued,
+			MIN(CASE WHEN d.status = ? AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.workflow_id <> ?) THEN `+seq+` END) AS queued,
 			MAX(CASE WHEN d.status <> ? THEN `+seq+` END) AS settled
 		FROM events e JOIN deliveries d ON d.event_id = e.id AND d.webhook_id = ?
 		WHERE e.workspace_id = ? AND e.conversation_id = ?`,
-		string(models.DeliveryPending), string(models.DeliveryPending), webhookID, workspaceID, conversationID).Scan(&start).Error
+		string(models.DeliveryPending), workflowID, string(models.DeliveryPending), webhookID, workspaceID, conversationID).Scan(&start).Error
 	if err != nil {
 		return 0, err
 	}

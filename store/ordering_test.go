@@ -45,7 +45,7 @@ func conversationEvents(t *testing.T, st *store.Store, conv string, n int) []str
 
 func nextInOrder(t *testing.T, st *store.Store, w models.Webhook, conv string, after int64) models.InOrderNext {
 	t.Helper()
-	next, err := st.NextInOrder(context.Background(), "wrk_a", w.ID, conv, after, true)
+	next, err := st.NextInOrder(context.Background(), "wrk_a", w.ID, conv, "order-wf", after, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +174,11 @@ func TestNextInOrderWhenTheWebhookStopsTakingItInOrder(t *testing.T) {
 		}
 		// A delivery from before that could not deliver unordered gets it
 		// in order, then ends.
-		old, err := st.NextInOrder(ctx, "wrk_a", w.ID, "cnv_1", 0, false)
+		old, err := st.NextInOrder(ctx, "wrk_a", w.ID, "cnv_1", "order-wf", 0, false)
 		if err != nil || !old.Found || old.Event.EventID != ids[2] {
 			t.Fatalf("ordering off, an older delivery: %+v, %v", old, err)
 		}
-		if old, err = st.NextInOrder(ctx, "wrk_a", w.ID, "cnv_1", old.Cursor, false); err != nil || old.End != models.InOrderUnordered {
+		if old, err = st.NextInOrder(ctx, "wrk_a", w.ID, "cnv_1", "order-wf", old.Cursor, false); err != nil || old.End != models.InOrderUnordered {
 			t.Fatalf("ordering off, an older delivery after the last: %+v, %v", old, err)
 		}
 
@@ -195,6 +195,35 @@ func TestNextInOrderWhenTheWebhookStopsTakingItInOrder(t *testing.T) {
 		}
 		if next := nextInOrder(t, st, w, "cnv_1", -1); next.End != models.InOrderDeleted {
 			t.Fatalf("deleted: %+v", next)
+		}
+	})
+}
+
+// A queued event whose attempt by the ordered delivery itself was lost
+// with its worker (left sending) is still owed, before the next; one
+// another workflow is attempting is not the ordered delivery's to send.
+func TestNextInOrderOwesAnAttemptLostWithItsWorker(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		w := orderedWebhook(t, st)
+		ids := conversationEvents(t, st, "cnv_1", 2)
+		for _, id := range ids {
+			if err := st.OweInOrder(context.Background(), "wrk_a", id, "wf", []string{w.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lost := start(w, ids[0], models.TriggerScheduled, time.Now())
+		lost.WorkflowID = "order-wf"
+		lost.Retry = true
+		begin(t, st, lost)
+		if next := nextInOrder(t, st, w, "cnv_1", -1); !next.Found || next.Event.EventID != ids[0] {
+			t.Fatalf("after a lost attempt of its own: %+v, want %s again", next, ids[0])
+		}
+		other := start(w, ids[0], models.TriggerScheduled, time.Now())
+		other.WorkflowID = "evt_other@wrk_a"
+		other.Retry = true
+		begin(t, st, other)
+		if next := nextInOrder(t, st, w, "cnv_1", -1); !next.Found || next.Event.EventID != ids[1] {
+			t.Fatalf("while another workflow attempts the first: %+v, want %s", next, ids[1])
 		}
 	})
 }

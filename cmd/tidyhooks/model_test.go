@@ -89,9 +89,9 @@ func TestModel(t *testing.T) {
 			continue
 		}
 		t.Errorf("round %d (seed %d): %d violations, e.g.\n  %s", r, roundSeed, len(res.violations), strings.Join(res.violations[:min(8, len(res.violations))], "\n  "))
-		shortest := m.shrink(ops)
-		t.Errorf("shortest failing operation list found (%d of %d operations):\n  %s\nreplay with TIDYHOOKS_MODEL_SEED=%d TIDYHOOKS_MODEL_ROUNDS=1",
-			len(shortest), len(ops), strings.Join(describeOps(shortest), "\n  "), roundSeed)
+		shortest, found := m.shrink(ops, res.violations)
+		t.Errorf("shortest failing operation list found (%d of %d operations), failing with\n  %s\nits operations:\n  %s\nreplay with TIDYHOOKS_MODEL_SEED=%d TIDYHOOKS_MODEL_ROUNDS=1",
+			len(shortest), len(ops), strings.Join(found[:min(4, len(found))], "\n  "), strings.Join(describeOps(shortest), "\n  "), roundSeed)
 		return
 	}
 	t.Logf("model: %d rounds, %d operations, %d faults, %d events accepted, %d pairs checked, %d requests, %d unknown attempts, violations: 0, in %s",
@@ -1009,19 +1009,19 @@ func modelMatches(body map[string]any, e modelEvent) bool {
 
 // shrink drops operations, in halves then one at a time, while the round
 // still fails, within a bounded number of tries.
-func (m *modelWorld) shrink(ops []modelOp) []modelOp {
+func (m *modelWorld) shrink(ops []modelOp, violations []string) ([]modelOp, []string) {
 	best := ops
 	tries := 0
 	for chunk := len(best) / 2; chunk >= 1 && tries < 12; chunk /= 2 {
 		for i := 0; i+chunk <= len(best) && tries < 12; {
 			cand := append(append([]modelOp{}, best[:i]...), best[i+chunk:]...)
 			tries++
-			if len(m.round(cand).violations) > 0 {
-				best = cand
+			if res := m.round(cand); len(res.violations) > 0 {
+				best, violations = cand, res.violations
 				continue
 			}
 			i += chunk
 		}
 	}
-	return best
+	return best, violations
 }
