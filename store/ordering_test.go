@@ -227,3 +227,23 @@ func TestNextInOrderOwesAnAttemptLostWithItsWorker(t *testing.T) {
 		}
 	})
 }
+
+// An event processed late is not matched to a webhook created after it
+// was stored: which webhooks match is decided when the event is
+// processed, among those that existed when it was emitted.
+func TestMatchLeavesOutWebhooksCreatedAfterTheEvent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store, _ string) {
+		before := newWebhook(t, st, "wrk_a", "*")
+		ids := conversationEvents(t, st, "cnv_1", 1)
+		time.Sleep(2 * time.Millisecond) // the next webhook is created strictly later
+		after := newWebhook(t, st, "wrk_a", "*")
+		typ, _ := models.LookupEvent("conversation.updated")
+		m, err := st.MatchEvent(context.Background(), "wrk_a", typ, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.WebhookIDs) != 1 || m.WebhookIDs[0] != before.ID {
+			t.Errorf("matched %v, want only %s (not %s, created after the event)", m.WebhookIDs, before.ID, after.ID)
+		}
+	})
+}

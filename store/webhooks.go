@@ -234,9 +234,15 @@ func (s *Store) MatchEvent(ctx context.Context, workspaceID string, e models.Eve
 		Ordering *string
 	}
 	db := s.db.WithContext(ctx)
+	// A webhook created after the event was stored never receives it,
+	// however late the event is processed (SPEC §4).
+	created, args := "", []any{workspaceID, models.SubscriptionPatterns(e), string(models.WebhookActive)}
+	if eventID != "" {
+		created = " AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.workspace_id = ? AND ev.id = ? AND ev.received_at < w.created_at)"
+		args = append(args, workspaceID, eventID)
+	}
 	err := db.Raw(`SELECT DISTINCT w.id, w.filters, w.ordering FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
-			WHERE s.workspace_id = ? AND s.pattern IN ? AND w.status = ? ORDER BY w.id`,
-		workspaceID, models.SubscriptionPatterns(e), string(models.WebhookActive)).
+			WHERE s.workspace_id = ? AND s.pattern IN ? AND w.status = ?`+created+` ORDER BY w.id`, args...).
 		Scan(&rows).Error
 	if err != nil {
 		return models.Match{}, fmt.Errorf("match webhooks: %w", translate(err))

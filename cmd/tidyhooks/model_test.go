@@ -49,7 +49,8 @@ import (
 //     log has delivered attempts only where an attempt is unknown (its
 //     outcome lost with a worker), and by one at most;
 //   - tenancy: no request reaches a webhook of another workspace than the
-//     event's, and each carries the event's payload as emitted;
+//     event's, nor one created after the event was accepted, and each
+//     carries the event's payload as emitted;
 //   - signatures: every request's signature is valid for a secret its
 //     webhook had.
 //
@@ -488,8 +489,9 @@ type modelHook struct {
 // accepted is an event the API answered 202 for.
 type modelAccepted struct {
 	ev    modelEvent
-	order int       // its place in the order of 202s
-	sent  time.Time // when its request was sent
+	order    int       // its place in the order of 202s
+	sent     time.Time // when its request was sent
+	accepted time.Time // when its 202 came back
 }
 
 type modelResult struct {
@@ -594,7 +596,7 @@ func (r *modelRound) emitBody(e modelEvent) string {
 
 func (r *modelRound) accept(e modelEvent, sent time.Time) {
 	r.order++
-	r.accepted[[2]string{strconv.Itoa(e.WS), e.ID}] = &modelAccepted{ev: e, order: r.order, sent: sent}
+	r.accepted[[2]string{strconv.Itoa(e.WS), e.ID}] = &modelAccepted{ev: e, order: r.order, sent: sent, accepted: time.Now()}
 	r.res.events++
 }
 
@@ -841,6 +843,9 @@ func (r *modelRound) check() {
 		if acc == nil {
 			r.violate("%s reached %s (workspace %s), which it was not accepted for", a.eventID, h.id, r.ws[h.ws])
 			continue
+		}
+		if acc.accepted.Before(h.createdAt) {
+			r.violate("%s reached %s, created after the event was accepted", a.eventID, h.id)
 		}
 		var body struct{ Payload any }
 		var want any
