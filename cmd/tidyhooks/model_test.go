@@ -488,7 +488,7 @@ type modelHook struct {
 
 // accepted is an event the API answered 202 for.
 type modelAccepted struct {
-	ev    modelEvent
+	ev       modelEvent
 	order    int       // its place in the order of 202s
 	sent     time.Time // when its request was sent
 	accepted time.Time // when its 202 came back
