@@ -198,9 +198,8 @@ func TestRecordOrderedLedgerHistory(t *testing.T) {
 		return http.StatusOK
 	})
 	ordered := s.createWebhook(s.keyA, map[string]any{"url": flaky.URL, "events": []string{"*"}, "ordering": "conversation"})["id"].(string)
-	var ids []string
 	for i := range 3 {
-		ids = append(ids, s.emit(s.keyA, fmt.Sprintf(`{"id": "evt_ledger_%d", "event": "conversation.updated", "payload": {"conversation": {"id": "cnv_ledger"}}}`, i)))
+		s.emit(s.keyA, fmt.Sprintf(`{"id": "evt_ledger_%d", "event": "conversation.updated", "payload": {"conversation": {"id": "cnv_ledger"}}}`, i))
 	}
 	eventually(t, "the first attempt", func() bool { return len(flaky.deliveries()) >= 1 })
 	if code, out := s.do("PATCH", "/v1/webhooks/"+ordered, s.keyA, `{"ordering": "none"}`); code != http.StatusOK {
