@@ -391,11 +391,18 @@ func TestLogWriteFailureNeitherSendsNorUsesARetry(t *testing.T) {
 	}
 }
 
-// failingFinish is the real store whose writes after a request fail.
-type failingFinish struct{ activities.Store }
+// failingFinish is the real store whose writes after a request fail, the
+// outcome's the first `left` times.
+type failingFinish struct {
+	activities.Store
+	left *atomic.Int32
+}
 
-func (failingFinish) FinishAttempt(context.Context, models.AttemptEnd) error {
-	return errors.New("injected: database unavailable")
+func (f failingFinish) FinishAttempt(ctx context.Context, e models.AttemptEnd) error {
+	if f.left.Add(-1) >= 0 {
+		return errors.New("injected: database unavailable")
+	}
+	return f.Store.FinishAttempt(ctx, e)
 }
 
 func (failingFinish) RecordAttempt(context.Context, string, string, time.Time, string, time.Duration) ([]models.Event, error) {
@@ -403,12 +410,16 @@ func (failingFinish) RecordAttempt(context.Context, string, string, time.Time, s
 }
 
 // A log write that fails after the request neither fails the delivery
-// nor sends it again; operators see it in the metrics.
+// nor sends it again; operators see it in the metrics, and the workflow
+// writes the outcome once the database answers: the log never stays
+// "sending".
 func TestLogWriteFailureAfterTheRequestKeepsTheDelivery(t *testing.T) {
 	reg := prometheus.NewRegistry()
+	left := &atomic.Int32{}
+	left.Store(3) // the attempt's own write, and the workflow's first two tries
 	s := newStack(t, stackOptions{
 		observer:  tidyworker.NewMetrics(reg),
-		wrapStore: func(st activities.Store) activities.Store { return failingFinish{st} },
+		wrapStore: func(st activities.Store) activities.Store { return failingFinish{st, left} },
 	})
 	r := newReceiver(t, ok)
 	id, _ := s.webhook(s.keyA, r.URL, "*")
@@ -419,9 +430,9 @@ func TestLogWriteFailureAfterTheRequestKeepsTheDelivery(t *testing.T) {
 	if n := r.eventIDs()[ev]; n != 1 {
 		t.Errorf("receiver got the event %d times, want once", n)
 	}
-	// The record before the request is there; its outcome could not be written.
-	if d := s.deliveryOf(id, ev); summary(d) != "scheduled:sending:-" {
-		t.Errorf("log = %s", summary(d))
+	// The attempt could not write its outcome; the workflow did.
+	if d := s.deliveryOf(id, ev); summary(d) != "scheduled:delivered:200" || d["status"] != "delivered" {
+		t.Errorf("log = %s (%v)", summary(d), d["status"])
 	}
 	families, err := reg.Gather()
 	if err != nil {
