@@ -19,6 +19,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -26,6 +27,7 @@ import (
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
+	"github.com/tidysupport/tidyhooks/workflows"
 )
 
 // The model test: a seeded random sequence of what customers, the
@@ -507,6 +509,7 @@ type modelRound struct {
 	keys     [2]string
 	hooks    []*modelHook
 	accepted map[[2]string]*modelAccepted // (workspace index, event id)
+	closed   map[[2]string]bool           // accepted events whose workflow has ended
 	order    int
 	began    time.Time
 	res      modelResult
@@ -514,7 +517,7 @@ type modelRound struct {
 
 func (m *modelWorld) round(ops []modelOp) modelResult {
 	m.rounds++
-	r := &modelRound{m: m, tag: fmt.Sprintf("r%d", m.rounds), accepted: map[[2]string]*modelAccepted{}, began: time.Now().Add(-time.Second)}
+	r := &modelRound{m: m, tag: fmt.Sprintf("r%d", m.rounds), accepted: map[[2]string]*modelAccepted{}, closed: map[[2]string]bool{}, began: time.Now().Add(-time.Second)}
 	for i := range r.ws {
 		r.ws[i] = fmt.Sprintf("wrk_model_%d_%c", m.rounds, 'a'+i)
 		r.keys[i] = m.key(r.ws[i], models.ScopeAPIUser, models.ScopeEventsWrite)
@@ -787,6 +790,18 @@ func (r *modelRound) quiesce() {
 		if err != nil || n.Count > 0 {
 			why = fmt.Sprintf("running workflows: %v %v", n.GetCount(), err)
 			return false
+		}
+		// Visibility lags: every accepted event's own workflow is asked.
+		for key, acc := range r.accepted {
+			if r.closed[key] {
+				continue
+			}
+			d, err := r.m.tc.DescribeWorkflowExecution(context.Background(), workflows.EventWorkflowID(r.ws[acc.ev.WS], acc.ev.ID), "")
+			if err != nil || d.WorkflowExecutionInfo.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				why = fmt.Sprintf("the workflow of %s is running (%v)", acc.ev.ID, err)
+				return false
+			}
+			r.closed[key] = true
 		}
 		for _, h := range live {
 			for _, d := range r.log(h) {
