@@ -26,6 +26,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/oauth2"
 
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/netguard"
@@ -424,7 +425,8 @@ func New(store Store, cfg Config) *Activities {
 		local:  newInFlight(WorkspaceLocalInFlight, FastWorkspaceLocalInFlight),
 	}
 	transport.TLSClientConfig = a.tlsConfig()
-	a.oauth = &oauthTokens{store: store, client: a.client, now: time.Now, cached: map[string]cachedToken{}}
+	a.oauth = &oauthTokens{store: store, client: a.client, userAgent: cfg.UserAgent, timeout: cfg.Timeout, now: time.Now,
+		cached: map[string]cachedToken{}, styles: map[string]oauth2.AuthStyle{}}
 	return a
 }
 
@@ -906,8 +908,13 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 	if err != nil {
 		activity.GetLogger(ctx).Info("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
 		var de *deliveryError
-		if errors.As(err, &de) {
+		switch {
+		case errors.As(err, &de):
 			return sendResult{err: err, sent: sent}
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// The attempt's own deadline (attemptContext), not the request's.
+			return sendResult{err: &deliveryError{msg: "timed out: the attempt ran out of time (its throttle wait, token fetches and requests share one deadline, " +
+				RecordTimeout.String() + " inside the attempt's timeout)", cause: err}, sent: sent}
 		}
 		return sendResult{err: describeTransportError(err, a.cfg.Timeout), sent: sent}
 	}

@@ -1,10 +1,14 @@
 package activities
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 // Fuzz Retry-After parsing longer with
@@ -53,4 +57,34 @@ func TestParseRetryAfter(t *testing.T) {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
+}
+
+// Any conversation id an event may carry names an ordered workflow whose
+// id Temporal takes (a non-ASCII id stalled its event for good: the id
+// rides in a gRPC header), and two conversations never share one. Fuzz
+// with go test ./activities -run '^$' -fuzz FuzzInOrderWorkflowID.
+func FuzzInOrderWorkflowID(f *testing.F) {
+	for _, seed := range [][2]string{{"cnv_é", "cnv_%C3%A9"}, {"a\u202eb", "a b"}, {"\x00", "%00"}, {"🎉", "%"},
+		{strings.Repeat("x", 200), strings.Repeat("é", 100)}, {"%sha256:0", "sha256:0"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		payload, _ := json.Marshal(map[string]any{"conversation": map[string]any{"id": a}})
+		conv := models.ConversationOf(payload)
+		if conv == "" {
+			return // not a conversation ordering keys on
+		}
+		id := InOrderWorkflowID("wh_01J0000000000000000000000", conv)
+		if len(id) > 1000 {
+			t.Fatalf("conversation %q: workflow id of %d bytes", conv, len(id))
+		}
+		for i := 0; i < len(id); i++ {
+			if id[i] <= ' ' || id[i] >= 0x7f {
+				t.Fatalf("conversation %q: workflow id %q has byte %#x", conv, id, id[i])
+			}
+		}
+		if a != b && InOrderWorkflowID("wh_01J0000000000000000000000", b) == id {
+			t.Fatalf("conversations %q and %q share the workflow %q", a, b, id)
+		}
+	})
 }

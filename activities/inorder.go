@@ -86,7 +86,9 @@ func encodeConversation(id string) string {
 	}
 	if b.Len() > maxConversationInID {
 		sum := sha256.Sum256([]byte(id))
-		return "sha256:" + hex.EncodeToString(sum[:])
+		// "%s" never comes out of the escaping above (a % is always
+		// %25): no conversation id encodes to another's hash.
+		return "%sha256:" + hex.EncodeToString(sum[:])
 	}
 	return b.String()
 }

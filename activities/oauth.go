@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,8 +19,9 @@ import (
 
 // TokenStore shares OAuth2 tokens between workers: a token one worker
 // fetched is used by all until shortly before it expires. Keyed by webhook
-// and a hash of its OAuth2 settings, so that a rotated client secret never
-// reuses a token fetched with the old one.
+// and its OAuth2 settings (the store keeps a keyed hash of them, never the
+// client secret), so that a rotated client secret never reuses a token
+// fetched with the old one.
 type TokenStore interface {
 	OAuthToken(ctx context.Context, webhookID, settings string, now time.Time) (token string, expires time.Time, ok bool, err error)
 	SaveOAuthToken(ctx context.Context, webhookID, settings, token string, expires time.Time) error
@@ -41,12 +40,19 @@ const (
 // to deliveries), keeps them in memory and in the TokenStore, and fetches
 // each at most once at a time per worker.
 type oauthTokens struct {
-	store  TokenStore
-	client *http.Client
-	now    func() time.Time
-	group  singleflight.Group
-	mu     sync.Mutex
-	cached map[string]cachedToken // by webhook id
+	store     TokenStore
+	client    *http.Client
+	userAgent string
+	timeout   time.Duration // per request, as a delivery's
+	now       func() time.Time
+	group     singleflight.Group
+	mu        sync.Mutex
+	cached    map[string]cachedToken // by webhook id
+	// styles is how each token endpoint (and client) took the client
+	// credentials, once learned: x/oauth2's detection tries the header
+	// and then the form on every new Config, each with the request
+	// timeout, so a hanging endpoint held an attempt twice as long.
+	styles map[string]oauth2.AuthStyle
 }
 
 type cachedToken struct {
@@ -54,21 +60,17 @@ type cachedToken struct {
 	usableUntil     time.Time
 }
 
-// settingsHash names an OAuth2 configuration: any change to it is a new
-// token.
-func settingsHash(a *models.EndpointAuth) string {
-	h := sha256.New()
-	for _, part := range []string{a.TokenURL, a.ClientID, a.ClientSecret, strings.Join(a.Scopes, " "), a.Audience} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
+// settingsOf names an OAuth2 configuration: any change to it is a new
+// token. It holds the client secret: the store keeps only a keyed hash
+// of it.
+func settingsOf(a *models.EndpointAuth) string {
+	return strings.Join([]string{a.TokenURL, a.ClientID, a.ClientSecret, strings.Join(a.Scopes, " "), a.Audience}, "\x00")
 }
 
 // token returns a usable access token for w. stale, when not empty, is a
 // token the endpoint refused: it is dropped and a new one fetched.
 func (o *oauthTokens) token(ctx context.Context, w models.Webhook, stale string) (string, error) {
-	settings := settingsHash(w.Auth)
+	settings := settingsOf(w.Auth)
 	now := o.now()
 	o.mu.Lock()
 	c, ok := o.cached[w.ID]
@@ -113,29 +115,71 @@ func (o *oauthTokens) keep(webhookID string, c cachedToken) {
 	o.cached[webhookID] = c
 }
 
-// fetch asks the token endpoint for a token.
+// fetch asks the token endpoint for a token: with the client credentials
+// in the way the endpoint took them before, or, the first time, in a
+// Basic header and then, if the endpoint refuses that, in the form.
 func (o *oauthTokens) fetch(ctx context.Context, a *models.EndpointAuth) (string, time.Time, error) {
-	cfg := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: a.Scopes}
-	if a.Audience != "" {
-		cfg.EndpointParams = url.Values{"audience": {a.Audience}}
+	styleKey := a.TokenURL + "\x00" + a.ClientID
+	o.mu.Lock()
+	style, known := o.styles[styleKey]
+	o.mu.Unlock()
+	tries := []oauth2.AuthStyle{style}
+	if !known {
+		tries = []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
 	}
-	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, o.client))
-	if err != nil {
-		return "", time.Time{}, describeTokenError(a.TokenURL, err)
+	client := &http.Client{Transport: userAgentTransport{next: o.client.Transport, userAgent: o.userAgent},
+		CheckRedirect: o.client.CheckRedirect, Timeout: o.client.Timeout}
+	var err error
+	for _, style := range tries {
+		cfg := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: a.Scopes, AuthStyle: style}
+		if a.Audience != "" {
+			cfg.EndpointParams = url.Values{"audience": {a.Audience}}
+		}
+		var tok *oauth2.Token
+		tok, err = cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
+		if err == nil {
+			o.mu.Lock()
+			o.styles[styleKey] = style
+			o.mu.Unlock()
+			if tok.AccessToken == "" {
+				return "", time.Time{}, fmt.Errorf("the OAuth2 token endpoint %s answered no access token", a.TokenURL)
+			}
+			expires := tok.Expiry
+			if expires.IsZero() {
+				expires = o.now().Add(tokenDefaultLife)
+			}
+			return tok.AccessToken, expires, nil
+		}
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.Response == nil || (re.Response.StatusCode != http.StatusBadRequest && re.Response.StatusCode != http.StatusUnauthorized) {
+			break // not a refusal of how the credentials came: trying the other way would not help
+		}
 	}
-	if tok.AccessToken == "" {
-		return "", time.Time{}, fmt.Errorf("the OAuth2 token endpoint %s answered no access token", a.TokenURL)
+	return "", time.Time{}, describeTokenError(a.TokenURL, err, o.timeout)
+}
+
+// userAgentTransport names the product in token requests, as in
+// deliveries (x/oauth2 sends Go's default).
+type userAgentTransport struct {
+	next      http.RoundTripper
+	userAgent string
+}
+
+func (t userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", t.userAgent)
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	expires := tok.Expiry
-	if expires.IsZero() {
-		expires = o.now().Add(tokenDefaultLife)
-	}
-	return tok.AccessToken, expires, nil
+	return next.RoundTrip(r)
 }
 
 // describeTokenError says why no token was had, without the client
-// secret (never part of it) and without the endpoint's whole answer.
-func describeTokenError(tokenURL string, err error) error {
+// secret (never part of it), without the endpoint's whole answer and,
+// for an endpoint not reached, classified as a delivery's transport error
+// is: never the resolver, nor the address a name resolved to.
+func describeTokenError(tokenURL string, err error, timeout time.Duration) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		msg := fmt.Sprintf("the OAuth2 token endpoint %s refused the client credentials: %d %s", tokenURL, re.Response.StatusCode, http.StatusText(re.Response.StatusCode))
@@ -144,15 +188,5 @@ func describeTokenError(tokenURL string, err error) error {
 		}
 		return &deliveryError{msg: msg, cause: err}
 	}
-	return &deliveryError{msg: fmt.Sprintf("the OAuth2 token endpoint %s could not be reached: %v", tokenURL, unwrapURLError(err)), cause: err}
-}
-
-// unwrapURLError drops the method and URL net/http puts before a
-// transport error.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return &deliveryError{msg: fmt.Sprintf("the OAuth2 token endpoint %s could not be reached: %s", tokenURL, describeTransportError(err, timeout).Error()), cause: err}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +177,30 @@ func FuzzCursor(f *testing.F) {
 		}
 		if again, err := models.DecodeCursor(models.EncodeCursor(id)); err != nil || again != id {
 			t.Fatalf("id %q does not survive a round trip: %q, %v", id, again, err)
+		}
+	})
+}
+
+// No header name a webhook may set is one the product sends, however it
+// is spelt: in any case, or with _ for - as CGI-style receivers read it.
+// Fuzz with go test ./api -run '^$' -fuzz FuzzHeaderName.
+func FuzzHeaderName(f *testing.F) {
+	for _, seed := range []string{"X-Api-Key", "Webhook_Signature", "X_TIDYSUPPORT_EVENT", "content_type", "Authorization", "x y", "Host\x00", "héader"} {
+		f.Add(seed)
+	}
+	reserved := []string{"WEBHOOK-", "X-TIDYSUPPORT-"}
+	exact := []string{"CONTENT-TYPE", "CONTENT-LENGTH", "HOST", "USER-AGENT", "TRANSFER-ENCODING", "CONNECTION", "COOKIE"}
+	f.Fuzz(func(t *testing.T, name string) {
+		h, err := models.NormalizeHeaders(map[string]string{name: "v"})
+		if err != nil {
+			clientError(t, "header", []byte(name), err)
+			return
+		}
+		for stored := range h {
+			read := strings.ToUpper(strings.ReplaceAll(stored, "_", "-"))
+			if slices.Contains(exact, read) || slices.ContainsFunc(reserved, func(p string) bool { return strings.HasPrefix(read, p) }) {
+				t.Fatalf("header %q accepted as %q, which a receiver reads as %s", name, stored, read)
+			}
 		}
 	})
 }

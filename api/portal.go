@@ -51,7 +51,7 @@ func (s *Server) createPortalSession(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	g := models.PortalGrant{WorkspaceID: key.WorkspaceID, TTL: models.DefaultPortalTTL, ReadOnly: req.ReadOnly}
+	g := models.PortalGrant{WorkspaceID: key.WorkspaceID, TTL: models.DefaultPortalTTL, ReadOnly: req.ReadOnly, KeyID: key.ID}
 	switch {
 	case platform && (req.WorkspaceID == nil || *req.WorkspaceID == ""):
 		s.fail(c, models.Invalid("workspaceId", "is required with a platform key"))

@@ -78,6 +78,8 @@ type stackOptions struct {
 	observer  activities.Observer
 	// rootCAs are the authorities deliveries trust (TLS receivers).
 	rootCAs *x509.CertPool
+	// timeout bounds each request of an attempt (activities.DefaultTimeout).
+	timeout time.Duration
 }
 
 // stacks numbers the stacks of this test binary.
@@ -121,7 +123,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.network != nil {
 		network = *opts.network
 	}
-	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs, Signaler: c}
+	s.actsConfig = activities.Config{Retry: models.RetryPolicy{Schedule: opts.schedule}, Network: network, UserAgent: "TidySupport-Webhooks/test", PauseAfter: opts.pauseAfter, AfterSend: opts.afterSend, Observer: opts.observer, RootCAs: opts.rootCAs, Signaler: c, Timeout: opts.timeout}
 	if !opts.noAnnouncer {
 		s.actsConfig.Announcer = emitter.New(st, c, emitter.Options{TaskQueue: s.taskQueue})
 	}

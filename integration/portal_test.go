@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -176,5 +177,41 @@ func TestPortalSessions(t *testing.T) {
 	}
 	if code, _ := ro.do("POST", "/v1/portal/sign-out", "", true); code != http.StatusNoContent {
 		t.Errorf("read-only sign out = %d", code)
+	}
+}
+
+// Revoking the key that opened a portal ends the portal (a session
+// opened with it used to list and change webhooks for up to a day, and
+// its link still opened one after the revocation).
+func TestRevokedKeyEndsItsPortal(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	value := s.newKey("wrk_a", models.ScopeAPIUser)
+	k, err := s.store.APIKeyByValue(context.Background(), value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newPortalBrowser(s)
+	s.openPortal(b, value, `{}`)
+	if code, _ := b.do("GET", "/v1/webhooks", "", false); code != http.StatusOK {
+		t.Fatalf("the portal before the revocation = %d", code)
+	}
+	code, link := s.do("POST", "/v1/portal-sessions", value, `{}`)
+	if code != http.StatusCreated {
+		t.Fatalf("link = %d %v", code, link)
+	}
+	_, unspent, _ := strings.Cut(link["url"].(string), "#/portal/")
+
+	if _, err := s.store.RevokeAPIKey(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := b.do("GET", "/v1/webhooks", "", false); code != http.StatusUnauthorized {
+		t.Errorf("listing in a session of a revoked key = %d, want 401", code)
+	}
+	if code, _ := b.do("POST", "/v1/webhooks", `{"url": "https://example.com/x", "events": ["*"]}`, true); code != http.StatusUnauthorized {
+		t.Errorf("creating in a session of a revoked key = %d, want 401", code)
+	}
+	later := newPortalBrowser(s)
+	if code, out := later.do("POST", "/v1/portal/exchange", `{"code": "`+unspent+`"}`, false); code != http.StatusUnauthorized {
+		t.Errorf("a link made before the revocation = %d %v, want 401", code, out)
 	}
 }

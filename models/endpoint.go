@@ -40,6 +40,7 @@ func NormalizeHeaders(h map[string]string) (map[string]string, error) {
 		return nil, Invalid("headers", "has %d headers; at most %d are allowed", len(h), MaxCustomHeaders)
 	}
 	out := make(map[string]string, len(h))
+	read := map[string]bool{} // names as a CGI-style receiver reads them
 	for name, value := range h {
 		canonical, err := checkHeader(name, value)
 		if err != nil {
@@ -48,12 +49,22 @@ func NormalizeHeaders(h map[string]string) (map[string]string, error) {
 		if _, dup := out[canonical]; dup {
 			return nil, Invalid("headers."+name, "is given twice, in different cases")
 		}
+		asCGI := cgiName(canonical)
+		if read[asCGI] {
+			return nil, Invalid("headers."+name, "is given twice: receivers such as PHP, WSGI and Rack read _ as -")
+		}
+		read[asCGI] = true
 		out[canonical] = value
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
 	return out, nil
+}
+
+// cgiName is a header name as CGI-style receivers see it: _ read as -.
+func cgiName(canonical string) string {
+	return textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(canonical, "_", "-"))
 }
 
 func checkHeader(name, value string) (string, error) {
@@ -67,12 +78,15 @@ func checkHeader(name, value string) (string, error) {
 		}
 	}
 	canonical := textproto.CanonicalMIMEHeaderKey(name)
-	if slices.Contains(reservedHeaders, canonical) {
-		return "", Invalid(field, "is reserved and set by TidySupport Webhooks")
+	// Checked as a CGI-style receiver (PHP, WSGI, Rack) reads it, with _
+	// for -: Webhook_Signature would reach it as the signature.
+	asCGI := cgiName(canonical)
+	if slices.Contains(reservedHeaders, asCGI) {
+		return "", Invalid(field, "is reserved and set by TidySupport Webhooks (receivers such as PHP, WSGI and Rack read _ as -)")
 	}
 	for _, prefix := range reservedHeaderPrefixes {
-		if strings.HasPrefix(canonical, prefix) {
-			return "", Invalid(field, "is reserved: names starting with %s are set by TidySupport Webhooks", prefix)
+		if strings.HasPrefix(asCGI, prefix) {
+			return "", Invalid(field, "is reserved: names starting with %s are set by TidySupport Webhooks (receivers such as PHP, WSGI and Rack read _ as -)", prefix)
 		}
 	}
 	if len(value) > MaxHeaderValueLength {

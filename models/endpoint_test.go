@@ -189,3 +189,68 @@ func TestWebhookPatchEndpoint(t *testing.T) {
 		t.Errorf("clear: %v, %+v", err, w)
 	}
 }
+
+// Moving the URL to another origin does not carry the stored auth and
+// header values there (a PATCH of the URL alone sent them, in clear, to
+// whatever the new URL named): the patch is refused, naming them, unless
+// it gives or removes them. Within one origin the URL moves freely.
+func TestURLMoveDoesNotCarryCredentials(t *testing.T) {
+	str := func(s string) *string { return &s }
+	stored := func() models.Webhook {
+		return models.Webhook{URL: "https://hooks.example.com/a", Events: []string{"*"}, Status: models.WebhookActive,
+			Headers: map[string]string{"X-Api-Key": "k", "X-Tenant": "t"}, Auth: &models.EndpointAuth{Type: "basic", Username: "u", Password: "p"}}
+	}
+	for _, tt := range []struct {
+		name  string
+		patch models.WebhookPatch
+		want  string // "" when accepted
+	}{
+		{"same origin", models.WebhookPatch{URL: str("https://HOOKS.example.com:443/b")}, ""},
+		{"another host", models.WebhookPatch{URL: str("https://collector.test/")}, "auth and headers X-Api-Key, X-Tenant"},
+		{"another scheme", models.WebhookPatch{URL: str("http://hooks.example.com/a")}, "auth and headers"},
+		{"another port", models.WebhookPatch{URL: str("https://hooks.example.com:8443/a")}, "auth and headers"},
+		{"auth given, headers kept", models.WebhookPatch{URL: str("https://collector.test/"), Auth: &models.EndpointAuth{Type: "bearer", Token: "new"}}, "headers X-Api-Key, X-Tenant"},
+		{"one header left", models.WebhookPatch{URL: str("https://collector.test/"), ClearAuth: true, Headers: map[string]*string{"x-api-key": nil}}, "headers X-Tenant"},
+		{"everything given or removed", models.WebhookPatch{URL: str("https://collector.test/"), ClearAuth: true,
+			Headers: map[string]*string{"x-api-key": str("new"), "X-Tenant": nil}}, ""},
+		{"headers cleared", models.WebhookPatch{URL: str("https://collector.test/"), ClearAuth: true, ClearHeaders: true}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := stored()
+			err := tt.patch.Apply(&w, models.URLPolicy{AllowHTTP: true})
+			if tt.want == "" {
+				if err != nil || w.URL != *tt.patch.URL {
+					t.Fatalf("= %v, URL %s: want it moved", err, w.URL)
+				}
+				return
+			}
+			var invalid *models.ValidationError
+			if !errors.As(err, &invalid) || invalid.Field != "url" || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("= %v, want a url refusal naming %q", err, tt.want)
+			}
+			if w.URL != stored().URL || w.Auth == nil || len(w.Headers) != 2 {
+				t.Errorf("a refused move changed the webhook: %+v", w)
+			}
+		})
+	}
+	if o := models.Origin("https://[::1]:443/x"); o != "https://[::1]" {
+		t.Errorf("Origin of an IPv6 URL = %q", o)
+	}
+}
+
+// A header name that is a reserved one once _ reads as - (as PHP, WSGI
+// and Rack read it) is refused: Webhook_Signature was accepted and sent
+// beside the real signature, and such receivers merged the two.
+func TestReservedHeaderNamesWithUnderscores(t *testing.T) {
+	for _, name := range []string{"Webhook_Signature", "webhook_id", "X_TidySupport_Event", "x_tidysupport-attempt", "Content_Type", "Host", "User_Agent"} {
+		if _, err := models.NormalizeHeaders(map[string]string{name: "v"}); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("%s: %v, want it reserved", name, err)
+		}
+	}
+	if _, err := models.NormalizeHeaders(map[string]string{"X-Api-Key": "a", "X_Api_Key": "b"}); err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("X-Api-Key beside X_Api_Key: %v, want refused", err)
+	}
+	if h, err := models.NormalizeHeaders(map[string]string{"X_Api_Key": "a", "Api_Version": "2"}); err != nil || h["X_api_key"] != "a" {
+		t.Errorf("unreserved names with _: %v, %v", h, err)
+	}
+}

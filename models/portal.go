@@ -25,6 +25,8 @@ type PortalGrant struct {
 	TTL         time.Duration
 	ReadOnly    bool
 	ReturnURL   string
+	// KeyID is the key that made the link; revoking it ends the session.
+	KeyID string
 }
 
 // PortalSession is a signed-in portal: the workspace it sees, until when,
@@ -38,11 +40,23 @@ type PortalSession struct {
 	CSRFHash    []byte
 }
 
+// PortalSessionInfo is what an operator sees of a live session: never
+// its token.
+type PortalSessionInfo struct {
+	ID          string
+	WorkspaceID string
+	KeyID       string // "" when made before sessions kept their key
+	ReadOnly    bool
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
 // ErrPortalCode is every refusal of a portal link's code; each says why.
 var (
 	ErrPortalCode        = errors.New("portal code refused")
 	ErrPortalCodeUnknown = fmt.Errorf("%w: this portal link is not valid; ask for a new one", ErrPortalCode)
 	ErrPortalCodeUsed    = fmt.Errorf("%w: this portal link was used already; a link opens one session, so ask for a new one", ErrPortalCode)
+	ErrPortalCodeRevoked = fmt.Errorf("%w: the key that made this portal link was revoked; ask for a new one", ErrPortalCode)
 	ErrPortalCodeExpired = fmt.Errorf("%w: this portal link expired (links work for five minutes); ask for a new one", ErrPortalCode)
 )
 

@@ -228,13 +228,18 @@ func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 		return Invalid("", "the patch changes nothing: give url, displayName, events, status, headers, auth, filter, throttle or ordering")
 	}
 	next := *w
-	if err := p.applyEndpoint(&next, policy); err != nil {
-		return err
-	}
 	if p.URL != nil {
 		if err := ValidateWebhookURL(*p.URL, policy); err != nil {
 			return err
 		}
+		if err := p.credentialsFollow(*w); err != nil {
+			return err
+		}
+	}
+	if err := p.applyEndpoint(&next, policy); err != nil {
+		return err
+	}
+	if p.URL != nil {
 		next.URL = *p.URL
 	}
 	if p.Events != nil {
@@ -267,6 +272,61 @@ func (p WebhookPatch) Apply(w *Webhook, policy URLPolicy) error {
 	}
 	*w = next
 	return nil
+}
+
+// credentialsFollow refuses a move of the URL to another origin that
+// would carry w's stored credentials with it: its auth and the values of
+// its headers, which the API never shows, would be sent to whoever
+// answers there. The same patch must give them again (or remove them).
+func (p WebhookPatch) credentialsFollow(w Webhook) error {
+	if Origin(*p.URL) == Origin(w.URL) {
+		return nil
+	}
+	var kept []string
+	if w.Auth != nil && p.Auth == nil && !p.ClearAuth {
+		kept = append(kept, "auth")
+	}
+	if !p.ClearHeaders {
+		given := map[string]bool{}
+		for name := range p.Headers {
+			given[textproto.CanonicalMIMEHeaderKey(name)] = true
+		}
+		var names []string
+		for name := range w.Headers {
+			if !given[name] {
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			slices.Sort(names)
+			kept = append(kept, "headers "+strings.Join(names, ", "))
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return Invalid("url", "moves the webhook to another origin (%s), where its stored %s would be sent; give them again in the same request, or remove them (\"auth\": null, a header set to null)",
+		Origin(*p.URL), strings.Join(kept, " and "))
+}
+
+// Origin is a URL's scheme and host (with a port only where it is not the
+// scheme's default), lower-cased; "" for a URL that does not parse.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
 }
 
 // applyEndpoint applies the patch's headers and auth to w.

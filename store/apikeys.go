@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/tidysupport/tidyhooks/models"
 )
@@ -86,14 +89,34 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKeyInfo, error) {
 	return out, nil
 }
 
-// RevokeAPIKey revokes a key by id; it fails from the next request on.
-func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
-	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
-	if res.Error != nil {
-		return fmt.Errorf("revoke API key %s: %w", id, translate(res.Error))
+// Revoked is what revoking a key ended beside it.
+type Revoked struct {
+	PortalSessions int64 // live sessions its portal links opened
+	PortalLinks    int64 // its portal links not yet spent
+}
+
+// RevokeAPIKey revokes a key by id; it fails from the next request on, and
+// so do the portal sessions it opened and the links it made.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string) (Revoked, error) {
+	var out Revoked
+	now := s.now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&apiKeyRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return models.ErrNotFound
+		}
+		var err error
+		out.PortalSessions, out.PortalLinks, err = endKeysPortal(tx, id, now)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return out, fmt.Errorf("revoke API key %s: %w", id, models.ErrNotFound)
+		}
+		return out, fmt.Errorf("revoke API key %s: %w", id, translate(err))
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("revoke API key %s: %w", id, models.ErrNotFound)
-	}
-	return nil
+	return out, nil
 }

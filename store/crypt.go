@@ -3,8 +3,11 @@ package store
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,8 +19,13 @@ const sealedPrefix = "v1:"
 // KeySize is the length of the encryption key.
 const KeySize = 32
 
-// sealer encrypts signing secrets at rest.
-type sealer struct{ aead cipher.AEAD }
+// sealer encrypts signing secrets at rest, and hashes values that must be
+// looked up without being kept (an OAuth2 configuration, client secret
+// and all) with a key of its own derived from the encryption key.
+type sealer struct {
+	aead      cipher.AEAD
+	digestKey []byte
+}
 
 func newSealer(key []byte) (*sealer, error) {
 	if len(key) != KeySize {
@@ -31,7 +39,17 @@ func newSealer(key []byte) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead}, nil
+	derive := hmac.New(sha256.New, key)
+	derive.Write([]byte("tidyhooks digest key"))
+	return &sealer{aead: aead, digestKey: derive.Sum(nil)}, nil
+}
+
+// digest is an HMAC-SHA256 of v: the same for the same v under the same
+// encryption key, and no help to anyone guessing v without the key.
+func (s *sealer) digest(v string) string {
+	m := hmac.New(sha256.New, s.digestKey)
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // seal returns "v1:" + base64(nonce || ciphertext). The webhook id is the

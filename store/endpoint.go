@@ -76,11 +76,13 @@ func (s *Store) webhookModel(row webhookRow) (models.Webhook, error) {
 func oauthAAD(webhookID string) string { return "oauth:" + webhookID }
 
 // OAuthToken returns the webhook's shared OAuth2 token fetched with
-// settings, if one is stored that has not expired at now.
+// settings, if one is stored that has not expired at now. The settings
+// (which hold the client secret) are kept as their digest only.
 func (s *Store) OAuthToken(ctx context.Context, webhookID, settings string, now time.Time) (string, time.Time, bool, error) {
 	if s.sealer == nil {
 		return "", time.Time{}, false, ErrNoEncryptionKey
 	}
+	settings = s.sealer.digest(settings)
 	var row struct {
 		Token     string
 		ExpiresAt time.Time
@@ -109,6 +111,7 @@ func (s *Store) SaveOAuthToken(ctx context.Context, webhookID, settings, token s
 	if err != nil {
 		return err
 	}
+	settings = s.sealer.digest(settings)
 	err = s.db.WithContext(ctx).Exec(`INSERT INTO oauth_tokens (webhook_id, settings, token, expires_at)
 		SELECT id, ?, ?, ? FROM webhooks WHERE id = ?
 		ON CONFLICT (webhook_id) DO UPDATE SET settings = excluded.settings, token = excluded.token, expires_at = excluded.expires_at`,
@@ -126,7 +129,7 @@ func (s *Store) DropOAuthToken(ctx context.Context, webhookID, settings, token s
 	if err != nil || !ok || current != token {
 		return err
 	}
-	if err := s.db.WithContext(ctx).Exec("DELETE FROM oauth_tokens WHERE webhook_id = ? AND settings = ?", webhookID, settings).Error; err != nil {
+	if err := s.db.WithContext(ctx).Exec("DELETE FROM oauth_tokens WHERE webhook_id = ? AND settings = ?", webhookID, s.sealer.digest(settings)).Error; err != nil {
 		return fmt.Errorf("drop OAuth2 token of webhook %s: %w", webhookID, translate(err))
 	}
 	return nil

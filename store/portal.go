@@ -23,6 +23,7 @@ type portalCodeRow struct {
 	ReadOnly    bool
 	TTLSeconds  int `gorm:"column:ttl_seconds"`
 	ReturnURL   string
+	KeyID       *string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	UsedAt      *time.Time
@@ -37,6 +38,7 @@ type portalSessionRow struct {
 	WorkspaceID string
 	ReadOnly    bool
 	ReturnURL   string
+	KeyID       *string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	EndedAt     *time.Time
@@ -68,7 +70,7 @@ func (s *Store) CreatePortalCode(ctx context.Context, g models.PortalGrant) (cod
 	now := s.now()
 	row := portalCodeRow{
 		Hash: hashKey(code), WorkspaceID: g.WorkspaceID, ReadOnly: g.ReadOnly, TTLSeconds: int(g.TTL / time.Second),
-		ReturnURL: g.ReturnURL, CreatedAt: now, ExpiresAt: now.Add(PortalCodeTTL),
+		ReturnURL: g.ReturnURL, KeyID: keyRef(g.KeyID), CreatedAt: now, ExpiresAt: now.Add(PortalCodeTTL),
 	}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return "", time.Time{}, fmt.Errorf("create portal code: %w", translate(err))
@@ -101,6 +103,9 @@ func (s *Store) ExchangePortalCode(ctx context.Context, code string) (sess model
 		case !now.Before(c.ExpiresAt):
 			return models.ErrPortalCodeExpired
 		}
+		if err := s.keyUnrevoked(tx, c.KeyID); err != nil {
+			return err
+		}
 		// Spent in the same statement that checks it is unspent, so that
 		// two exchanges racing get one session between them.
 		res := tx.Model(&portalCodeRow{}).Where("hash = ? AND used_at IS NULL", c.Hash).Update("used_at", now)
@@ -112,7 +117,7 @@ func (s *Store) ExchangePortalCode(ctx context.Context, code string) (sess model
 		}
 		row := portalSessionRow{
 			ID: models.NewID("pss", now), Hash: hashKey(token), CSRFHash: hashKey(csrf), WorkspaceID: c.WorkspaceID,
-			ReadOnly: c.ReadOnly, ReturnURL: c.ReturnURL, CreatedAt: now, ExpiresAt: now.Add(time.Duration(c.TTLSeconds) * time.Second),
+			ReadOnly: c.ReadOnly, ReturnURL: c.ReturnURL, KeyID: c.KeyID, CreatedAt: now, ExpiresAt: now.Add(time.Duration(c.TTLSeconds) * time.Second),
 		}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -127,6 +132,35 @@ func (s *Store) ExchangePortalCode(ctx context.Context, code string) (sess model
 		return sess, "", "", fmt.Errorf("exchange portal code: %w", translate(err))
 	}
 	return sess, token, csrf, nil
+}
+
+func keyRef(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
+}
+
+// keyUnrevoked refuses a code whose key was revoked. On PostgreSQL the
+// key's row is locked for share until the exchange commits, so that a
+// revocation running meanwhile waits for it and then ends the new
+// session too (SQLite runs one writer at a time).
+func (s *Store) keyUnrevoked(tx *gorm.DB, keyID *string) error {
+	if keyID == nil {
+		return nil // made before links kept their key
+	}
+	lock := ""
+	if s.dialect == "postgres" {
+		lock = " FOR SHARE"
+	}
+	var keys []struct{ RevokedAt *time.Time }
+	if err := tx.Raw("SELECT revoked_at FROM api_keys WHERE id = ?"+lock, *keyID).Scan(&keys).Error; err != nil {
+		return err
+	}
+	if len(keys) == 1 && keys[0].RevokedAt == nil {
+		return nil
+	}
+	return models.ErrPortalCodeRevoked
 }
 
 // PortalSession returns the live session a token opened; an unknown,
@@ -147,6 +181,58 @@ func (s *Store) EndPortalSession(ctx context.Context, id string) error {
 		return fmt.Errorf("end portal session %s: %w", id, translate(err))
 	}
 	return nil
+}
+
+// PortalSessions lists a workspace's live sessions, newest first.
+func (s *Store) PortalSessions(ctx context.Context, workspaceID string) ([]models.PortalSessionInfo, error) {
+	var rows []portalSessionRow
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND ended_at IS NULL AND expires_at > ?", workspaceID, s.now()).
+		Order("created_at DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list portal sessions of %s: %w", workspaceID, translate(err))
+	}
+	out := make([]models.PortalSessionInfo, len(rows))
+	for i, r := range rows {
+		out[i] = models.PortalSessionInfo{ID: r.ID, WorkspaceID: r.WorkspaceID, ReadOnly: r.ReadOnly,
+			CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+		if r.KeyID != nil {
+			out[i].KeyID = *r.KeyID
+		}
+	}
+	return out, nil
+}
+
+// EndPortalSessions ends a workspace's live sessions: the one named by
+// id, or every one when id is "". It returns how many it ended; naming a
+// session the workspace has not got (or not live) is not found.
+func (s *Store) EndPortalSessions(ctx context.Context, workspaceID, id string) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&portalSessionRow{}).Where("workspace_id = ? AND ended_at IS NULL AND expires_at > ?", workspaceID, s.now())
+	if id != "" {
+		q = q.Where("id = ?", id)
+	}
+	res := q.Update("ended_at", s.now())
+	if res.Error != nil {
+		return 0, fmt.Errorf("end portal sessions of %s: %w", workspaceID, translate(res.Error))
+	}
+	if id != "" && res.RowsAffected == 0 {
+		return 0, &models.NotFoundError{Kind: "portal session", ID: id}
+	}
+	return res.RowsAffected, nil
+}
+
+// endKeysPortal ends the live sessions a key's links opened and deletes
+// its unspent links: what revoking it revokes beside it.
+func endKeysPortal(tx *gorm.DB, keyID string, now time.Time) (sessions, links int64, err error) {
+	res := tx.Model(&portalSessionRow{}).Where("key_id = ? AND ended_at IS NULL", keyID).Update("ended_at", now)
+	if res.Error != nil {
+		return 0, 0, res.Error
+	}
+	sessions = res.RowsAffected
+	res = tx.Where("key_id = ? AND used_at IS NULL", keyID).Delete(&portalCodeRow{})
+	if res.Error != nil {
+		return 0, 0, res.Error
+	}
+	return sessions, res.RowsAffected, nil
 }
 
 // prunePortal removes codes and sessions that expired before before.

@@ -400,13 +400,13 @@ func TestRevokedKeysFailAtOnce(t *testing.T) {
 		if err != nil || len(keys) != 1 || keys[0].ID != k.ID || keys[0].RevokedAt != nil || keys[0].Name != "platform" {
 			t.Fatalf("ListAPIKeys = %+v, %v", keys, err)
 		}
-		if err := st.RevokeAPIKey(ctx, k.ID); err != nil {
+		if _, err := st.RevokeAPIKey(ctx, k.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.APIKeyByValue(ctx, value); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("revoked key still resolves: %v", err)
 		}
-		if err := st.RevokeAPIKey(ctx, k.ID); !errors.Is(err, models.ErrNotFound) {
+		if _, err := st.RevokeAPIKey(ctx, k.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("revoking twice: %v, want ErrNotFound", err)
 		}
 	})

@@ -21,6 +21,12 @@ const keysUsage = `usage:
   tidyhooks keys create [--workspace ID] --scope api_user|events:write [--scope …] [--name NAME]
   tidyhooks keys list
   tidyhooks keys revoke KEY_ID
+  tidyhooks keys sessions --workspace ID
+  tidyhooks keys end-sessions --workspace ID (SESSION_ID | --all)
+
+Revoking a key ends the portal sessions its links opened and voids its
+unspent links. sessions lists a workspace's live portal sessions;
+end-sessions signs one, or all of them, out.
 
 They work on DATABASE_URL, or on the SQLite database of a dev data
 directory (--data-dir, default .tidyhooks), also while dev runs.
@@ -48,7 +54,8 @@ func (s *scopeList) Set(v string) error {
 // the database is opened, and what it does with the database.
 type keysCommand func(fs *flag.FlagSet) (check func() error, do func(ctx context.Context, st *store.Store, stdout io.Writer) error)
 
-var keysCommands = map[string]keysCommand{"create": keysCreate, "list": keysList, "revoke": keysRevoke}
+var keysCommands = map[string]keysCommand{"create": keysCreate, "list": keysList, "revoke": keysRevoke,
+	"sessions": keysSessions, "end-sessions": keysEndSessions}
 
 // runKeys is `tidyhooks keys`: create, list and revoke API keys.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -176,13 +183,87 @@ func keysRevoke(fs *flag.FlagSet) (func() error, func(context.Context, *store.St
 		return nil
 	}
 	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
-		if err := st.RevokeAPIKey(ctx, fs.Arg(0)); err != nil {
+		ended, err := st.RevokeAPIKey(ctx, fs.Arg(0))
+		if err != nil {
 			if errors.Is(err, models.ErrNotFound) {
 				return fmt.Errorf("keys revoke: no active key %s", fs.Arg(0))
 			}
 			return err
 		}
-		fmt.Fprintf(stdout, "Revoked %s.\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "Revoked %s; ended %d portal sessions it opened and voided %d unspent portal links.\n",
+			fs.Arg(0), ended.PortalSessions, ended.PortalLinks)
+		return nil
+	}
+	return check, do
+}
+
+// workspaceFlag declares --workspace, required, and returns its check.
+func workspaceFlag(fs *flag.FlagSet, cmd string) (*string, func() error) {
+	ws := fs.String("workspace", "", "the workspace whose portal sessions these are")
+	return ws, func() error {
+		if *ws == "" {
+			return fmt.Errorf("keys %s: give the workspace (--workspace ID)", cmd)
+		}
+		if err := models.ValidateWorkspaceID(*ws); err != nil {
+			return fmt.Errorf("keys %s: --workspace: %w", cmd, err)
+		}
+		return nil
+	}
+}
+
+// keysSessions is `tidyhooks keys sessions --workspace ID`.
+func keysSessions(fs *flag.FlagSet) (func() error, func(context.Context, *store.Store, io.Writer) error) {
+	ws, checkWS := workspaceFlag(fs, "sessions")
+	check := func() error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys sessions: unexpected arguments %q", fs.Args())
+		}
+		return checkWS()
+	}
+	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
+		sessions, err := st.PortalSessions(ctx, *ws)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKEY\tACCESS\tCREATED\tEXPIRES")
+		for _, p := range sessions {
+			access, key := "read-write", p.KeyID
+			if p.ReadOnly {
+				access = "read-only"
+			}
+			if key == "" {
+				key = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, key, access, p.CreatedAt.Format(time.RFC3339), p.ExpiresAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+	return check, do
+}
+
+// keysEndSessions is `tidyhooks keys end-sessions --workspace ID (SESSION_ID | --all)`.
+func keysEndSessions(fs *flag.FlagSet) (func() error, func(context.Context, *store.Store, io.Writer) error) {
+	ws, checkWS := workspaceFlag(fs, "end-sessions")
+	all := fs.Bool("all", false, "end every live portal session of the workspace")
+	check := func() error {
+		switch {
+		case *all && fs.NArg() > 0:
+			return errors.New("keys end-sessions: give a session id or --all, not both")
+		case !*all && (fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "pss_")):
+			return errors.New("keys end-sessions: give exactly one session id (pss_…, from keys sessions) or --all")
+		}
+		return checkWS()
+	}
+	do := func(ctx context.Context, st *store.Store, stdout io.Writer) error {
+		n, err := st.EndPortalSessions(ctx, *ws, fs.Arg(0))
+		if err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				return fmt.Errorf("keys end-sessions: workspace %s has no live portal session %s", *ws, fs.Arg(0))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "Ended %d portal sessions of %s.\n", n, *ws)
 		return nil
 	}
 	return check, do

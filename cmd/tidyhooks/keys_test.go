@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
@@ -50,6 +51,42 @@ func TestKeysCommand(t *testing.T) {
 		t.Errorf("revoked key still valid: %v", err)
 	}
 
+	// Portal sessions: listed per workspace, ended one or all, and ended
+	// with the key that opened them.
+	open := func(keyID string) string {
+		code, _, err := st.CreatePortalCode(ctx, models.PortalGrant{WorkspaceID: "wrk_cli", TTL: time.Hour, KeyID: keyID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, _, _, err := st.ExchangePortalCode(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess.ID
+	}
+	portalKey, _ := keys("create", "--data-dir", dir, "--workspace", "wrk_cli", "--scope", "api_user")
+	pk, err := st.APIKeyByValue(ctx, strings.TrimSpace(portalKey[strings.LastIndex(strings.TrimSpace(portalKey), "\n")+1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := open(pk.ID), open(pk.ID)
+	if out, err := keys("sessions", "--data-dir", dir, "--workspace", "wrk_cli"); err != nil || !strings.Contains(out, first) || !strings.Contains(out, second) || !strings.Contains(out, pk.ID) {
+		t.Errorf("sessions = %q, %v: want both, with their key", out, err)
+	}
+	if out, err := keys("end-sessions", "--data-dir", dir, "--workspace", "wrk_cli", first); err != nil || !strings.Contains(out, "Ended 1") {
+		t.Errorf("end-sessions %s = %q, %v", first, out, err)
+	}
+	if out, err := keys("revoke", "--data-dir", dir, pk.ID); err != nil || !strings.Contains(out, "ended 1 portal sessions") {
+		t.Errorf("revoke = %q, %v: want the one live session ended", out, err)
+	}
+	if out, err := keys("sessions", "--data-dir", dir, "--workspace", "wrk_cli"); err != nil || strings.Contains(out, "pss_") {
+		t.Errorf("sessions after the revocation = %q, %v: want none", out, err)
+	}
+	open("")
+	if out, err := keys("end-sessions", "--data-dir", dir, "--workspace", "wrk_cli", "--all"); err != nil || !strings.Contains(out, "Ended 1") {
+		t.Errorf("end-sessions --all = %q, %v", out, err)
+	}
+
 	bad := []struct {
 		name string
 		args []string
@@ -63,6 +100,11 @@ func TestKeysCommand(t *testing.T) {
 		{"revoke without id", []string{"revoke", "--data-dir", dir}, "key id"},
 		{"revoke unknown", []string{"revoke", "--data-dir", dir, "key_nope"}, "no active key"},
 		{"unknown subcommand", []string{"rotate"}, "unknown subcommand"},
+		{"sessions without workspace", []string{"sessions", "--data-dir", dir}, "--workspace"},
+		{"sessions of a bad workspace", []string{"sessions", "--data-dir", dir, "--workspace", "wrk x"}, "workspaceId"},
+		{"end without id", []string{"end-sessions", "--data-dir", dir, "--workspace", "wrk_cli"}, "--all"},
+		{"end with id and all", []string{"end-sessions", "--data-dir", dir, "--workspace", "wrk_cli", "--all", "pss_x"}, "not both"},
+		{"end an unknown session", []string{"end-sessions", "--data-dir", dir, "--workspace", "wrk_cli", "pss_nope"}, "no live portal session"},
 	}
 	before, _ := st.ListAPIKeys(ctx)
 	for _, tt := range bad {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -127,6 +128,7 @@ const (
 	opRetry      = "retry"
 	opRecover    = "recover"
 	opReceiver   = "receiver" // change how a webhook's endpoint answers
+	opMove       = "move"     // move a webhook's URL to the other origin, its credentials given again, removed or not
 	opFault      = "fault"
 )
 
@@ -155,7 +157,9 @@ type modelEvent struct {
 	Payload string
 }
 
-var modelConversations = []string{"cnv_1", "cnv_2", "cnv_3"}
+// modelConversations include ids that are not ASCII, hold controls and
+// bidirectional marks, or run to the longest ordering keys on.
+var modelConversations = []string{"cnv_1", "cnv_2", "cnv_3", "cnv_é", "cnv_\u202e🎉\x01", strings.Repeat("ü", models.MaxConversationID/2)}
 
 func genModelEvent(rng *rand.Rand, n int) modelEvent {
 	ws := 0
@@ -163,19 +167,24 @@ func genModelEvent(rng *rand.Rand, n int) modelEvent {
 		ws = 1
 	}
 	tier := []string{"vip", "std"}[rng.IntN(2)]
-	conv := modelConversations[rng.IntN(len(modelConversations))]
+	conv := jsonString(modelConversations[rng.IntN(len(modelConversations))])
 	var typ, payload string
 	switch rng.IntN(4) {
 	case 0:
-		typ, payload = "conversation.created", fmt.Sprintf(`{"conversation": {"id": %q, "tier": %q, "n": %d}}`, conv, tier, n)
+		typ, payload = "conversation.created", fmt.Sprintf(`{"conversation": {"id": %s, "tier": %q, "n": %d}}`, conv, tier, n)
 	case 1:
-		typ, payload = "conversation.updated", fmt.Sprintf(`{"conversation": {"id": %q, "tier": %q, "n": %d}}`, conv, tier, n)
+		typ, payload = "conversation.updated", fmt.Sprintf(`{"conversation": {"id": %s, "tier": %q, "n": %d}}`, conv, tier, n)
 	case 2:
-		typ, payload = "message.received", fmt.Sprintf(`{"message": {"id": "msg_%d", "conversationId": %q, "n": %d}}`, n, conv, n)
+		typ, payload = "message.received", fmt.Sprintf(`{"message": {"id": "msg_%d", "conversationId": %s, "n": %d}}`, n, conv, n)
 	default:
 		typ, payload = "contact.created", fmt.Sprintf(`{"contact": {"id": "cnt_%d", "tier": %q}}`, n, tier)
 	}
 	return modelEvent{WS: ws, ID: fmt.Sprintf("evt_m%d", n), Type: typ, Payload: payload}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func genModelWebhookBody(rng *rand.Rand) string {
@@ -243,7 +252,7 @@ func genModelOps(rng *rand.Rand, n int) []modelOp {
 		kind   string
 		weight int
 	}{{opEmit, 30}, {opBatch, 8}, {opRepeat, 3}, {opRepeatDiff, 3}, {opCreate, 8}, {opPatch, 7}, {opPause, 4}, {opResume, 4},
-		{opDelete, 1}, {opRotate, 3}, {opRetry, 4}, {opRecover, 3}, {opReceiver, 10}, {opFault, 2}}
+		{opDelete, 1}, {opRotate, 3}, {opRetry, 4}, {opRecover, 3}, {opReceiver, 10}, {opFault, 2}, {opMove, 3}}
 	total := 0
 	for _, k := range kinds {
 		total += k.weight
@@ -291,6 +300,12 @@ func genModelOps(rng *rand.Rand, n int) []modelOp {
 				continue
 			}
 			op.Hook, op.Body = h, genModelPatch(rng)
+		case opMove:
+			h, ok := own()
+			if !ok {
+				continue
+			}
+			op.Hook, op.Mode, op.Pick = h, []string{"alone", "clear", "fresh"}[rng.IntN(3)], rng.IntN(100)
 		case opPause, opResume, opDelete:
 			h, ok := own()
 			if !ok {
@@ -308,7 +323,7 @@ func genModelOps(rng *rand.Rand, n int) []modelOp {
 			op.Mode = modes[rng.IntN(len(modes))]
 		case opFault:
 			op.Fault = []string{"kill-worker", "restart-temporal", "stop-postgres"}[rng.IntN(3)]
-			op.Dur = time.Duration(5+rng.IntN(11)) * time.Second
+			op.Dur = time.Duration(5+rng.IntN(36)) * time.Second // 5–40 s
 		}
 		if op.Kind == opEmit || op.Kind == opBatch {
 			emitted = append(emitted, op.Events...)
@@ -335,6 +350,8 @@ func describeOps(ops []modelOp) []string {
 			s += fmt.Sprintf(" %s %s", op.Fault, op.Dur)
 		case opRetry:
 			s += fmt.Sprintf(" #%d delivery %d", op.Hook, op.Pick)
+		case opMove:
+			s += fmt.Sprintf(" #%d credentials %s (%d)", op.Hook, op.Mode, op.Pick)
 		case opRecover:
 			s += fmt.Sprintf(" #%d dryRun=%v", op.Hook, op.Dry)
 		default:
@@ -379,6 +396,9 @@ func newModelWorld(t *testing.T) *modelWorld {
 	srv := httptest.NewServer(m.rcv)
 	t.Cleanup(srv.Close)
 	m.rcv.base = srv.URL
+	other := httptest.NewServer(m.rcv)
+	t.Cleanup(other.Close)
+	m.rcv.other = other.URL
 	return m
 }
 
@@ -400,12 +420,14 @@ func (m *modelWorld) key(ws string, scopes ...string) string {
 // modelReceiver is every endpoint of every round: /<round>/<index>.
 type modelReceiver struct {
 	base     string
+	other    string // the same endpoints on another origin, where webhooks move
 	mu       sync.Mutex
 	modes    map[string]string
 	arrivals []modelArrival
 }
 
 type modelArrival struct {
+	host      string // the origin's host:port
 	path      string
 	eventID   string
 	webhookID string
@@ -429,7 +451,7 @@ func (r *modelReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	attempt, _ := strconv.Atoi(req.Header.Get("X-TidySupport-Attempt"))
-	a := modelArrival{path: req.URL.Path, eventID: req.Header.Get("webhook-id"), webhookID: req.Header.Get("X-TidySupport-Webhook-Id"),
+	a := modelArrival{host: req.Host, path: req.URL.Path, eventID: req.Header.Get("webhook-id"), webhookID: req.Header.Get("X-TidySupport-Webhook-Id"),
 		attempt: attempt, header: req.Header.Clone(), body: body, at: time.Now()}
 	r.mu.Lock()
 	mode := r.modes[req.URL.Path]
@@ -486,6 +508,12 @@ type modelHook struct {
 	changed   bool           // patched, paused, resumed or deleted since
 	deleted   bool
 	secrets   []string
+	// hosts are where the webhook's URL may point (two after a move whose
+	// answer was lost); credentials are the Authorization and X-Model
+	// values given for each host. A value may arrive only at a host it
+	// was given for.
+	hosts       []string
+	credentials map[string]bool // host + "\x00" + value
 }
 
 // accepted is an event the API answered 202 for.
@@ -570,7 +598,8 @@ func (r *modelRound) create(i, ws int, body string) {
 	for len(r.hooks) <= i {
 		r.hooks = append(r.hooks, nil)
 	}
-	h := &modelHook{ws: ws, path: path, body: b, createdAt: time.Now()}
+	h := &modelHook{ws: ws, path: path, body: b, createdAt: time.Now(), hosts: []string{hostOf(r.m.rcv.base)}, credentials: map[string]bool{}}
+	h.allow(b)
 	a, out := r.call(ws, "POST", "/v1/webhooks", string(raw))
 	if a.code != http.StatusCreated {
 		if i < modelAnchors {
@@ -583,6 +612,65 @@ func (r *modelRound) create(i, ws int, body string) {
 	secret, _ := out["secret"].(string)
 	h.secrets = []string{secret}
 	r.hooks[i] = h
+}
+
+func hostOf(base string) string { return strings.TrimPrefix(base, "http://") }
+
+// allow notes the credentials a create or patch body gives as allowed at
+// the hosts the webhook may be at.
+func (h *modelHook) allow(body map[string]any) {
+	var values []string
+	if a, ok := body["auth"].(map[string]any); ok {
+		switch a["type"] {
+		case "basic":
+			values = append(values, "Basic "+base64.StdEncoding.EncodeToString([]byte(a["username"].(string)+":"+a["password"].(string))))
+		case "bearer":
+			values = append(values, "Bearer "+a["token"].(string))
+		}
+	}
+	if hs, ok := body["headers"].(map[string]any); ok {
+		if v, ok := hs["X-Model"].(string); ok {
+			values = append(values, v)
+		}
+	}
+	for _, host := range h.hosts {
+		for _, v := range values {
+			h.credentials[host+"\x00"+v] = true
+		}
+	}
+}
+
+// move moves the webhook's URL to the other origin: alone (refused while
+// it has credentials), with them removed, or with fresh ones.
+func (r *modelRound) move(h *modelHook, mode string, n int) {
+	from, to := r.m.rcv.base, r.m.rcv.other
+	if len(h.hosts) == 1 && h.hosts[0] == hostOf(to) {
+		from, to = to, from
+	}
+	b := map[string]any{"url": to + h.path}
+	switch mode {
+	case "clear":
+		b["auth"], b["headers"] = nil, nil
+	case "fresh":
+		b["auth"] = map[string]any{"type": "basic", "username": "model", "password": "mv-" + strconv.Itoa(n)}
+		b["headers"] = map[string]any{"X-Model": "mv-" + strconv.Itoa(n)}
+	}
+	raw, _ := json.Marshal(b)
+	h.changed = true
+	a, _ := r.call(h.ws, "PATCH", "/v1/webhooks/"+h.id, string(raw))
+	switch {
+	case a.code == http.StatusOK:
+		h.hosts = []string{hostOf(to)}
+	case a.code == http.StatusUnprocessableEntity:
+		if mode != "alone" {
+			r.violate("move with credentials %s refused: %s", mode, a.body)
+		}
+		return
+	default:
+		checkAnswer(r, "move", a)
+		h.hosts = []string{hostOf(from), hostOf(to)}
+	}
+	h.allow(b)
 }
 
 // checkAnswer records a violation for an answer that is neither a
@@ -653,8 +741,18 @@ func (r *modelRound) apply(op modelOp) {
 			body = `{"status": "ACTIVE"}`
 		}
 		h.changed = true // even a refused change may have been made
-		if a, _ := r.call(h.ws, "PATCH", "/v1/webhooks/"+h.id, body); a.code != http.StatusOK {
+		a, _ := r.call(h.ws, "PATCH", "/v1/webhooks/"+h.id, body)
+		if a.code != http.StatusOK {
 			checkAnswer(r, "patch", a)
+		}
+		if a.code != http.StatusUnprocessableEntity {
+			var b map[string]any
+			_ = json.Unmarshal([]byte(body), &b)
+			h.allow(b)
+		}
+	case opMove:
+		if h := r.hook(op.Hook); h != nil {
+			r.move(h, op.Mode, op.Pick)
 		}
 	case opDelete:
 		h := r.hook(op.Hook)
@@ -852,6 +950,12 @@ func (r *modelRound) check() {
 		}
 		if a.code == http.StatusGone {
 			gone[h.id] = true
+		}
+		// Credentials arrive only where they were given.
+		for _, v := range []string{a.header.Get("Authorization"), a.header.Get("X-Model")} {
+			if v != "" && !h.credentials[a.host+"\x00"+v] {
+				r.violate("%s reached %s at %s with a credential given for another origin (%.12s…)", a.eventID, h.id, a.host, v)
+			}
 		}
 		// Tenancy: the event is the webhook's workspace's, as emitted.
 		acc := r.accepted[[2]string{strconv.Itoa(h.ws), a.eventID}]
