@@ -128,6 +128,7 @@ func TestOAuth2TokenEndpointErrorsAndAuthStyle(t *testing.T) {
 	// An endpoint that hangs holds the attempt one request timeout.
 	var hung int
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_ = req.ParseForm() // read the body: the server notices the client leave only then
 		mu.Lock()
 		hung++
 		mu.Unlock()
