@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidysupport/tidyhooks/emitter"
@@ -101,8 +102,11 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 	limits  *limiter
-	// authFailures counts failed authentications per client address.
+	// authFailures counts failed authentications per client address;
+	// goodKeys are the keys seen valid lately, let through a limited
+	// address.
 	authFailures *limiter
+	goodKeys     *expirable.LRU[[32]byte, struct{}]
 }
 
 // New returns the API; Handler serves it.
@@ -117,7 +121,7 @@ func New(s Store, e Emitter, cfg Config, logger *slog.Logger, reg prometheus.Reg
 		cfg.RateLimit = DefaultRateLimit
 	}
 	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg), limits: newLimiter(cfg.RateLimit),
-		authFailures: newLimiter(cmp.Or(cfg.AuthFailureRate, DefaultAuthFailureRate))}
+		authFailures: newLimiter(cmp.Or(cfg.AuthFailureRate, DefaultAuthFailureRate)), goodKeys: newGoodKeys()}
 }
 
 // NewHTTPServer wraps h with timeouts suited to the API.

@@ -92,7 +92,7 @@ func classify(err error) (int, string, string) {
 	case errors.Is(err, models.ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized", err.Error()
 	case errors.Is(err, models.ErrForbidden):
-		return http.StatusForbidden, "forbidden", err.Error()
+		return http.StatusForbidden, "forbidden", strings.TrimPrefix(err.Error(), models.ErrForbidden.Error()+": ")
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
 	case errors.Is(err, models.ErrRateLimited):

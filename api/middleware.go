@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidysupport/tidyhooks/models"
@@ -25,10 +27,17 @@ const keyContext = "tidyhooks.key"
 // authenticate resolves the bearer key; a missing, unknown or revoked key
 // is 401. A client address that keeps failing is answered 429 before any
 // lookup, so that guessing keys costs the database nothing.
+//
+// The limit is on failures, not on the address: a key this process saw
+// valid lately is looked up even while its address is limited, so that
+// someone guessing keys from behind the same NAT or proxy does not lock
+// out the address's good clients.
 func (s *Server) authenticate(c *gin.Context) {
 	client := c.ClientIP()
 	now := time.Now()
-	if wait := s.authFailures.empty(client, now); wait > 0 {
+	value, bearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	value = strings.TrimSpace(value)
+	if wait := s.authFailures.empty(client, now); wait > 0 && !(bearer && s.goodKeys.Contains(keyDigest(value))) {
 		s.fail(c, &rateLimited{retryAfter: wait, what: "failed authentications from this address"})
 		return
 	}
@@ -38,9 +47,7 @@ func (s *Server) authenticate(c *gin.Context) {
 			return
 		}
 	}
-	value, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	value = strings.TrimSpace(value)
-	if !ok || value == "" {
+	if !bearer || value == "" {
 		s.authFailures.take(client, now)
 		s.fail(c, models.ErrUnauthorized)
 		return
@@ -50,14 +57,31 @@ func (s *Server) authenticate(c *gin.Context) {
 	key, err := s.store.APIKeyByValue(ctx, value)
 	if err != nil {
 		if isNotFound(err) {
+			s.goodKeys.Remove(keyDigest(value)) // revoked
 			s.authFailures.take(client, now)
 			err = models.ErrUnauthorized
 		}
 		s.fail(c, err)
 		return
 	}
+	s.goodKeys.Add(keyDigest(value), struct{}{})
 	c.Set(keyContext, key)
 	c.Next()
+}
+
+// keyDigest names a key value in memory without holding it.
+func keyDigest(value string) [32]byte { return sha256.Sum256([]byte(value)) }
+
+// Keys seen valid are remembered this long, this many at most.
+const (
+	goodKeyTTL = 10 * time.Minute
+	goodKeys   = 10_000
+)
+
+// newGoodKeys is the memory of keys seen valid lately: an LRU with
+// expiry, which drops the least recently used when full, not everything.
+func newGoodKeys() *expirable.LRU[[32]byte, struct{}] {
+	return expirable.NewLRU[[32]byte, struct{}](goodKeys, nil, goodKeyTTL)
 }
 
 // lookupTimeout bounds the key lookup, so that a database that does not
@@ -169,6 +193,9 @@ func (s *Server) requestID(c *gin.Context) {
 	}
 	c.Set(requestIDContext, id)
 	c.Header("X-Request-Id", id)
+	// Every answer is what its Content-Type says: no browser sniffs a
+	// JSON error into a page.
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Next()
 }
 

@@ -121,6 +121,66 @@ func TestFailedAuthenticationIsLimitedBeforeLookup(t *testing.T) {
 	}
 }
 
+// The limit is on failures, not on the address: a client whose key was
+// seen valid keeps working while someone at its address guesses keys
+// (they shared a NAT, and the guesses locked the good client out). The
+// guesses stay limited without a lookup; a key revoked meanwhile fails.
+func TestGuessesDoNotLockOutAGoodKey(t *testing.T) {
+	h, st, key := newTestAPI(t, Config{AuthFailureRate: 1}) // bursts of 2
+	const nat = "192.0.2.9:1000"
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", nat); a.code != http.StatusOK {
+		t.Fatalf("good key: %d", a.code)
+	}
+	for range 2 {
+		call(t, h, "GET", "/v1/webhooks", "tsk_wrong_key_0000000000", "", "", nat)
+	}
+	before := st.lookups.Load()
+	if a := call(t, h, "GET", "/v1/webhooks", "tsk_wrong_key_1111111111", "", "", nat); a.code != http.StatusTooManyRequests {
+		t.Errorf("a guess over the limit: %d, want 429", a.code)
+	}
+	if st.lookups.Load() != before {
+		t.Errorf("a guess over the limit was looked up")
+	}
+	for i := range 3 {
+		if a := call(t, h, "GET", "/v1/webhooks", key, "", "", nat); a.code != http.StatusOK {
+			t.Fatalf("the good key from the limited address, request %d: %d %v, want 200", i+1, a.code, a.err)
+		}
+	}
+	keys, err := st.ListAPIKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeAPIKey(context.Background(), keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", nat); a.code != http.StatusUnauthorized {
+		t.Errorf("the revoked key: %d, want 401", a.code)
+	}
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", nat); a.code != http.StatusTooManyRequests {
+		t.Errorf("the revoked key again: %d, want 429 (no longer known good)", a.code)
+	}
+}
+
+// API answers carry nosniff, and a refusal for want of a scope, a CSRF
+// token or write access says which (every 403 said "the API key lacks
+// the required scope").
+func TestAnswersSayWhatTheyAre(t *testing.T) {
+	h, st, key := newTestAPI(t, Config{})
+	if a := call(t, h, "GET", "/v1/webhooks", key, "", "", ""); a.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q", a.header.Get("X-Content-Type-Options"))
+	}
+	if a := call(t, h, "GET", "/v1/nothing", key, "", "", ""); a.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("a 404's X-Content-Type-Options = %q", a.header.Get("X-Content-Type-Options"))
+	}
+	emit, _ := store.NewKeyValue()
+	if _, err := st.CreateAPIKey(context.Background(), models.APIKey{WorkspaceID: "wrk_a", Scopes: []string{models.ScopeEventsWrite}}, emit, ""); err != nil {
+		t.Fatal(err)
+	}
+	if a := call(t, h, "GET", "/v1/webhooks", emit, "", "", ""); a.code != http.StatusForbidden || a.err.Message != "this route needs api_user" {
+		t.Errorf("an emit-only key managing: %d %q", a.code, a.err.Message)
+	}
+}
+
 func TestRequestHygiene(t *testing.T) {
 	h, _, key := newTestAPI(t, Config{URLPolicy: models.URLPolicy{AllowHTTP: true}})
 	tests := []struct {

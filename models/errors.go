@@ -11,7 +11,7 @@ var (
 	ErrNotFound     = errors.New("not found")
 	ErrConflict     = errors.New("conflict")
 	ErrUnauthorized = errors.New("missing or invalid API key")
-	ErrForbidden    = errors.New("the API key lacks the required scope")
+	ErrForbidden    = errors.New("forbidden") // always wrapped with the reason
 	ErrTooLarge     = errors.New("too large")
 	ErrUnavailable  = errors.New("dependency unavailable")
 	ErrLimit        = errors.New("limit reached")
