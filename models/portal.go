@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,11 +71,11 @@ func ParseOrigins(s string) ([]string, error) {
 	var out []string
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
 		u, err := url.Parse(f)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !validHost(u.Host, true) || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", f)
 		}
-		o := u.Scheme + "://" + strings.ToLower(u.Host)
+		o := Origin(f)
 		if !slices.Contains(out, o) {
 			out = append(out, o)
 		}
@@ -84,10 +87,10 @@ func ParseOrigins(s string) ([]string, error) {
 // allowed origins.
 func ValidateReturnURL(raw string, allowed []string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !validHost(u.Host, false) || u.User != nil {
 		return Invalid("returnUrl", "must be an http or https URL")
 	}
-	if !slices.Contains(allowed, u.Scheme+"://"+strings.ToLower(u.Host)) {
+	if !slices.Contains(allowed, Origin(raw)) {
 		if len(allowed) == 0 {
 			return Invalid("returnUrl", "is not allowed: no origin is (TIDYHOOKS_PORTAL_FRAME_ANCESTORS lists them)")
 		}
@@ -134,11 +137,51 @@ func ParsePortalTheme(s string) (*PortalTheme, error) {
 		case len(l) > 64<<10:
 			return nil, errors.New("logoUrl: longer than 64 KiB")
 		case strings.HasPrefix(l, "data:image/"):
-		case err != nil || u.Scheme != "https" || u.Host == "":
+		case err != nil || u.Scheme != "https" || !validHost(u.Host, false):
 			return nil, fmt.Errorf("logoUrl: %q is not an https URL or a data:image URL", l)
 		}
 	}
 	return &t, nil
+}
+
+// validHost reports whether host (with an optional port) is a DNS name or
+// an IP address, and nothing else: it goes into a Content-Security-Policy,
+// where a ; or a space would start another directive. wildcard allows a
+// leading "*." as CSP source expressions do.
+func validHost(host string, wildcard bool) bool {
+	if host == "" {
+		return false
+	}
+	name, port := host, ""
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		name, port = h, p
+	} else if strings.HasPrefix(host, "[") || strings.Count(host, ":") > 0 {
+		return false
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return false
+		}
+	}
+	if strings.HasPrefix(host, "[") {
+		addr, err := netip.ParseAddr(name)
+		return err == nil && addr.Is6() && addr.Zone() == ""
+	}
+	if wildcard {
+		name = strings.TrimPrefix(name, "*.")
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return len(name) <= 253
 }
 
 // LogoOrigin is the origin the logo loads from, for the page's

@@ -178,6 +178,11 @@ func persistence(cfg Config) (primary, visibility *config.SQL, shards int32, err
 					return nil, nil, 0, fmt.Errorf("set up temporal schema in %s: %w", s.DatabaseName, err)
 				}
 			}
+			// Histories hold payloads: the owner's only (SQLite gives
+			// the journal files the database's mode).
+			if err := os.Chmod(s.DatabaseName, 0o600); err != nil {
+				return nil, nil, 0, fmt.Errorf("temporal data dir: %w", err)
+			}
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig("active", cfg.Namespace, false, cfg.SearchAttributes)

@@ -137,6 +137,20 @@ func devEncryptionKey(dir string) ([]byte, error) {
 }
 
 // runDev runs everything in one process.
+// ownerOnly makes path a file only its owner reads and writes, creating
+// it empty if it is not there.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
 func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, opts devOptions) error {
 	stopProfile, err := startCPUProfile(opts.cpuProfile)
 	if err != nil {
@@ -149,6 +163,13 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	// The database holds sealed secrets and the event log: readable by
+	// its owner only, as the key beside it is (SQLite gives its journal
+	// files the database's mode; the embedded server does the same for
+	// its own).
+	if err := ownerOnly(filepath.Join(dir, "tidyhooks.db")); err != nil {
+		return err
 	}
 	var l net.Listener
 	if !opts.temporalOnly {

@@ -217,6 +217,16 @@ func TestDevWalkthrough(t *testing.T) {
 		}
 	}
 	t.Logf("dev ready in %s", time.Since(startedAt))
+	// The data dir's files are the owner's alone (tidyhooks.db was 0644).
+	files, _ := filepath.Glob(filepath.Join(dataDir, "*"))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && !fi.IsDir() && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: want it readable by its owner only", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+	if len(files) < 3 {
+		t.Errorf("the data dir holds %v", files)
+	}
 	if ws := dev.waitFor(t, `Workspace: (\S+)`); ws == "" {
 		t.Fatal("no workspace printed")
 	}
