@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -113,20 +115,67 @@ func classify(err error) (int, string, string) {
 // Syntax errors are 400; wrong types and unknown fields are 422 naming the
 // field; an oversized body is 413.
 func decode(c *gin.Context, limit int64, v any) error {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return err
-		}
 		return &badRequest{msg: "the body must hold exactly one JSON value"}
 	}
-	return nil
+	return unambiguous(body)
+}
+
+// unambiguous refuses JSON that parsers read differently: text that is
+// not UTF-8 (encoding/json makes it U+FFFD, others refuse it or keep the
+// bytes) and an object naming a member twice (one parser takes the first,
+// another the last), as I-JSON (RFC 7493) does. The body has parsed.
+func unambiguous(body []byte) error {
+	if !utf8.Valid(body) {
+		return &badRequest{msg: "the body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	// One set of names per open object (nil for an array); inObject says
+	// whether the next string token is a name.
+	var names []map[string]bool
+	var isName []bool
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: the value ended (it parsed before)
+		}
+		expectName := len(isName) > 0 && isName[len(isName)-1]
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				names, isName = append(names, map[string]bool{}), append(isName, true)
+				continue
+			case '[':
+				names, isName = append(names, nil), append(isName, false)
+				continue
+			default:
+				names, isName = names[:len(names)-1], isName[:len(isName)-1]
+			}
+		case string:
+			if expectName {
+				if names[len(names)-1][t] {
+					return &badRequest{msg: fmt.Sprintf("the body names %q twice in one object", t)}
+				}
+				names[len(names)-1][t] = true
+				isName[len(isName)-1] = false // its value comes next
+				continue
+			}
+		}
+		// A value ended: in an object, a name comes next.
+		if len(names) > 0 && names[len(names)-1] != nil {
+			isName[len(isName)-1] = true
+		}
+	}
 }
 
 // emptyBody checks that a call taking no input got none, or at most an

@@ -196,6 +196,11 @@ func TestRequestHygiene(t *testing.T) {
 		{"port out of range", "POST", "/v1/webhooks", "application/json", `{"url": "https://example.com:99999/h", "events": ["*"]}`, 422, "invalid_field"},
 		{"dashboard file missing", "GET", "/dashboard/missing.js", "", "", 404, "not_found"},
 		{"dashboard escape", "GET", "/dashboard/../api/routes.go", "", "", 404, "not_found"},
+		// JSON parsers read differently: refused, nothing accepted.
+		{"envelope key twice", "POST", "/v1/events", "application/json", `{"event": "contact.created", "event": "conversation.created", "payload": {}}`, 400, "malformed_request"},
+		{"payload key twice", "POST", "/v1/events", "application/json", `{"event": "contact.created", "payload": {"contact": {"id": "a", "id": "b"}}}`, 400, "malformed_request"},
+		{"payload not UTF-8", "POST", "/v1/events", "application/json", "{\"event\": \"contact.created\", \"payload\": {\"name\": \"\xff\xfe\"}}", 400, "malformed_request"},
+		{"batch key twice", "POST", "/v1/events/batch", "application/json", `{"events": [{"event": "contact.created", "payload": {}, "payload": {}}]}`, 400, "malformed_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
