@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,12 +109,12 @@ func checkPath(p string) error {
 // scalar checks that raw is one JSON string, number, boolean or null and
 // returns it compact.
 func scalar(raw json.RawMessage) (json.RawMessage, error) {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	v, err := decodeExact(raw)
+	if err != nil {
 		return nil, fmt.Errorf("is not a JSON value")
 	}
 	switch v.(type) {
-	case string, float64, bool, nil:
+	case string, json.Number, bool, nil:
 	default:
 		return nil, fmt.Errorf("must be a string, number, boolean or null")
 	}
@@ -132,8 +134,8 @@ func MatchFilters(fs []Filter, payload []byte) bool {
 	if len(fs) == 0 {
 		return true
 	}
-	var root any
-	if err := json.Unmarshal(payload, &root); err != nil {
+	root, err := decodeExact(payload)
+	if err != nil {
 		return false
 	}
 	for _, f := range fs {
@@ -188,14 +190,57 @@ func lookupPath(v any, path string) (any, bool) {
 	return v, true
 }
 
-// equalJSON compares a decoded value with a JSON scalar: numbers by value
-// (1 equals 1.0), strings, booleans and null exactly.
+// decodeExact decodes JSON keeping numbers as written (json.Number), so
+// that they compare exactly: as float64, 29-digit integers rounded to
+// one another and numbers past its range did not decode.
+func decodeExact(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("more than one JSON value")
+	}
+	return v, nil
+}
+
+// equalJSON compares a decoded value with a JSON scalar: numbers by exact
+// value (1 equals 1.0 and 1e0), strings, booleans and null exactly.
 func equalJSON(v any, want json.RawMessage) bool {
-	var w any
-	if json.Unmarshal(want, &w) != nil {
+	w, err := decodeExact(want)
+	if err != nil {
 		return false
 	}
+	if a, ok := v.(json.Number); ok {
+		b, ok := w.(json.Number)
+		return ok && sameNumber(a, b)
+	}
 	return v == w
+}
+
+// hugeExponent reports a number written with an exponent beyond ±9999.
+func hugeExponent(n json.Number) bool {
+	i := strings.IndexAny(string(n), "eE")
+	if i < 0 {
+		return false
+	}
+	e, err := strconv.Atoi(strings.TrimLeft(string(n[i+1:]), "+"))
+	return err != nil || e > 9999 || e < -9999
+}
+
+// sameNumber compares two JSON numbers exactly, at any size.
+func sameNumber(a, b json.Number) bool {
+	if a == b {
+		return true
+	}
+	if hugeExponent(a) || hugeExponent(b) {
+		return false // 1e999999999 would take big.Rat gigabytes; such numbers match as written only
+	}
+	x, okX := new(big.Rat).SetString(string(a))
+	y, okY := new(big.Rat).SetString(string(b))
+	return okX && okY && x.Cmp(y) == 0
 }
 
 // ParseFilter reads a webhook's filter as the API takes it: an object

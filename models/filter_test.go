@@ -164,3 +164,32 @@ func TestParseFilter(t *testing.T) {
 		})
 	}
 }
+
+// Numbers compare exactly: 29-digit integers that float64 rounds to one
+// another are told apart, numbers past float64's range filter instead of
+// being refused or clamped, and 1, 1.0 and 1e0 are one number.
+func TestFilterNumbersCompareExactly(t *testing.T) {
+	big := models.Filter{Path: "n", Equals: json.RawMessage(`12345678901234567890123456789`)}
+	if !models.MatchFilters([]models.Filter{big}, []byte(`{"n": 12345678901234567890123456789}`)) {
+		t.Error("the same 29-digit integer did not match")
+	}
+	if models.MatchFilters([]models.Filter{big}, []byte(`{"n": 12345678901234567890123456788}`)) {
+		t.Error("a 29-digit integer one apart matched")
+	}
+	huge := models.Filter{Path: "n", Equals: json.RawMessage(`1e400`)}
+	if fs, err := models.NormalizeFilters([]models.Filter{huge}); err != nil || len(fs) != 1 {
+		t.Fatalf("a filter on 1e400: %v, %v", fs, err)
+	}
+	if !models.MatchFilters([]models.Filter{huge}, []byte(`{"n": 10e399}`)) || models.MatchFilters([]models.Filter{huge}, []byte(`{"n": 1.7976931348623157e308}`)) {
+		t.Error("1e400 compared wrongly")
+	}
+	one := models.Filter{Path: "n", OneOf: []json.RawMessage{json.RawMessage(`1`)}}
+	for _, p := range []string{`{"n": 1.0}`, `{"n": 1e0}`, `{"n": 1}`} {
+		if !models.MatchFilters([]models.Filter{one}, []byte(p)) {
+			t.Errorf("%s did not match 1", p)
+		}
+	}
+	if models.MatchFilters([]models.Filter{huge}, []byte(`{"n": 1e999999999}`)) {
+		t.Error("a number with a vast exponent matched 1e400")
+	}
+}
