@@ -76,6 +76,13 @@ type Config struct {
 	// X-Forwarded-For names the client; none by default, so that a client
 	// cannot pick the address it is limited by.
 	TrustedProxies []string
+	// PublicURL is where browsers reach the API (https://hooks.example.com):
+	// portal links point there and its scheme decides the cookies' Secure
+	// flag. Without it, the request's Host and, from a trusted proxy only,
+	// X-Forwarded-Proto.
+	PublicURL string
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
 	// TemporalUIURL is the Temporal Web UI's base URL, for links to a
 	// delivery's workflow; "" for no links. Namespace is the workflows'.
 	TemporalUIURL string

@@ -62,19 +62,19 @@ func optional[T comparable](v T) *T {
 	return &v
 }
 
-func (s *Server) deliveryJSON(d models.Delivery) deliveryJSON {
+func (s *Server) deliveryJSON(c *gin.Context, d models.Delivery) deliveryJSON {
 	out := deliveryJSON{
 		ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Event: d.EventType, Status: string(d.Status),
 		AttemptCount: d.AttemptCount, LastStatusCode: optional(d.LastStatusCode), LastError: optional(d.LastError),
 		LastAttemptedAt: d.LastAttemptedAt, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-		WorkflowID: d.WorkflowID, WorkflowURL: s.workflowURL(d.WorkflowID, d.RunID),
+		WorkflowID: d.WorkflowID, WorkflowURL: s.workflowURL(c, d.WorkflowID, d.RunID),
 	}
 	for _, a := range d.Attempts {
 		out.Attempts = append(out.Attempts, attemptJSON{
 			Attempt: a.Number, Trigger: string(a.Trigger), Status: string(a.Outcome), StartedAt: a.StartedAt,
 			FinishedAt: a.FinishedAt, StatusCode: optional(a.StatusCode), LatencyMs: a.LatencyMs,
 			ResponseBody: optional(a.ResponseBody), Error: optional(a.Error), NextAttemptAt: a.NextAttemptAt,
-			WorkflowID: a.WorkflowID, WorkflowURL: s.workflowURL(a.WorkflowID, a.RunID),
+			WorkflowID: a.WorkflowID, WorkflowURL: s.workflowURL(c, a.WorkflowID, a.RunID),
 			RequestHeaders: a.RequestHeaders, ResponseHeaders: a.ResponseHeaders,
 		})
 	}
@@ -109,7 +109,7 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	}
 	items := make([]deliveryJSON, len(page.Items))
 	for i, d := range page.Items {
-		items[i] = s.deliveryJSON(d)
+		items[i] = s.deliveryJSON(c, d)
 	}
 	c.JSON(http.StatusOK, gin.H{"deliveries": gin.H{"items": items, "nextCursor": optional(page.NextCursor)}})
 }
@@ -168,7 +168,7 @@ func (s *Server) getDelivery(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := s.deliveryJSON(d)
+	out := s.deliveryJSON(c, d)
 	switch ev, err := s.store.Event(ctx, ws, d.EventID); {
 	case err == nil:
 		body := string(ev.Body())
@@ -211,7 +211,7 @@ func (s *Server) retryDelivery(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.deliveryJSON(d))
+	c.JSON(http.StatusOK, s.deliveryJSON(c, d))
 }
 
 type recoverRequest struct {
@@ -280,7 +280,7 @@ func (s *Server) recoverWebhook(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body["workflowId"], body["workflowUrl"] = id, s.workflowURL(id, run)
+	body["workflowId"], body["workflowUrl"] = id, s.workflowURL(c, id, run)
 	c.JSON(http.StatusAccepted, body)
 }
 

@@ -227,3 +227,71 @@ func TestRequestHygiene(t *testing.T) {
 		t.Errorf("dashboard page: %d", a.code)
 	}
 }
+
+// A portal link's host and its cookies' Secure flag come from the
+// configured public URL, or from the request with X-Forwarded-Proto
+// believed from a trusted proxy only (any client's Host and header made
+// them before).
+func TestPortalLinkFollowsThePublicURL(t *testing.T) {
+	link := func(h http.Handler, key, remote, proto string) (string, *http.Cookie) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "http://attacker.test/v1/portal-sessions", strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = remote
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var out struct{ URL string }
+		_ = json.Unmarshal(w.Body.Bytes(), &out)
+		_, code, _ := strings.Cut(out.URL, "#/portal/")
+		req = httptest.NewRequest("POST", "http://attacker.test/v1/portal/exchange", strings.NewReader(`{"code": "`+code+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = remote
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		for _, c := range w.Result().Cookies() {
+			if c.Name == portalCookie {
+				return out.URL, c
+			}
+		}
+		t.Fatalf("no session cookie: %d %s", w.Code, w.Body.String())
+		return "", nil
+	}
+	h, _, key := newTestAPI(t, Config{PublicURL: "https://hooks.example.com", TrustedProxies: []string{"10.0.0.0/8"}})
+	if u, c := link(h, key, "192.0.2.1:1", "http"); !strings.HasPrefix(u, "https://hooks.example.com/dashboard/#/portal/") || !c.Secure {
+		t.Errorf("with a public URL: link %s, Secure %v", u, c.Secure)
+	}
+	h, _, key = newTestAPI(t, Config{TrustedProxies: []string{"10.0.0.0/8"}})
+	if u, c := link(h, key, "192.0.2.1:1", "https"); !strings.HasPrefix(u, "http://attacker.test/") || c.Secure {
+		t.Errorf("X-Forwarded-Proto from anyone: link %s, Secure %v; want it not believed", u, c.Secure)
+	}
+	if u, c := link(h, key, "10.1.2.3:1", "https"); !strings.HasPrefix(u, "https://attacker.test/") || !c.Secure {
+		t.Errorf("X-Forwarded-Proto from a trusted proxy: link %s, Secure %v", u, c.Secure)
+	}
+}
+
+// With a token, /metrics answers only requests bearing it (it was open
+// on the API's port to anyone).
+func TestMetricsToken(t *testing.T) {
+	h, _, _ := newTestAPI(t, Config{MetricsToken: "m-0123456789abcdef"})
+	for _, tt := range []struct {
+		auth string
+		code int
+	}{{"", 401}, {"Bearer wrong-token-000000", 401}, {"Bearer m-0123456789abcdef", 200}} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != tt.code || (tt.code == 200 && !strings.Contains(w.Body.String(), "tidyhooks_")) {
+			t.Errorf("/metrics with %q: %d", tt.auth, w.Code)
+		}
+	}
+}

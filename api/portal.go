@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,24 +90,51 @@ func (s *Server) createPortalSession(c *gin.Context) {
 	}
 	// The code travels in the fragment: never sent to a server, never in
 	// an access log or a Referer.
-	link := publicBase(c) + "/dashboard/#/portal/" + url.PathEscape(code)
+	link := s.publicBase(c) + "/dashboard/#/portal/" + url.PathEscape(code)
 	c.JSON(http.StatusCreated, gin.H{"url": link, "expiresAt": expires, "workspaceId": g.WorkspaceID,
 		"ttl": g.TTL.String(), "readOnly": g.ReadOnly, "returnUrl": optional(g.ReturnURL)})
 }
 
-// publicBase is the scheme and host the request reached us by.
-func publicBase(c *gin.Context) string {
+// publicBase is where browsers reach the API: the configured public URL
+// or, without one, the scheme and host the request reached us by.
+func (s *Server) publicBase(c *gin.Context) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
 	scheme := "http"
-	if secureRequest(c) {
+	if s.secureRequest(c) {
 		scheme = "https"
 	}
 	return scheme + "://" + c.Request.Host
 }
 
-// secureRequest reports whether the browser reached us over TLS: directly,
-// or through a proxy that says so.
-func secureRequest(c *gin.Context) bool {
-	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
+// secureRequest reports whether the browser reached us over TLS: by the
+// configured public URL's scheme, directly, or through a trusted proxy
+// that says so (anyone else's X-Forwarded-Proto is not believed).
+func (s *Server) secureRequest(c *gin.Context) bool {
+	if s.cfg.PublicURL != "" {
+		return strings.HasPrefix(s.cfg.PublicURL, "https://")
+	}
+	return c.Request.TLS != nil || (c.GetHeader("X-Forwarded-Proto") == "https" && s.fromTrustedProxy(c))
+}
+
+// fromTrustedProxy reports whether the request's peer is one of the
+// configured reverse proxies.
+func (s *Server) fromTrustedProxy(c *gin.Context) bool {
+	peer, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil {
+		return false
+	}
+	peer = peer.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if prefix, err := netip.ParsePrefix(p); err == nil && prefix.Contains(peer) {
+			return true
+		}
+		if addr, err := netip.ParseAddr(p); err == nil && addr.Unmap() == peer {
+			return true
+		}
+	}
+	return false
 }
 
 // exchangePortalCode is POST /v1/portal/exchange {code}: the page opened
@@ -138,7 +167,7 @@ func (s *Server) exchangePortalCode(c *gin.Context) {
 }
 
 func (s *Server) setPortalCookies(c *gin.Context, token, csrf string, expires time.Time) {
-	secure := secureRequest(c)
+	secure := s.secureRequest(c)
 	for _, ck := range []*http.Cookie{
 		{Name: portalCookie, Value: token, HttpOnly: true},
 		{Name: portalCSRFCookie, Value: csrf},

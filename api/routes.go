@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -10,6 +12,25 @@ import (
 	"github.com/tidysupport/tidyhooks/dashboard"
 	"github.com/tidysupport/tidyhooks/models"
 )
+
+// MetricsHandler serves the Prometheus metrics of gatherer; with a token,
+// only to requests bearing it (the API's port may face the internet).
+func MetricsHandler(gatherer prometheus.Gatherer, token string) http.Handler {
+	h := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the bearer token TIDYHOOKS_METRICS_TOKEN names", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // Handler returns the whole API surface.
 func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
@@ -24,7 +45,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	r.GET("/metrics", gin.WrapH(MetricsHandler(gatherer, s.cfg.MetricsToken)))
 	r.GET("/v1/openapi.json", s.openAPI)
 
 	// The dashboard: static pages that call the API below with the key

@@ -408,7 +408,7 @@ func (s *Server) testWebhook(c *gin.Context) {
 	}
 	out := res.Outcome
 	body := gin.H{"eventId": res.Event.ID, "event": res.Event.Type.Wire, "delivered": out.Outcome == workflows.OutcomeDelivered,
-		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil, "workflowUrl": s.workflowURL(res.WorkflowID, res.RunID)}
+		"statusCode": nil, "latencyMs": out.LatencyMs, "error": nil, "workflowUrl": s.workflowURL(c, res.WorkflowID, res.RunID)}
 	if out.StatusCode != 0 {
 		body["statusCode"] = out.StatusCode
 	}
@@ -449,9 +449,10 @@ func exampleType(w models.Webhook, name string) (models.EventType, error) {
 }
 
 // workflowURL links a workflow run in the Temporal Web UI, or is nil
-// without a configured UI.
-func (s *Server) workflowURL(workflowID, runID string) *string {
-	if s.cfg.TemporalUIURL == "" {
+// without a configured UI. A portal session never gets one: the UI is the
+// operator's, and its link names their deployment to a customer's users.
+func (s *Server) workflowURL(c *gin.Context, workflowID, runID string) *string {
+	if _, inPortal := portalOf(c); s.cfg.TemporalUIURL == "" || inPortal {
 		return nil
 	}
 	ns := s.cfg.Namespace

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -194,6 +195,19 @@ func TestRevokedKeyEndsItsPortal(t *testing.T) {
 	s.openPortal(b, value, `{}`)
 	if code, _ := b.do("GET", "/v1/webhooks", "", false); code != http.StatusOK {
 		t.Fatalf("the portal before the revocation = %d", code)
+	}
+	// The operator's Temporal UI is linked for API keys, never in a
+	// portal (it named the operator's deployment to a customer's users).
+	r := newReceiver(t, ok)
+	hook, _ := s.webhook(value, r.URL, "*")
+	if code, out := s.do("POST", "/v1/webhooks/"+hook+"/test", value, ""); code != http.StatusOK || out["workflowUrl"] == nil {
+		t.Errorf("a key's test = %d %v, want a workflowUrl", code, out)
+	}
+	if code, out := b.do("POST", "/v1/webhooks/"+hook+"/test", "", true); code != http.StatusOK || out["workflowUrl"] != nil {
+		t.Errorf("a portal's test = %d %v, want no workflowUrl", code, out)
+	}
+	if _, out := b.do("GET", "/v1/webhooks/"+hook+"/deliveries", "", false); strings.Contains(fmt.Sprint(out), "ui.test") {
+		t.Errorf("a portal's delivery log links the Temporal UI: %v", out)
 	}
 	code, link := s.do("POST", "/v1/portal-sessions", value, `{}`)
 	if code != http.StatusCreated {

@@ -62,6 +62,11 @@ type Config struct {
 	WebhookMaxInFlight int     `env:"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT"`
 	RateLimit          float64 `env:"TIDYHOOKS_RATE_LIMIT"`
 	TemporalUIURL      string  `env:"TIDYHOOKS_TEMPORAL_UI_URL"`
+	// PublicURL is where browsers reach the API; portal links use it.
+	PublicURL string `env:"TIDYHOOKS_PUBLIC_URL"`
+	// MetricsToken, when set, is the bearer token /metrics asks for, on the
+	// API's port and on a worker's metrics address.
+	MetricsToken string `env:"TIDYHOOKS_METRICS_TOKEN"`
 	// MaxConcurrentStarts bounds workflow starts in flight per process.
 	MaxConcurrentStarts int `env:"TIDYHOOKS_MAX_CONCURRENT_STARTS"`
 	// The embeddable portal: the origins that may frame the dashboard (and
@@ -322,6 +327,16 @@ func (c *Config) checkTexts(m mode, vars map[string]string) []error {
 	}
 	if u := c.TemporalUIURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		bad("TIDYHOOKS_TEMPORAL_UI_URL", "want an http(s) URL")
+	}
+	if u := c.PublicURL; u != "" {
+		if o := models.Origin(u); o == "" || !strings.EqualFold(o, strings.TrimRight(u, "/")) {
+			bad("TIDYHOOKS_PUBLIC_URL", "want the origin browsers reach the API at, such as https://hooks.example.com")
+		} else if _, err := models.ParseOrigins(u); err != nil {
+			bad("TIDYHOOKS_PUBLIC_URL", "want the origin browsers reach the API at, such as https://hooks.example.com")
+		}
+	}
+	if t := c.MetricsToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		errs = append(errs, errors.New("TIDYHOOKS_METRICS_TOKEN: want at least 16 characters and no spaces")) // not echoed: a secret
 	}
 	if u := c.TemporalDatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		errs = append(errs, errors.New("TIDYHOOKS_TEMPORAL_DATABASE_URL: want postgres://user@host:port/database"))

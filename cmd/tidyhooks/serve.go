@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -60,6 +59,8 @@ func apiConfig(cfg Config, c client.Client) api.Config {
 		MaxWebhooks:     cfg.MaxWebhooks,
 		RateLimit:       cfg.RateLimit,
 		TrustedProxies:  cfg.TrustedProxies,
+		PublicURL:       cfg.PublicURL,
+		MetricsToken:    cfg.MetricsToken,
 		TemporalUIURL:   cfg.TemporalUIURL,
 		Namespace:       cfg.TemporalNamespace,
 		PortalOrigins:   cfg.portalOrigins,
@@ -283,7 +284,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	runMaintenance(ctx, g, cfg, st, c, metrics, logger)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", api.MetricsHandler(reg, cfg.MetricsToken))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
 	mux.HandleFunc("/readyz", workerReady(st, c))
 	l, err := net.Listen("tcp", cfg.MetricsAddr)
