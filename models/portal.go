@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
