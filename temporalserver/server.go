@@ -7,6 +7,7 @@ package temporalserver
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -184,6 +185,9 @@ func persistence(cfg Config) (primary, visibility *config.SQL, shards int32, err
 				return nil, nil, 0, fmt.Errorf("temporal data dir: %w", err)
 			}
 		}
+		if err := trimVisibilityIndexes(visibility.DatabaseName); err != nil {
+			return nil, nil, 0, err
+		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig("active", cfg.Namespace, false, cfg.SearchAttributes)
 	if err != nil {
@@ -237,6 +241,47 @@ func serverConfig(cfg Config, ports []int, hostPort string, primary, visibility 
 		},
 		PublicClient: config.PublicClient{HostPort: hostPort},
 	}
+}
+
+// unusedVisibilityIndexes are the SQLite visibility schema's indexes that
+// no query of this product or of the Temporal UI uses. The schema indexes
+// every predefined search-attribute slot, 58 in all, and every workflow's
+// start and close updates each one: a quarter of dev's CPU went there.
+// Kept: default_idx (the UI's list, newest first), by_workflow_id,
+// by_workflow_type and by_status (the UI's filters), by_parent_workflow_id
+// and by_root_workflow_id (a workflow's children), the worker-deployment
+// ones (versioning), and by_keyword_01 … 10 (TidyWorkspace, TidyEvent and
+// TidyOutcome land in three of those slots, which the server assigns at
+// random when it creates the namespace). Keyword lists (TidyWebhooks)
+// are matched through the schema's FTS table, which stays.
+var unusedVisibilityIndexes = []string{
+	"by_execution_time", "by_history_length", "by_history_size_bytes", "by_execution_duration",
+	"by_state_transition_count", "by_task_queue", "by_parent_run_id", "by_root_run_id",
+	"by_batcher_user", "by_temporal_scheduled_start_time", "by_temporal_scheduled_by_id",
+	"by_temporal_schedule_paused", "by_temporal_namespace_division", "by_temporal_pause_info",
+	"by_bool_01", "by_bool_02", "by_bool_03", "by_datetime_01", "by_datetime_02", "by_datetime_03",
+	"by_double_01", "by_double_02", "by_double_03", "by_int_01", "by_int_02", "by_int_03",
+	"by_temporal_bool_01", "by_temporal_bool_02", "by_temporal_datetime_01", "by_temporal_datetime_02",
+	"by_temporal_double_01", "by_temporal_double_02", "by_temporal_int_01", "by_temporal_int_02",
+	"by_temporal_keyword_01", "by_temporal_keyword_02", "by_temporal_keyword_03", "by_temporal_keyword_04",
+	"by_temporal_low_cardinality_keyword_01",
+}
+
+// trimVisibilityIndexes drops unusedVisibilityIndexes from the SQLite
+// visibility database at path, at every start (so that a data dir made
+// before is trimmed too); dropping what is gone does nothing.
+func trimVisibilityIndexes(path string) error {
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return fmt.Errorf("open temporal visibility %s: %w", path, err)
+	}
+	defer db.Close()
+	for _, name := range unusedVisibilityIndexes {
+		if _, err := db.Exec("DROP INDEX IF EXISTS " + name); err != nil {
+			return fmt.Errorf("trim temporal visibility indexes in %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func sqliteStore(dir, file string) *config.SQL {
