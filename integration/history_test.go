@@ -241,3 +241,29 @@ func TestRecordOrderedLedgerHistory(t *testing.T) {
 	}
 	writeHistory(t, s, out["workflowId"].(string), "recover_ordered.json")
 }
+
+// TestRecordQueueBesideHistory records workflows/testdata/
+// deliver_event_queue_beside.json: a DeliverEvent that delivers its
+// event to an unordered webhook (retried once) while it queues it for an
+// ordered one, since queueing stopped holding up the other webhooks:
+//
+//	go test ./integration -run TestRecordQueueBesideHistory -record-history
+func TestRecordQueueBesideHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("run with -record-history to regenerate the replay history")
+	}
+	s := newStack(t, stackOptions{eager: true})
+	flaky := newReceiver(t, func(n int) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	inOrder := newReceiver(t, ok)
+	s.createWebhook(s.keyA, map[string]any{"url": inOrder.URL, "events": []string{"*"}, "ordering": "conversation"})
+	s.webhook(s.keyA, flaky.URL, "*")
+	id := s.emit(s.keyA, `{"id": "evt_beside", "event": "conversation.created", "payload": {"conversation": {"id": "cnv_beside"}}}`)
+	s.wait(id)
+	eventually(t, "the ordered delivery", func() bool { return inOrder.eventIDs()[id] == 1 })
+	writeHistory(t, s, workflows.EventWorkflowID("wrk_a", id), "deliver_event_queue_beside.json")
+}

@@ -89,6 +89,7 @@ var stacks atomic.Int64
 type stack struct {
 	t          *testing.T
 	store      *store.Store
+	dbURL      string // the store's database
 	client     client.Client
 	acts       *activities.Activities
 	actsConfig activities.Config
@@ -104,7 +105,8 @@ type stack struct {
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, testenv.DatabaseURL(t, cmp.Or(opts.backend, "postgres")), store.Options{EncryptionKey: testenv.EncryptionKey})
+	dbURL := testenv.DatabaseURL(t, cmp.Or(opts.backend, "postgres"))
+	st, err := store.Open(ctx, dbURL, store.Options{EncryptionKey: testenv.EncryptionKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		opts.schedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
 	}
 	// A queue per stack: a test may run several, each with its database.
-	s := &stack{t: t, store: st, client: c, taskQueue: fmt.Sprintf("tq-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), stacks.Add(1))}
+	s := &stack{t: t, store: st, dbURL: dbURL, client: c, taskQueue: fmt.Sprintf("tq-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), stacks.Add(1))}
 	network := netguard.Policy{AllowLoopback: true}
 	if opts.network != nil {
 		network = *opts.network

@@ -115,6 +115,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// SQLite parses every statement anew unless it is kept prepared;
+		// pgx already caches PostgreSQL's prepared statements itself.
+		PrepareStmt:        dialect == "sqlite",
+		PrepareStmtMaxSize: 256,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

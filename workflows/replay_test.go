@@ -27,10 +27,13 @@ import (
 // waiting for more), recorded before ordered delivery kept its ledger;
 // and since: a DeliverInOrder whose ordering was switched off mid-retry,
 // delivering what it still owed unordered, and a Recover of an ordered
-// webhook replaying a conversation one event after the other.
+// webhook replaying a conversation one event after the other; and a
+// DeliverEvent delivering to an unordered webhook (retried once) while it
+// queues the event for an ordered one, since queueing stopped holding up
+// the others (queue-beside).
 // Regenerate them after an intended change with
 //
-//	go test ./integration -run 'TestRecordHistory|TestRecordOrderedHistory|TestRecordOrderedLedgerHistory' -record-history
+//	go test ./integration -run 'TestRecordHistory|TestRecordOrderedHistory|TestRecordOrderedLedgerHistory|TestRecordQueueBesideHistory' -record-history
 //
 // (keeping the histories of code that may still be running).
 func TestReplay(t *testing.T) {
@@ -38,8 +41,8 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(histories) != 15 {
-		t.Fatalf("found %d histories, want the 15 described above", len(histories))
+	if len(histories) != 16 {
+		t.Fatalf("found %d histories, want the 16 described above", len(histories))
 	}
 	for _, h := range histories {
 		t.Run(strings.TrimSuffix(filepath.Base(h), ".json"), func(t *testing.T) {

@@ -193,22 +193,92 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (DeliverEventResul
 	if len(match.WebhookIDs) == 0 {
 		return DeliverEventResult{}, nil
 	}
+	if len(match.Ordered) > 0 && match.ConversationID != "" &&
+		workflow.GetVersion(ctx, queueBesideChange, workflow.DefaultVersion, queueBesideVersion) == queueBesideVersion {
+		return deliverBesideQueue(ctx, in, match), nil
+	}
 	ids, queued, err := queueInOrder(ctx, in, match)
 	if err != nil {
 		return DeliverEventResult{}, err
 	}
+	return deliverMatched(ctx, in, ids, queued, true)
+}
+
+// queueBesideChange marks, with workflow.GetVersion, the change that
+// queues an event for its ordered webhooks while it is delivered to the
+// others, instead of first: a queueing that waited (for Temporal to take
+// the ordered delivery's signal, say) held up every webhook of the
+// event. Only events with ordered webhooks pay its marker.
+const (
+	queueBesideChange  = "queue-beside"
+	queueBesideVersion = 1
+)
+
+// deliverBesideQueue delivers the event to its unordered webhooks while
+// it is queued for the ordered ones; if Temporal refuses the ordered
+// deliveries for good, they are delivered here too, unordered.
+func deliverBesideQueue(ctx workflow.Context, in DeliverEventInput, match activities.MatchResult) DeliverEventResult {
+	var unordered []string
+	for _, id := range match.WebhookIDs {
+		if !slices.Contains(match.Ordered, id) {
+			unordered = append(unordered, id)
+		}
+	}
+	var queueErr error
+	queuedDone := false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		queueErr = queueEvent(ctx, in, match)
+		queuedDone = true
+	})
+	res, err := deliverMatched(ctx, in, unordered, nil, false)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("list webhooks", "error", err)
+	}
+	// The failures this workflow lists are of the webhooks it delivers
+	// to itself: more than WebhooksPerWorkflow went to children, which
+	// list their own.
+	own := res.Webhooks
+	if len(unordered) > WebhooksPerWorkflow {
+		own = nil
+	}
+	if err := workflow.Await(ctx, func() bool { return queuedDone }); err != nil {
+		return res // cancelled
+	}
+	if queueErr == nil {
+		listFailedWebhooks(ctx, own)
+		res.Webhooks = append(res.Webhooks, queuedOutcomes(match)...)
+		return res
+	}
+	// lookup retries all else until it succeeds: this refusal is final.
+	workflow.GetLogger(ctx).Warn("cannot queue the event in order; delivering it unordered", "event_id", in.EventID, "error", queueErr)
+	if len(match.WebhookIDs) <= WebhooksPerWorkflow {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(match.WebhookIDs)); err != nil {
+			workflow.GetLogger(ctx).Warn("list webhooks", "error", err)
+		}
+	}
+	more := deliverToWebhooks(ctx, in.EventID, match.Ordered, in.FirstAttemptLocal, false)
+	res.Webhooks = append(res.Webhooks, more.Webhooks...)
+	listFailedWebhooks(ctx, append(slices.Clip(own), more.Webhooks...))
+	return res
+}
+
+// deliverMatched delivers the event to ids, in this workflow or, for more
+// than WebhooksPerWorkflow, in children, and adds queued (the outcomes of
+// the ordered webhooks it was queued for). With listFailed the webhooks
+// it did not deliver to are listed in TidyFailedWebhooks.
+func deliverMatched(ctx workflow.Context, in DeliverEventInput, ids []string, queued []WebhookOutcome, listFailed bool) (DeliverEventResult, error) {
+	match := activities.MatchResult{WebhookIDs: ids}
 	if len(ids) <= WebhooksPerWorkflow {
 		if len(ids) > 0 {
 			if err := workflow.UpsertTypedSearchAttributes(ctx, WebhooksAttr.ValueSet(ids)); err != nil {
 				return DeliverEventResult{}, err
 			}
 		}
-		res := deliverToWebhooks(ctx, in.EventID, ids, in.FirstAttemptLocal, true)
+		res := deliverToWebhooks(ctx, in.EventID, ids, in.FirstAttemptLocal, listFailed)
 		res.Webhooks = append(res.Webhooks, queued...)
 		workflow.GetLogger(ctx).Info("event delivered", "event_id", in.EventID, "webhooks", len(res.Webhooks))
 		return res, nil
 	}
-	match.WebhookIDs = ids
 
 	// Too many webhooks for one TidyWebhooks value: a child per group.
 	typ, _ := models.LookupEvent(in.EventType) // MatchWebhooks has checked it
@@ -254,13 +324,7 @@ func queueInOrder(ctx workflow.Context, in DeliverEventInput, match activities.M
 	if len(match.Ordered) == 0 || match.ConversationID == "" {
 		return match.WebhookIDs, nil, nil
 	}
-	var a *activities.Activities
-	// Waking an ordered delivery twice is harmless, so the queueing runs
-	// as a lookup does: locally, then durably until Temporal answers.
-	err := lookup(ctx, a.QueueInOrder, activities.QueueInput{
-		WorkspaceID: in.WorkspaceID, ConversationID: match.ConversationID,
-		Event: activities.InOrderEvent{EventID: in.EventID, Seq: match.Seq}, WebhookIDs: match.Ordered,
-	}, nil)
+	err := queueEvent(ctx, in, match)
 	if isNonRetryable(err) {
 		// Temporal refused the ordered deliveries: better delivered
 		// unordered than not at all.
@@ -271,16 +335,34 @@ func queueInOrder(ctx workflow.Context, in DeliverEventInput, match activities.M
 		return nil, nil, err
 	}
 	var ids []string
-	var queued []WebhookOutcome
 	for _, id := range match.WebhookIDs {
 		if !slices.Contains(match.Ordered, id) {
 			ids = append(ids, id)
-			continue
 		}
+	}
+	return ids, queuedOutcomes(match), nil
+}
+
+// queueEvent hands the event to the ordered deliveries of match.Ordered.
+// Waking an ordered delivery twice is harmless, so the queueing runs as a
+// lookup does: locally, then durably until Temporal answers.
+func queueEvent(ctx workflow.Context, in DeliverEventInput, match activities.MatchResult) error {
+	var a *activities.Activities
+	return lookup(ctx, a.QueueInOrder, activities.QueueInput{
+		WorkspaceID: in.WorkspaceID, ConversationID: match.ConversationID,
+		Event: activities.InOrderEvent{EventID: in.EventID, Seq: match.Seq}, WebhookIDs: match.Ordered,
+	}, nil)
+}
+
+// queuedOutcomes are the outcomes of the ordered webhooks an event was
+// queued for.
+func queuedOutcomes(match activities.MatchResult) []WebhookOutcome {
+	var queued []WebhookOutcome
+	for _, id := range match.Ordered {
 		queued = append(queued, WebhookOutcome{WebhookID: id, Outcome: OutcomeQueued,
 			Error: "delivered in order by " + activities.InOrderWorkflowID(id, match.ConversationID)})
 	}
-	return ids, queued, nil
+	return queued
 }
 
 // DeliverToWebhooksInput names an event and a group of the webhooks it
@@ -372,22 +454,31 @@ func deliverToWebhooks(ctx workflow.Context, eventID string, webhookIDs []string
 			result.Webhooks[i].Attempts++ // the first, local attempt
 		}
 	}
+	if listFailed {
+		listFailedWebhooks(ctx, result.Webhooks)
+	}
+	return result
+}
+
+// listFailedWebhooks lists the webhooks of outcomes the workflow did not
+// deliver to in TidyFailedWebhooks, with TidyOutcome partial or failed.
+func listFailedWebhooks(ctx workflow.Context, outcomes []WebhookOutcome) {
 	var failed []string
-	for _, o := range result.Webhooks {
+	for _, o := range outcomes {
 		if o.Outcome == OutcomeFailed || o.Outcome == OutcomePaused {
 			failed = append(failed, o.WebhookID)
 		}
 	}
-	if len(failed) > 0 && listFailed {
-		outcome := OutcomePartial
-		if len(failed) == len(result.Webhooks) {
-			outcome = OutcomeFailed
-		}
-		if err := workflow.UpsertTypedSearchAttributes(ctx, FailedWebhooksAttr.ValueSet(failed), OutcomeAttr.ValueSet(outcome)); err != nil {
-			workflow.GetLogger(ctx).Warn("list failed webhooks", "error", err)
-		}
+	if len(failed) == 0 {
+		return
 	}
-	return result
+	outcome := OutcomePartial
+	if len(failed) == len(outcomes) {
+		outcome = OutcomeFailed
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, FailedWebhooksAttr.ValueSet(failed), OutcomeAttr.ValueSet(outcome)); err != nil {
+		workflow.GetLogger(ctx).Warn("list failed webhooks", "error", err)
+	}
 }
 
 // isNonRetryable reports whether err is an application error that says
