@@ -115,10 +115,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
-		// SQLite parses every statement anew unless it is kept prepared;
-		// pgx already caches PostgreSQL's prepared statements itself.
-		PrepareStmt:        dialect == "sqlite",
-		PrepareStmtMaxSize: 256,
+		// Not PrepareStmt: kept prepared statements on SQLite cost more
+		// CPU per event than they saved (BENCHMARKS.md, 2026-12-08), and
+		// pgx caches PostgreSQL's prepared statements itself.
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
