@@ -64,6 +64,9 @@ type Config struct {
 	Concurrency int           // requests in flight when Rate is 0
 	Idle        time.Duration // give up waiting for deliveries after this long without progress
 	Progress    io.Writer     // live progress; nil for none
+	// ProgressLines writes progress as a line every 5 s instead of one
+	// line redrawn with \r: for a file or a pipe (a CI log).
+	ProgressLines bool
 }
 
 // Validate checks a Config.
@@ -416,6 +419,7 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 	defer tick.Stop()
 	var rec Reconciliation
 	lastCount, lastProgress := -1, time.Now()
+	var lastLine time.Time
 	emitting := true
 	for {
 		select {
@@ -433,8 +437,12 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 		if want == 0 && !emitting {
 			want = int(e.accepted.Load())
 		}
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "\r[%s] %s emitted %d/%d  accepted %d  rejected %d  arrived %d   ", name, bar(n, cfg.Events, cfg.Scenario), e.accepted.Load()+e.rejected.Load(), cfg.Events, e.accepted.Load(), e.rejected.Load(), n)
+		if cfg.Progress != nil && (!cfg.ProgressLines || time.Since(lastLine) >= 5*time.Second) {
+			start, end := "\r", "   "
+			if cfg.ProgressLines {
+				start, end, lastLine = "", "\n", time.Now()
+			}
+			fmt.Fprintf(cfg.Progress, "%s[%s] %s emitted %d/%d  accepted %d  rejected %d  arrived %d%s", start, name, bar(n, cfg.Events, cfg.Scenario), e.accepted.Load()+e.rejected.Load(), cfg.Events, e.accepted.Load(), e.rejected.Load(), n, end)
 		}
 		if emitting {
 			continue
@@ -444,7 +452,7 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 			break
 		}
 	}
-	if cfg.Progress != nil {
+	if cfg.Progress != nil && !cfg.ProgressLines {
 		fmt.Fprintln(cfg.Progress)
 	}
 	ph := Phase{

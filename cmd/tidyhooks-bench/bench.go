@@ -127,7 +127,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, bench.Config,
 	if err := fs.Parse(args); err != nil {
 		return f, bench.Config{}, parseError(err)
 	}
-	cfg := bench.Config{Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Concurrency: f.concurrency, Idle: f.idle, Progress: stderr}
+	cfg := bench.Config{Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Concurrency: f.concurrency, Idle: f.idle, Progress: stderr, ProgressLines: !isTerminal(stderr)}
 	if err := cfg.Validate(); err != nil {
 		return f, cfg, fmt.Errorf("bench: %w", err)
 	}
@@ -518,3 +518,14 @@ func machine() string {
 
 // silentLogger drops the SDK client's logs.
 func silentLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }
+
+// isTerminal reports whether w is a terminal, where a progress line may
+// redraw itself.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -56,8 +56,13 @@ func TestShortBench(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bins.bench, append([]string{"--json", out}, tt.args...)...)
-			if output, err := cmd.CombinedOutput(); err != nil {
+			output, err := cmd.CombinedOutput()
+			if err != nil {
 				t.Fatalf("bench failed (within 5 minutes?): %v\n%s", err, output)
+			}
+			// To a pipe, progress comes as lines, not one line redrawn.
+			if bytes.ContainsRune(output, '\r') || !bytes.Contains(output, []byte("emitted ")) {
+				t.Errorf("progress to a pipe: want lines without \\r, got %q", output[:min(len(output), 300)])
 			}
 			raw, err := os.ReadFile(out)
 			if err != nil {
