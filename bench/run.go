@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -94,6 +95,10 @@ type Target struct {
 	// Processes, when the service is several processes, lists them by
 	// kind ("api", "worker", "temporal"), to measure each kind.
 	Processes map[string][]int
+	// Postmaster, when the deployment's PostgreSQL runs on this machine,
+	// is its postmaster: the phase measures the whole server as the kind
+	// "postgres" (the bench's own phases are all that runs on it).
+	Postmaster int
 }
 
 // processes is what a phase measures: Processes, or PID as "tidyhooks".
@@ -368,12 +373,12 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 		}
 		return out
 	}
-	return measure(ctx, "tidyhooks", t.processes(), rcv, cfg, e, expected)
+	return measure(ctx, "tidyhooks", t.processes(), t.Postmaster, rcv, cfg, e, expected)
 }
 
 // RunFloor emits the same events to the floor handler at floorURL: the
 // bare Temporal workflow posting the same body to the same endpoints.
-func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int, postmaster int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
 	if err := cfg.Validate(); err != nil {
 		return Phase{}, err
 	}
@@ -399,10 +404,11 @@ func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int
 		}
 		return out
 	}
-	return measure(ctx, name, procs, rcv, cfg, e, expected)
+	return measure(ctx, name, procs, postmaster, rcv, cfg, e, expected)
 }
 
-func measure(ctx context.Context, name string, procs map[string][]int, rcv *Receivers, cfg Config, e *load, expected func() map[Pair]Expected) (Phase, error) {
+func measure(ctx context.Context, name string, procs map[string][]int, postmaster int, rcv *Receivers, cfg Config, e *load, expected func() map[Pair]Expected) (Phase, error) {
+	pg0 := serverCPU(postmaster)
 	cpu0 := map[int]float64{}
 	for _, pids := range procs {
 		for _, pid := range pids {
@@ -475,7 +481,53 @@ func measure(ctx context.Context, name string, procs map[string][]int, rcv *Rece
 	}
 	ph.Latency = ph.LatencyByClass["healthy"]
 	ph.addUsage(procs, cpu0)
+	if postmaster != 0 {
+		u := Usage{CPUSeconds: serverCPU(postmaster) - pg0, Processes: len(childrenOf(postmaster)) + 1}
+		if ph.ByKind == nil {
+			ph.ByKind = map[string]Usage{}
+			for _, k := range slices.Sorted(maps.Keys(procs)) { // one kind so far: name it
+				ph.ByKind[k] = Usage{CPUSeconds: ph.CPUSeconds, PeakRSSMiB: ph.PeakRSSMiB, Processes: len(procs[k])}
+			}
+		}
+		ph.ByKind["postgres"] = u
+		ph.CPUSeconds += u.CPUSeconds
+	}
 	return ph, nil
+}
+
+// serverCPU is the CPU seconds a server of processes has used: the
+// postmaster's own, its children's that it has reaped, and its live
+// children's (a PostgreSQL backend that ended within the phase counts
+// from its start, a slight overcount of a long-lived one).
+func serverCPU(postmaster int) float64 {
+	if postmaster == 0 {
+		return 0
+	}
+	total, err := cpuSecondsWithReaped(postmaster)
+	if err != nil {
+		return 0
+	}
+	for _, pid := range childrenOf(postmaster) {
+		if c, err := cpuSeconds(pid); err == nil {
+			total += c
+		}
+	}
+	return total
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(raw)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // addUsage adds the processes' CPU seconds since cpu0 and peak RSS to the
@@ -513,22 +565,38 @@ func bar(n, events int, scenario string) string {
 
 // cpuSeconds is the user plus system CPU time of process pid.
 func cpuSeconds(pid int) (float64, error) {
+	own, _, err := procTimes(pid)
+	return own, err
+}
+
+// cpuSecondsWithReaped is cpuSeconds with that of pid's children it has
+// waited for.
+func cpuSecondsWithReaped(pid int) (float64, error) {
+	own, reaped, err := procTimes(pid)
+	return own + reaped, err
+}
+
+// procTimes reads pid's user plus system CPU seconds, its own and its
+// reaped children's.
+func procTimes(pid int) (own, reaped float64, err error) {
 	if pid == 0 {
-		return 0, errors.New("no process")
+		return 0, 0, errors.New("no process")
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// Fields after the command name, which is in parentheses.
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 13 {
-		return 0, errors.New("short /proc stat")
+	if len(fields) < 15 {
+		return 0, 0, errors.New("short /proc stat")
 	}
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+	var t [4]float64
+	for i := range t {
+		t[i], _ = strconv.ParseFloat(fields[11+i], 64) // utime, stime, cutime, cstime
+	}
+	return (t[0] + t[1]) / 100, (t[2] + t[3]) / 100, nil // USER_HZ is 100 on Linux
 }
 
 // peakRSSMiB is the high-water mark of pid's resident set.

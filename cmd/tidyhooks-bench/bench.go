@@ -85,7 +85,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	// Each phase gets a fresh stack of the same setup, so that none runs
 	// on a database another has filled.
 	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, "", func(st *benchTarget) (bench.Phase, error) {
-		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids()}, rcv, cfg, runID)
+		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids(), Postmaster: st.postmaster}, rcv, cfg, runID)
 	})
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func runFloors(ctx context.Context, f benchFlags, getenv func(string) string, st
 		rcv.Reset()
 		floorID := runID + floor.suffix
 		fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, floor.name, func(st *benchTarget) (bench.Phase, error) {
-			return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), rcv, cfg, floorID)
+			return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), st.postmaster, rcv, cfg, floorID)
 		})
 		if err != nil {
 			return err
@@ -251,11 +251,14 @@ func historyLength(ctx context.Context, c client.Client, eventID string) int {
 // benchTarget is the stack of one phase: its child processes, in the dev
 // or the production topology.
 type benchTarget struct {
-	procs     []benchProc // in the order started
-	base, key string
-	temporal  string
-	ports     struct{ temporal, http, ui int }
-	cleanup   []func()
+	procs []benchProc // in the order started
+	// postmaster is the PostgreSQL server's, when it runs on this machine
+	// (the postgres and production setups): measured as the "postgres" kind.
+	postmaster int
+	base, key  string
+	temporal   string
+	ports      struct{ temporal, http, ui int }
+	cleanup    []func()
 }
 
 // benchProc is one child process and its kind (api, worker, temporal, …).
@@ -376,6 +379,7 @@ func startDevTarget(ctx context.Context, f benchFlags, getenv func(string) strin
 			return nil, err
 		}
 		t.cleanup = append(t.cleanup, drop)
+		t.postmaster = localPostmaster(ctx, f.postgres)
 		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal)
 		if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
 			env = append(env, "TIDYHOOKS_TEMPORAL_SHARDS=4")
@@ -487,6 +491,32 @@ func benchDatabases(ctx context.Context, base string) (string, string, func(), e
 	app := u.String()
 	u.Path = "/" + name + "_temporal"
 	return app, u.String(), drop, nil
+}
+
+// localPostmaster is the pid of the PostgreSQL server at url when it runs
+// on this machine (a backend's parent, through /proc), else 0. Its CPU
+// is then measured; the bench is all that should run on it.
+func localPostmaster(ctx context.Context, url string) int {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var backend int
+	if err := db.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", backend))
+	if err != nil {
+		return 0 // not on this machine
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			pid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return pid
+		}
+	}
+	return 0
 }
 
 // benchPort finds n consecutive free loopback ports below 32768.

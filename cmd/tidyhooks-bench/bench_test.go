@@ -75,7 +75,10 @@ func TestShortBench(t *testing.T) {
 					Expected  int
 					Delivered int
 					Missing   int
-					ByKind    map[string]struct{ Processes int }
+					ByKind    map[string]struct {
+						Processes  int
+						CPUSeconds float64
+					}
 				}
 			}
 			if err := json.Unmarshal(raw, &r); err != nil {
@@ -91,6 +94,10 @@ func TestShortBench(t *testing.T) {
 				// The production topology is measured by kind of process.
 				if r.Setup == "production" && (ph.ByKind["worker"].Processes != 2 || ph.ByKind["api"].Processes != 1 || ph.ByKind["temporal"].Processes != 1) {
 					t.Errorf("%s: processes by kind %+v, want 1 api, 2 workers, 1 temporal", ph.Name, ph.ByKind)
+				}
+				// PostgreSQL, on this machine, is measured too.
+				if r.Setup == "production" && (ph.ByKind["postgres"].Processes < 2 || ph.ByKind["postgres"].CPUSeconds <= 0) {
+					t.Errorf("%s: PostgreSQL measured as %+v, want its server's processes and CPU", ph.Name, ph.ByKind["postgres"])
 				}
 			}
 			if r.Setup == "production" && len(r.Phases) != 3 {

@@ -40,6 +40,7 @@ func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string
 		return nil, err
 	}
 	t.cleanup = append(t.cleanup, drop)
+	t.postmaster = localPostmaster(ctx, f.postgres)
 	base := append(os.Environ(), "TIDYHOOKS_LOG_LEVEL=warn")
 	temporalEnv := append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB)
 	if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
