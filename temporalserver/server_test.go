@@ -4,10 +4,13 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 	"github.com/tidysupport/tidyhooks/temporalserver"
@@ -19,8 +22,11 @@ func TestServerPersistsAcrossRestarts(t *testing.T) {
 	cfg := temporalserver.Config{
 		DataDir:          dir,
 		Namespace:        "default",
-		SearchAttributes: map[string]enumspb.IndexedValueType{"TidyWorkspace": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+		SearchAttributes: map[string]enumspb.IndexedValueType{"TidyWorkspace": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			"TidyWebhooks": enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST},
 	}
+	workspace := temporal.NewSearchAttributeKeyKeyword("TidyWorkspace")
+	webhooks := temporal.NewSearchAttributeKeyKeywordList("TidyWebhooks")
 	for run := 1; run <= 2; run++ {
 		srv, err := temporalserver.Start(ctx, cfg)
 		if err != nil {
@@ -36,6 +42,29 @@ func TestServerPersistsAcrossRestarts(t *testing.T) {
 		}
 		if got := resp.CustomAttributes["TidyWorkspace"]; got != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
 			t.Errorf("run %d: TidyWorkspace search attribute = %v, want KEYWORD", run, got)
+		}
+		// Visibility answers the queries the product makes, on the trimmed
+		// schema (fewer indexes, triggers for keyword lists only), also
+		// for a workflow started before the restart.
+		if run == 1 {
+			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wf_vis", TaskQueue: "none",
+				TypedSearchAttributes: temporal.NewSearchAttributes(workspace.ValueSet("wrk_v"), webhooks.ValueSet([]string{"wh_1", "wh_2"}))}, "NoSuchWorkflow")
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range []string{"TidyWorkspace = 'wrk_v'", "TidyWebhooks = 'wh_2'", "TidyWorkspace = 'wrk_v' AND TidyWebhooks IN ('wh_1') AND ExecutionStatus = 'Running'"} {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: q})
+				if err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == "wf_vis" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("run %d: %s found %v, %v", run, q, resp, err)
+				}
+				time.Sleep(100 * time.Millisecond) // visibility is written after the start returns
+			}
 		}
 		uiResp, err := http.Get(srv.UIURL() + "/")
 		if err != nil {
