@@ -20,8 +20,8 @@ func TestServerPersistsAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := temporalserver.Config{
-		DataDir:          dir,
-		Namespace:        "default",
+		DataDir:   dir,
+		Namespace: "default",
 		SearchAttributes: map[string]enumspb.IndexedValueType{"TidyWorkspace": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 			"TidyWebhooks": enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST},
 	}
