@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -282,61 +281,7 @@ func trimVisibilityIndexes(path string) error {
 			return fmt.Errorf("trim temporal visibility indexes in %s: %w", path, err)
 		}
 	}
-	if err := keywordListTriggersOnly(db); err != nil {
-		return fmt.Errorf("trim temporal visibility triggers in %s: %w", path, err)
-	}
 	return nil
-}
-
-// keywordListColumns are the visibility schema's keyword-list columns,
-// which its triggers copy into the keyword-list FTS table (TidyWebhooks
-// and TidyFailedWebhooks are queried there, and the UI's build-id and
-// version filters).
-var keywordListColumns = []string{"TemporalChangeVersion", "BinaryChecksums", "BuildIds", "TemporalPauseInfo",
-	"TemporalReportedProblems", "TemporalUsedWorkerDeploymentVersions", "KeywordList01", "KeywordList02",
-	"KeywordList03", "TemporalKeywordList01", "TemporalKeywordList02"}
-
-// keywordListTriggersOnly replaces the visibility table's triggers with
-// ones that keep only the keyword-list FTS table: the schema's also copy
-// Text01–03 into a text FTS table at every start and close, and no
-// search attribute of ours is of type Text. Done once; a data dir whose
-// triggers were replaced is left as it is.
-func keywordListTriggersOnly(db *sql.DB) error {
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'executions_visibility' AND sql LIKE '%fts_text%'").Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		return nil
-	}
-	cols := strings.Join(keywordListColumns, ", ")
-	values := func(row string) string {
-		out := make([]string, len(keywordListColumns))
-		for i, c := range keywordListColumns {
-			out[i] = row + "." + c
-		}
-		return strings.Join(out, ", ")
-	}
-	insert := "INSERT INTO executions_visibility_fts_keyword_list (rowid, " + cols + ") VALUES (NEW.rowid, " + values("NEW") + ");"
-	remove := "INSERT INTO executions_visibility_fts_keyword_list (executions_visibility_fts_keyword_list, rowid, " + cols + ") VALUES ('delete', OLD.rowid, " + values("OLD") + ");"
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	for _, stmt := range []string{
-		"DROP TRIGGER IF EXISTS executions_visibility_ai",
-		"DROP TRIGGER IF EXISTS executions_visibility_ad",
-		"DROP TRIGGER IF EXISTS executions_visibility_au",
-		"CREATE TRIGGER executions_visibility_ai AFTER INSERT ON executions_visibility BEGIN " + insert + " END",
-		"CREATE TRIGGER executions_visibility_ad AFTER DELETE ON executions_visibility BEGIN " + remove + " END",
-		"CREATE TRIGGER executions_visibility_au AFTER UPDATE ON executions_visibility BEGIN " + remove + " " + insert + " END",
-	} {
-		if _, err := tx.Exec(stmt); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }
 
 func sqliteStore(dir, file string) *config.SQL {

@@ -43,9 +43,8 @@ func TestServerPersistsAcrossRestarts(t *testing.T) {
 		if got := resp.CustomAttributes["TidyWorkspace"]; got != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
 			t.Errorf("run %d: TidyWorkspace search attribute = %v, want KEYWORD", run, got)
 		}
-		// Visibility answers the queries the product makes, on the trimmed
-		// schema (fewer indexes, triggers for keyword lists only), also
-		// for a workflow started before the restart.
+		// Visibility answers the queries the product makes on the trimmed
+		// schema, also for a workflow started before the restart.
 		if run == 1 {
 			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "wf_vis", TaskQueue: "none",
 				TypedSearchAttributes: temporal.NewSearchAttributes(workspace.ValueSet("wrk_v"), webhooks.ValueSet([]string{"wh_1", "wh_2"}))}, "NoSuchWorkflow")
