@@ -49,6 +49,10 @@ type Options struct {
 	// rest. Without it, operations on secrets fail; API keys and events
 	// work.
 	EncryptionKey []byte
+	// EncryptionKeys, when set instead, are several: the first seals, all
+	// open (a key being rotated out stays until `tidyhooks rekey` has
+	// re-sealed what it sealed).
+	EncryptionKeys [][]byte
 	// NoMigrate opens without applying migrations: the caller applies
 	// them with Migrate (`tidyhooks migrate`), or refuses a schema that is
 	// behind with CheckSchema, when migrations are a deployment step of
@@ -83,9 +87,13 @@ var ErrNoEncryptionKey = errors.New("no encryption key configured for webhook se
 // sqlite:<path> for an SQLite file.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	var seal *sealer
+	keys := opts.EncryptionKeys
 	if opts.EncryptionKey != nil {
+		keys = append([][]byte{opts.EncryptionKey}, keys...)
+	}
+	if len(keys) > 0 {
 		var err error
-		if seal, err = newSealer(opts.EncryptionKey); err != nil {
+		if seal, err = newSealer(keys...); err != nil {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 	}

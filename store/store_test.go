@@ -661,7 +661,7 @@ func TestEndpointSettingsAreSealedAtRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw := rawColumn(t, url, "SELECT endpoint FROM webhooks WHERE id = '"+created.ID+"'")
-		if !strings.HasPrefix(raw, "v1:") || strings.Contains(raw, "plain") {
+		if !strings.HasPrefix(raw, "v2:"+store.KeyID(testenv.EncryptionKey)+":") || strings.Contains(raw, "plain") {
 			t.Errorf("endpoint column holds %q", raw)
 		}
 		got, err := st.Webhook(ctx, "wrk_a", created.ID)

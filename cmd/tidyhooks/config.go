@@ -56,6 +56,9 @@ type Config struct {
 	LogLevel          slog.Level      `env:"TIDYHOOKS_LOG_LEVEL"`
 	LogFormat         string          `env:"TIDYHOOKS_LOG_FORMAT"`
 	EncryptionKey     encryptionKey   `env:"TIDYHOOKS_ENCRYPTION_KEY"`
+	// EncryptionKeys, instead of EncryptionKey, are several keys: the
+	// first seals, every one opens (rotation: `tidyhooks rekey`).
+	EncryptionKeys encryptionKeys `env:"TIDYHOOKS_ENCRYPTION_KEYS"`
 	MaxWebhooks       int             `env:"TIDYHOOKS_MAX_WEBHOOKS"`
 	TrustedProxies    []string        `env:"TIDYHOOKS_TRUSTED_PROXIES"`
 	// WebhookMaxInFlight bounds one webhook's attempts in flight per worker.
@@ -101,6 +104,31 @@ func (k *encryptionKey) UnmarshalText(text []byte) error {
 	}
 	*k = key
 	return nil
+}
+
+// encryptionKeys is TIDYHOOKS_ENCRYPTION_KEYS: comma-separated keys, each
+// base64 of store.KeySize bytes, the sealing one first.
+type encryptionKeys [][]byte
+
+func (k *encryptionKeys) UnmarshalText(text []byte) error {
+	var keys [][]byte
+	for i, part := range strings.Split(string(text), ",") {
+		var key encryptionKey
+		if err := key.UnmarshalText([]byte(strings.TrimSpace(part))); err != nil {
+			return fmt.Errorf("key %d: %w", i+1, err)
+		}
+		keys = append(keys, key)
+	}
+	*k = keys
+	return nil
+}
+
+// keys are the configured encryption keys, the sealing one first.
+func (c Config) keys() [][]byte {
+	if c.EncryptionKey != nil {
+		return [][]byte{c.EncryptionKey}
+	}
+	return c.EncryptionKeys
 }
 
 // mode is the subcommand the configuration is for.
@@ -344,7 +372,10 @@ func (c *Config) checkTexts(m mode, vars map[string]string) []error {
 	if c.DevKey != "" && (!strings.HasPrefix(c.DevKey, "tsk_") || len(c.DevKey) < 20) {
 		errs = append(errs, errors.New("TIDYHOOKS_DEV_KEY: want tsk_ followed by at least 16 characters"))
 	}
-	if c.EncryptionKey == nil && !dev && m != modeMigrate && vars["TIDYHOOKS_ENCRYPTION_KEY"] == "" {
+	if vars["TIDYHOOKS_ENCRYPTION_KEY"] != "" && vars["TIDYHOOKS_ENCRYPTION_KEYS"] != "" {
+		errs = append(errs, errors.New("TIDYHOOKS_ENCRYPTION_KEY and TIDYHOOKS_ENCRYPTION_KEYS are both set: set one (KEYS lists the sealing key first, then the keys being rotated out)"))
+	}
+	if c.EncryptionKey == nil && c.EncryptionKeys == nil && !dev && m != modeMigrate && vars["TIDYHOOKS_ENCRYPTION_KEY"] == "" && vars["TIDYHOOKS_ENCRYPTION_KEYS"] == "" {
 		errs = append(errs, fmt.Errorf("TIDYHOOKS_ENCRYPTION_KEY is required: base64 of %d random bytes (openssl rand -base64 %d); it encrypts webhook secrets at rest", store.KeySize, store.KeySize))
 	}
 	return errs

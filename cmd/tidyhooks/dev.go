@@ -196,7 +196,7 @@ func runDev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "tidyhooks.db")
 	}
-	if cfg.EncryptionKey == nil {
+	if cfg.EncryptionKey == nil && cfg.EncryptionKeys == nil {
 		if cfg.EncryptionKey, err = devEncryptionKey(dir); err != nil {
 			return err
 		}

@@ -76,6 +76,7 @@ commands:
   api       run the HTTP API (production; needs DATABASE_URL and Temporal)
   worker    run a delivery worker (production; needs DATABASE_URL and Temporal)
   migrate   apply pending database migrations and exit (a deployment step)
+  rekey     re-seal stored secrets with the first encryption key (rotation)
   receive   run a local endpoint that prints and verifies deliveries
   keys      create, list and revoke API keys
   probe     GET a URL and exit 0 on a 2xx (container health checks)
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runProbe(ctx, rest)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "rekey":
+		return runRekey(ctx, rest, getenv, stdout, stderr)
 	case "dev", "api", "worker":
 	default:
 		fmt.Fprintf(stderr, "tidyhooks: unknown command %q\n\n%s", cmd, usage)

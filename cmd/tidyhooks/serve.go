@@ -151,7 +151,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, shutdownTi
 // or with TIDYHOOKS_MIGRATE_ON_START=false refusing a schema that is
 // behind.
 func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKey: cfg.EncryptionKey, NoMigrate: !cfg.MigrateOnStart,
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{EncryptionKeys: cfg.keys(), NoMigrate: !cfg.MigrateOnStart,
 		MaxConns: cfg.DBMaxConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
 	if err != nil {
 		return nil, err
@@ -161,6 +161,12 @@ func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
 			st.Close()
 			return nil, err
 		}
+	}
+	// A key missing stops the process here, naming what it cannot open,
+	// not a delivery later.
+	if err := st.CheckKeys(ctx); err != nil {
+		st.Close()
+		return nil, err
 	}
 	return st, nil
 }
