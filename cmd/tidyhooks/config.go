@@ -59,8 +59,8 @@ type Config struct {
 	// EncryptionKeys, instead of EncryptionKey, are several keys: the
 	// first seals, every one opens (rotation: `tidyhooks rekey`).
 	EncryptionKeys encryptionKeys `env:"TIDYHOOKS_ENCRYPTION_KEYS"`
-	MaxWebhooks       int             `env:"TIDYHOOKS_MAX_WEBHOOKS"`
-	TrustedProxies    []string        `env:"TIDYHOOKS_TRUSTED_PROXIES"`
+	MaxWebhooks    int            `env:"TIDYHOOKS_MAX_WEBHOOKS"`
+	TrustedProxies []string       `env:"TIDYHOOKS_TRUSTED_PROXIES"`
 	// WebhookMaxInFlight bounds one webhook's attempts in flight per worker.
 	WebhookMaxInFlight int     `env:"TIDYHOOKS_WEBHOOK_MAX_IN_FLIGHT"`
 	RateLimit          float64 `env:"TIDYHOOKS_RATE_LIMIT"`
