@@ -110,6 +110,31 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	return nil
 }
 
+// MigrationState is one migration and whether, and when, it was applied.
+type MigrationState struct {
+	Name      string
+	Applied   bool
+	AppliedAt time.Time // zero while pending
+}
+
+// MigrationStatus lists every migration this version has, in order, with
+// its state; it changes nothing.
+func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
+	p, err := s.provider()
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	status, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", translate(err))
+	}
+	out := make([]MigrationState, len(status))
+	for i, m := range status {
+		out[i] = MigrationState{Name: m.Source.Path, Applied: m.State == goose.StateApplied, AppliedAt: m.AppliedAt.UTC()}
+	}
+	return out, nil
+}
+
 // versionTable is goose's record of applied migrations kept in
 // schema_migrations (version, name, applied_at), the table earlier versions
 // wrote, rather than goose's own goose_db_version.

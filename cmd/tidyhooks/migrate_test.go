@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,6 +44,16 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 
+	// --status lists what is pending and changes nothing.
+	for range 2 {
+		out.Reset()
+		if err := run(ctx, []string{"migrate", "--status"}, env(map[string]string{"DATABASE_URL": url}), &out, &out); err != nil {
+			t.Fatalf("migrate --status: %v\n%s", err, out.String())
+		}
+		if got := out.String(); !regexp.MustCompile(`0001_init\.sql\s+pending\s+-`).MatchString(got) || !strings.Contains(got, "migrate: 0 applied") {
+			t.Errorf("status of a fresh database said:\n%s", got)
+		}
+	}
 	out.Reset()
 	if err := run(ctx, []string{"migrate"}, env(map[string]string{"DATABASE_URL": url}), &out, &out); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out.String())
@@ -56,5 +67,12 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if got := out.String(); strings.Contains(got, "applied") || !strings.Contains(got, "up to date") {
 		t.Errorf("second migrate said:\n%s", got)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "--status"}, env(map[string]string{"DATABASE_URL": url}), &out, &out); err != nil {
+		t.Fatalf("migrate --status: %v", err)
+	}
+	if got := out.String(); !regexp.MustCompile(`0013_portal_keys\.sql\s+applied\s+20`).MatchString(got) || strings.Contains(got, "pending  ") || !strings.Contains(got, " 0 pending") {
+		t.Errorf("status of a migrated database said:\n%s", got)
 	}
 }
