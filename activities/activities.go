@@ -775,8 +775,10 @@ func storeUnavailable(attempt int32, err error) error {
 	if attempt >= 1 && attempt < 8 {
 		delay = min(time.Second<<(attempt-1), MaxStoreRetryDelay)
 	}
+	// Benign: the SDK logs it at DEBUG, not as an ERROR an operator is
+	// paged for (readiness and the API's 503s say the database is down).
 	return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeStore,
-		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Cause: err})
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Cause: err, Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 func (a *Activities) logWriteFailed(record string) {
@@ -845,8 +847,9 @@ func webhookBusy(attempt int32, slow bool, u float64) error {
 		wait = min(base<<(attempt-1), ceiling)
 	}
 	wait = time.Duration(float64(wait) * (0.75 + 0.5*u))
+	// Flow control, not a failure: benign, so the SDK logs it at DEBUG.
 	return temporal.NewApplicationErrorWithOptions("the webhook has the most attempts in flight allowed; waiting its turn", ErrTypeBusy,
-		temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+		temporal.ApplicationErrorOptions{NextRetryDelay: wait, Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 // sendResult is what one HTTP attempt got: the status code (0 without a

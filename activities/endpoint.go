@@ -138,7 +138,8 @@ func (a *Activities) throttle(ctx context.Context, w models.Webhook, trigger mod
 	if r.RetryAfter > 0 {
 		wait := time.Duration(float64(r.RetryAfter) * (0.8 + 0.4*a.jitter()))
 		return nil, temporal.NewApplicationErrorWithOptions("the webhook's throttle is reached; waiting its turn", ErrTypeThrottled,
-			temporal.ApplicationErrorOptions{NextRetryDelay: max(wait, 50*time.Millisecond)})
+			// Flow control, not a failure: benign, so the SDK logs it at DEBUG.
+			temporal.ApplicationErrorOptions{NextRetryDelay: max(wait, 50*time.Millisecond), Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	var once sync.Once
 	release = func() {
