@@ -620,6 +620,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		a.ended(trigger, verdict.End)
 	}
 	res, fail := result(attempt, sent, requestTook, verdict, ref.Scheduled, nil)
+	if fail != nil {
+		logFailure(ctx, verdict, event, webhook, attempt, sent, fail)
+	}
 	// From here on the request has been made: failing to record it must
 	// not fail, or repeat, the delivery. The record is written on a
 	// context of its own, bounded apart from the attempt's. An outcome
@@ -744,8 +747,12 @@ func result(attempt int32, sent sendResult, latency time.Duration, v models.Verd
 		return DeliverResult{Outcome: OutcomeDelivered, Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds(), Unrecorded: unrecorded}, nil
 	}
 	details := FailureDetails{Attempt: attempt, StatusCode: sent.status, LatencyMs: latency.Milliseconds(), Unrecorded: unrecorded}
+	// A receiver's failure is the delivery's outcome, not this worker's:
+	// benign, so that the SDK logs it at DEBUG; Deliver logs it at the
+	// level it deserves (a retry INFO, a delivery given up WARN).
 	final := func(typ, msg string) error {
-		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details}})
+		return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details},
+			Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	msg := sent.err.Error()
 	switch v.End {
@@ -759,7 +766,18 @@ func result(attempt int32, sent sendResult, latency time.Duration, v models.Verd
 		return DeliverResult{}, final(ErrTypeHTTP, msg)
 	}
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(msg, ErrTypeHTTP,
-		temporal.ApplicationErrorOptions{NextRetryDelay: v.Wait, Details: []any{details}})
+		temporal.ApplicationErrorOptions{NextRetryDelay: v.Wait, Details: []any{details}, Category: temporal.ApplicationErrorCategoryBenign})
+}
+
+// logFailure logs a failed attempt at what it means to an operator: INFO
+// while the schedule retries it, WARN once the delivery is given up.
+func logFailure(ctx context.Context, v models.Verdict, e models.Event, w models.Webhook, attempt int32, sent sendResult, fail error) {
+	kv := []any{"workspace_id", e.WorkspaceID, "webhook_id", w.ID, "event_id", e.ID, "attempt", attempt, "status_code", sent.status, "error", fail.Error()}
+	if v.End.Final() {
+		activity.GetLogger(ctx).Warn("delivery given up", kv...)
+		return
+	}
+	activity.GetLogger(ctx).Info("attempt failed; retrying", append(kv, "next_in", v.Wait)...)
 }
 
 // MaxStoreRetryDelay caps the wait between tries of a delivery whose

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/tidysupport/tidyhooks/models"
 )
 
 // levels records the level of every log record by message.
@@ -32,8 +34,11 @@ func (l *levels) WithGroup(string) slog.Handler      { return l }
 // Flow control is not a failure: an attempt waiting its turn (a webhook
 // at its bound in flight, a throttle, the database not answering while it
 // retries) is logged by the SDK at DEBUG, not as an "Activity error." at
-// ERROR that pages an operator for deliveries that then succeed. A
-// delivery that failed is still an error.
+// ERROR that paged operators for deliveries that then succeed; so is a
+// receiver's failure, which Deliver logs itself (logFailure). What the
+// SDK still logs at ERROR is an error of ours.
+func mustFail(_ DeliverResult, err error) error { return err }
+
 func TestFlowControlIsNotLoggedAsAnError(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -42,7 +47,9 @@ func TestFlowControlIsNotLoggedAsAnError(t *testing.T) {
 	}{
 		{"busy", webhookBusy(1, false, 0.5), slog.LevelDebug},
 		{"store unavailable", storeUnavailable(1, errors.New("connection refused")), slog.LevelDebug},
-		{"a failed delivery", temporal.NewApplicationError("500 Internal Server Error", ErrTypeHTTP), slog.LevelError},
+		{"a failed attempt", mustFail(result(1, sendResult{status: 500, err: errors.New("500 Internal Server Error")}, 0, models.Verdict{Wait: time.Second}, 1, nil)), slog.LevelDebug},
+		{"a delivery given up", mustFail(result(9, sendResult{status: 500, err: errors.New("500 Internal Server Error")}, 0, models.Verdict{End: models.EndExhausted}, 9, nil)), slog.LevelDebug},
+		{"a bug", errors.New("nil pointer dereference"), slog.LevelError},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &levels{got: map[string][]slog.Level{}}
