@@ -12,11 +12,22 @@ import (
 type sealedColumn struct {
 	what, table, key, column, aadColumn string
 	aad                                 func(string) string
+	// intKey: the key is an integer, matched as one (a cast of the column
+	// would keep PostgreSQL off its primary key index).
+	intKey bool
+}
+
+// keyIs is the condition matching a row's key, given as text.
+func (c sealedColumn) keyIs() string {
+	if c.intKey {
+		return c.key + " = CAST(? AS BIGINT)"
+	}
+	return c.key + " = ?"
 }
 
 // sealedColumns are every column holding a sealed value.
 var sealedColumns = []sealedColumn{
-	{what: "webhook signing secrets", table: "webhook_secrets", key: "id", column: "secret", aadColumn: "webhook_id", aad: func(id string) string { return id }},
+	{what: "webhook signing secrets", table: "webhook_secrets", key: "id", column: "secret", aadColumn: "webhook_id", aad: func(id string) string { return id }, intKey: true},
 	{what: "webhook endpoint settings (headers and credentials)", table: "webhooks", key: "id", column: "endpoint", aadColumn: "id", aad: endpointAAD},
 	{what: "OAuth2 tokens", table: "oauth_tokens", key: "webhook_id", column: "token", aadColumn: "webhook_id", aad: oauthAAD},
 }
@@ -65,7 +76,7 @@ func (s *Store) Rekey(ctx context.Context, batch int, progress func(what string,
 				if err != nil {
 					return res, err
 				}
-				upd := s.db.WithContext(ctx).Exec(fmt.Sprintf("UPDATE %s SET %s = ? WHERE CAST(%s AS TEXT) = ? AND %s = ?", c.table, c.column, c.key, c.column),
+				upd := s.db.WithContext(ctx).Exec(fmt.Sprintf("UPDATE %s SET %s = ? WHERE %s AND %s = ?", c.table, c.column, c.keyIs(), c.column),
 					sealed, r.Key, r.Value)
 				if upd.Error != nil {
 					return res, fmt.Errorf("rekey %s: row %s: %w", c.what, r.Key, translate(upd.Error))
