@@ -116,16 +116,19 @@ func (o *oauthTokens) keep(webhookID string, c cachedToken) {
 }
 
 // fetch asks the token endpoint for a token: with the client credentials
-// in the way the endpoint took them before, or, the first time, in a
-// Basic header and then, if the endpoint refuses that, in the form.
+// in the way the endpoint took them before (the first time, in a Basic
+// header), and if the endpoint refuses that, the other way.
 func (o *oauthTokens) fetch(ctx context.Context, a *models.EndpointAuth) (string, time.Time, error) {
 	styleKey := a.TokenURL + "\x00" + a.ClientID
 	o.mu.Lock()
 	style, known := o.styles[styleKey]
 	o.mu.Unlock()
-	tries := []oauth2.AuthStyle{style}
-	if !known {
-		tries = []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
+	// The other way is tried only when the endpoint refuses the first
+	// (400 or 401): an endpoint that changed how it takes them is
+	// learned again, and one that does not answer is asked once.
+	tries := []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
+	if known && style == oauth2.AuthStyleInParams {
+		tries = []oauth2.AuthStyle{oauth2.AuthStyleInParams, oauth2.AuthStyleInHeader}
 	}
 	client := &http.Client{Transport: userAgentTransport{next: o.client.Transport, userAgent: o.userAgent},
 		CheckRedirect: o.client.CheckRedirect, Timeout: o.client.Timeout}
