@@ -927,7 +927,9 @@ func (a *Activities) send(ctx context.Context, w models.Webhook, secrets []strin
 		resp, err = a.post(ctx, client, w, h, body)
 	}
 	if err != nil {
-		activity.GetLogger(ctx).Info("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
+		// The raw transport error, for debugging; logFailure reports the
+		// attempt's outcome.
+		activity.GetLogger(ctx).Debug("delivery request failed", "webhook_id", w.ID, "event_id", e.ID, "error", err)
 		var de *deliveryError
 		switch {
 		case errors.As(err, &de):

@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -114,6 +115,8 @@ type Server struct {
 	// address.
 	authFailures *limiter
 	goodKeys     *expirable.LRU[[32]byte, struct{}]
+	// proxies are TrustedProxies parsed, addresses as one-address prefixes.
+	proxies []netip.Prefix
 }
 
 // New returns the API; Handler serves it.
@@ -128,7 +131,8 @@ func New(s Store, e Emitter, cfg Config, logger *slog.Logger, reg prometheus.Reg
 		cfg.RateLimit = DefaultRateLimit
 	}
 	return &Server{store: s, emitter: e, cfg: cfg, logger: logger, metrics: newMetrics(reg), limits: newLimiter(cfg.RateLimit),
-		authFailures: newLimiter(cmp.Or(cfg.AuthFailureRate, DefaultAuthFailureRate)), goodKeys: newGoodKeys()}
+		authFailures: newLimiter(cmp.Or(cfg.AuthFailureRate, DefaultAuthFailureRate)), goodKeys: newGoodKeys(),
+		proxies: parseProxies(cfg.TrustedProxies)}
 }
 
 // NewHTTPServer wraps h with timeouts suited to the API.

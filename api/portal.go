@@ -126,11 +126,8 @@ func (s *Server) fromTrustedProxy(c *gin.Context) bool {
 		return false
 	}
 	peer = peer.Unmap()
-	for _, p := range s.cfg.TrustedProxies {
-		if prefix, err := netip.ParsePrefix(p); err == nil && prefix.Contains(peer) {
-			return true
-		}
-		if addr, err := netip.ParseAddr(p); err == nil && addr.Unmap() == peer {
+	for _, p := range s.proxies {
+		if p.Contains(peer) {
 			return true
 		}
 	}
@@ -255,4 +252,19 @@ func (s *Server) authenticatePortal(c *gin.Context, token string) {
 	c.Set(portalContext, sess)
 	c.Set(keyContext, models.APIKey{ID: sess.ID, WorkspaceID: sess.WorkspaceID, Scopes: []string{models.ScopeAPIUser}})
 	c.Next()
+}
+
+// parseProxies reads trusted proxies (addresses or CIDRs, checked by the
+// configuration already; what does not parse is left out).
+func parseProxies(proxies []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range proxies {
+		if prefix, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, prefix.Masked())
+		} else if addr, err := netip.ParseAddr(p); err == nil {
+			addr = addr.Unmap()
+			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+		}
+	}
+	return out
 }

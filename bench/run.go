@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -480,14 +479,11 @@ func measure(ctx context.Context, name string, procs map[string][]int, postmaste
 		ph.LatencyByClass[class] = Summarize(ds)
 	}
 	ph.Latency = ph.LatencyByClass["healthy"]
-	ph.addUsage(procs, cpu0)
+	ph.addUsage(procs, cpu0, len(procs) > 1 || postmaster != 0)
 	if postmaster != 0 {
 		u := Usage{CPUSeconds: serverCPU(postmaster) - pg0, Processes: len(childrenOf(postmaster)) + 1}
 		if ph.ByKind == nil {
 			ph.ByKind = map[string]Usage{}
-			for _, k := range slices.Sorted(maps.Keys(procs)) { // one kind so far: name it
-				ph.ByKind[k] = Usage{CPUSeconds: ph.CPUSeconds, PeakRSSMiB: ph.PeakRSSMiB, Processes: len(procs[k])}
-			}
 		}
 		ph.ByKind["postgres"] = u
 		ph.CPUSeconds += u.CPUSeconds
@@ -531,8 +527,8 @@ func childrenOf(pid int) []int {
 }
 
 // addUsage adds the processes' CPU seconds since cpu0 and peak RSS to the
-// phase, by kind when there is more than one.
-func (ph *Phase) addUsage(procs map[string][]int, cpu0 map[int]float64) {
+// phase, and with byKind to ByKind too.
+func (ph *Phase) addUsage(procs map[string][]int, cpu0 map[int]float64, byKind bool) {
 	for kind, pids := range procs {
 		u := Usage{Processes: len(pids)}
 		for _, pid := range pids {
@@ -544,7 +540,7 @@ func (ph *Phase) addUsage(procs map[string][]int, cpu0 map[int]float64) {
 		}
 		ph.CPUSeconds += u.CPUSeconds
 		ph.PeakRSSMiB += u.PeakRSSMiB
-		if len(procs) > 1 {
+		if byKind {
 			if ph.ByKind == nil {
 				ph.ByKind = map[string]Usage{}
 			}

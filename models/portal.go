@@ -155,7 +155,9 @@ func validHost(host string, wildcard bool) bool {
 	name, port := host, ""
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		name, port = h, p
-	} else if strings.HasPrefix(host, "[") || strings.Count(host, ":") > 0 {
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		name = host[1 : len(host)-1] // an IPv6 address without a port
+	} else if strings.Contains(host, ":") {
 		return false
 	}
 	if port != "" {

@@ -18,8 +18,8 @@ func TestPortalOriginsCannotSpliceThePolicy(t *testing.T) {
 			t.Errorf("ParseOrigins(%q) = %v, want refused", bad, got)
 		}
 	}
-	got, err := models.ParseOrigins("https://APP.example.com:443, https://*.tidysupport.test http://127.0.0.1:8080 https://[::1]:8443")
-	if err != nil || !slices.Equal(got, []string{"https://app.example.com", "https://*.tidysupport.test", "http://127.0.0.1:8080", "https://[::1]:8443"}) {
+	got, err := models.ParseOrigins("https://APP.example.com:443, https://*.tidysupport.test http://127.0.0.1:8080 https://[::1]:8443 https://[::1]")
+	if err != nil || !slices.Equal(got, []string{"https://app.example.com", "https://*.tidysupport.test", "http://127.0.0.1:8080", "https://[::1]:8443", "https://[::1]"}) {
 		t.Errorf("ParseOrigins = %v, %v", got, err)
 	}
 	for _, bad := range []string{`{"logoUrl": "https://cdn.example.com;script-src 'unsafe-inline'/logo.svg"}`, `{"logoUrl": "https://cdn example.com/l.svg"}`} {

@@ -43,10 +43,7 @@ func (s *Store) OweInOrder(ctx context.Context, workspaceID, eventID, workflowID
 	if !ok {
 		return fmt.Errorf("owe event %s in order: unknown event type %q", eventID, types[0])
 	}
-	lock := ""
-	if s.dialect == "postgres" {
-		lock = " FOR SHARE"
-	}
+	lock := s.forShare()
 	now := s.now().UTC()
 	err := db.Transaction(func(tx *gorm.DB) error {
 		for _, id := range webhookIDs {

@@ -149,10 +149,7 @@ func (s *Store) keyUnrevoked(tx *gorm.DB, keyID *string) error {
 	if keyID == nil {
 		return nil // made before links kept their key
 	}
-	lock := ""
-	if s.dialect == "postgres" {
-		lock = " FOR SHARE"
-	}
+	lock := s.forShare()
 	var keys []struct{ RevokedAt *time.Time }
 	if err := tx.Raw("SELECT revoked_at FROM api_keys WHERE id = ?"+lock, *keyID).Scan(&keys).Error; err != nil {
 		return err

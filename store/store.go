@@ -159,6 +159,16 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// forShare is the clause that locks the rows a SELECT reads against
+// change until the transaction ends: on PostgreSQL; SQLite runs one
+// writer at a time and has none.
+func (s *Store) forShare() string {
+	if s.dialect == "postgres" {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
 // redact hides the password of a database URL in error messages.
 func redact(url string) string {
 	if at := strings.LastIndex(url, "@"); at > 0 {

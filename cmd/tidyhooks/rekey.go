@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -63,13 +64,7 @@ func runRekey(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout)
 	res, err := st.Rekey(ctx, *batch, func(what string, n int) { fmt.Fprintf(stdout, "rekey: %s: %d re-sealed so far\n", what, n) })
-	for _, what := range slices.Sorted(func(yield func(string) bool) {
-		for k := range res.Resealed {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, what := range slices.Sorted(maps.Keys(res.Resealed)) {
 		fmt.Fprintf(stdout, "rekey: %s: %d re-sealed\n", what, res.Resealed[what])
 	}
 	if err != nil {
