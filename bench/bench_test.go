@@ -112,3 +112,24 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A statement's group is its database's for Temporal's, and for the app's
+// the first of the delivery log, events and matching whose tables it names.
+func TestStatementGroup(t *testing.T) {
+	for _, tt := range []struct{ role, query, want string }{
+		{"temporal", "UPDATE executions SET next_event_id = $1", GroupTemporalPersistence},
+		{"visibility", "INSERT INTO executions_visibility (namespace_id) VALUES ($1)", GroupTemporalVisibility},
+		{"app", "INSERT INTO deliveries (event_id, webhook_id) SELECT $1, $2 FROM events", GroupDeliveryLog},
+		{"app", "UPDATE delivery_attempts SET status = $1", GroupDeliveryLog},
+		{"app", "INSERT INTO delivery_stats_hours (webhook_id) VALUES ($1)", GroupDeliveryLog},
+		{"app", "INSERT INTO events (id, payload) VALUES ($1, $2)", GroupEvents},
+		{"app", "SELECT * FROM webhooks JOIN webhook_subscriptions ON true", GroupMatching},
+		{"app", "SELECT token FROM oauth_tokens WHERE key = $1", GroupMatching},
+		{"app", "SELECT 1 FROM api_keys WHERE prefix = $1", GroupAppOther},
+		{"app", "SELECT events_new FROM t", GroupAppOther}, // a word boundary, not a prefix
+	} {
+		if got := group(tt.role, tt.query); got != tt.want {
+			t.Errorf("group(%s, %q) = %q, want %q", tt.role, tt.query, got, tt.want)
+		}
+	}
+}

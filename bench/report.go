@@ -18,6 +18,8 @@ type Report struct {
 	Rate          float64   `json:"rate"`
 	Batch         int       `json:"batch"`
 	Machine       string    `json:"machine"`
+	Commit        string    `json:"commit,omitempty"`   // the tidyhooks binary's, where the bench started it
+	Postgres      string    `json:"postgres,omitempty"` // which PostgreSQL, where not the one given
 	StartedAt     time.Time `json:"startedAt"`
 	Phases        []Phase   `json:"phases"`
 	FloorRatio    float64   `json:"floorRatio,omitempty"`    // ours delivered/s over the floor's
@@ -54,6 +56,13 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, ", batches of %d", r.Batch)
 	}
 	fmt.Fprintf(w, ", on %s\n", r.Machine)
+	if r.Commit != "" {
+		fmt.Fprintf(w, "commit %s, started %s", r.Commit, r.StartedAt.Format(time.RFC3339))
+		if r.Postgres != "" {
+			fmt.Fprintf(w, ", PostgreSQL %s", r.Postgres)
+		}
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\taccepted/s\tdelivered/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tdelivered\tmissing\tdup\tCPU s\tpeak RSS MiB\t")
 	for _, p := range r.Phases {
@@ -77,6 +86,9 @@ func (r Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %s ×%d %.1f CPU s, %.0f MiB;", k, u.Processes, u.CPUSeconds, u.PeakRSSMiB)
 		}
 		fmt.Fprintln(w)
+	}
+	for _, p := range r.Phases {
+		writeStatements(w, p)
 	}
 	for _, p := range r.Phases {
 		var classes []string
@@ -115,4 +127,19 @@ func (r Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// writeStatements prints what PostgreSQL ran for a phase, by group, per
+// accepted event.
+func writeStatements(w io.Writer, p Phase) {
+	if len(p.Statements) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s PostgreSQL statements per event:", p.Name)
+	for _, g := range StatementGroups {
+		if s, ok := p.Statements[g]; ok {
+			fmt.Fprintf(w, "  %s %.1f calls %.2f ms;", g, s.CallsPerEvent, s.MSPerEvent)
+		}
+	}
+	fmt.Fprintln(w)
 }

@@ -98,6 +98,9 @@ type Target struct {
 	// is its postmaster: the phase measures the whole server as the kind
 	// "postgres" (the bench's own phases are all that runs on it).
 	Postmaster int
+	// Statements, when the deployment's PostgreSQL preloads
+	// pg_stat_statements, reads what it ran for the phase by group.
+	Statements *Statements
 }
 
 // processes is what a phase measures: Processes, or PID as "tidyhooks".
@@ -131,7 +134,10 @@ type Phase struct {
 	// ByKind splits CPUSeconds and PeakRSSMiB by kind of process when the
 	// service is several.
 	ByKind map[string]Usage `json:"byKind,omitempty"`
-	Wall   time.Duration    `json:"wall"`
+	// Statements is what PostgreSQL ran for the phase, by group, where
+	// the target reads pg_stat_statements.
+	Statements map[string]StatementGroup `json:"statements,omitempty"`
+	Wall       time.Duration             `json:"wall"`
 	Reconciliation
 }
 
@@ -372,16 +378,16 @@ func Run(ctx context.Context, t Target, rcv *Receivers, cfg Config, runID string
 		}
 		return out
 	}
-	return measure(ctx, "tidyhooks", t.processes(), t.Postmaster, rcv, cfg, e, expected)
+	return measure(ctx, "tidyhooks", t, rcv, cfg, e, expected)
 }
 
-// RunFloor emits the same events to the floor handler at floorURL: the
+// RunFloor emits the same events to the floor handler at t.BaseURL: the
 // bare Temporal workflow posting the same body to the same endpoints.
-func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int, postmaster int, rcv *Receivers, cfg Config, runID string) (Phase, error) {
+func RunFloor(ctx context.Context, name string, t Target, rcv *Receivers, cfg Config, runID string) (Phase, error) {
 	if err := cfg.Validate(); err != nil {
 		return Phase{}, err
 	}
-	api := newAPIClient(floorURL, "")
+	api := newAPIClient(t.BaseURL, "")
 	bs := behaviours(cfg.Scenario)
 	catalog := models.Catalog()
 	ids := eventIDs(runID, cfg.Events)
@@ -403,10 +409,19 @@ func RunFloor(ctx context.Context, name, floorURL string, procs map[string][]int
 		}
 		return out
 	}
-	return measure(ctx, name, procs, postmaster, rcv, cfg, e, expected)
+	return measure(ctx, name, t, rcv, cfg, e, expected)
 }
 
-func measure(ctx context.Context, name string, procs map[string][]int, postmaster int, rcv *Receivers, cfg Config, e *load, expected func() map[Pair]Expected) (Phase, error) {
+// measure runs the load e on t and measures it: deliveries against
+// expected, and what t's processes (and its PostgreSQL, where local)
+// used.
+func measure(ctx context.Context, name string, t Target, rcv *Receivers, cfg Config, e *load, expected func() map[Pair]Expected) (Phase, error) {
+	procs, postmaster := t.processes(), t.Postmaster
+	if t.Statements != nil {
+		if err := t.Statements.Reset(ctx); err != nil {
+			return Phase{}, err
+		}
+	}
 	pg0 := serverCPU(postmaster)
 	cpu0 := map[int]float64{}
 	for _, pids := range procs {
@@ -487,6 +502,13 @@ func measure(ctx context.Context, name string, procs map[string][]int, postmaste
 		}
 		ph.ByKind["postgres"] = u
 		ph.CPUSeconds += u.CPUSeconds
+	}
+	if t.Statements != nil {
+		st, err := t.Statements.Read(ctx, ph.Accepted)
+		if err != nil {
+			return Phase{}, err
+		}
+		ph.Statements = st
 	}
 	return ph, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,9 @@ type benchFlags struct {
 	rate                                             float64
 	floor                                            bool
 	idle                                             time.Duration
+	// statements: the server at postgres preloads pg_stat_statements
+	// (--postgres own), so each phase reads what it ran.
+	statements bool
 }
 
 const benchHelp = `usage: tidyhooks-bench [flags]
@@ -71,6 +75,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	defer rcv.Close()
 	report := bench.Report{Setup: f.setup, Scenario: f.scenario, Events: f.events, Rate: f.rate, Batch: f.batch, Machine: machine(), StartedAt: time.Now().UTC()}
 	runID := randomHex(4)
+	if f.target == "" {
+		report.Commit = binaryCommit(f.tidyhooks)
+	}
+	if f.postgres == ownPostgres && f.setup != "sqlite" && f.target == "" {
+		stop, err := startOwnPostgres(ctx, &f, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		report.Postgres = "own (pg_stat_statements)"
+	}
 
 	if f.target != "" {
 		report.Setup = "external " + f.target
@@ -85,7 +100,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	// Each phase gets a fresh stack of the same setup, so that none runs
 	// on a database another has filled.
 	ph, history, err := benchPhase(ctx, f, getenv, stderr, runID, "", func(st *benchTarget) (bench.Phase, error) {
-		return bench.Run(ctx, bench.Target{BaseURL: st.base, Key: st.key, Processes: st.pids(), Postmaster: st.postmaster}, rcv, cfg, runID)
+		return bench.Run(ctx, st.target(st.base), rcv, cfg, runID)
 	})
 	if err != nil {
 		return err
@@ -123,7 +138,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, bench.Config,
 	fs.DurationVar(&f.idle, "idle", 30*time.Second, "stop waiting for deliveries after this long without one")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the started stack to this file (go tool pprof)")
 	fs.StringVar(&f.tidyhooks, "tidyhooks", "", "the tidyhooks binary to start (default: the one beside this binary, else tidyhooks on PATH)")
-	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres (databases are created and dropped)")
+	fs.StringVar(&f.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL server for --setup postgres and production (databases are created and dropped), or \"own\": a server of the bench's own on a free port, preloading pg_stat_statements so that each phase reports what PostgreSQL ran, by group (needs PostgreSQL's server programs; as root, a postgres user)")
 	if err := fs.Parse(args); err != nil {
 		return f, bench.Config{}, parseError(err)
 	}
@@ -140,6 +155,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, bench.Config,
 		return f, cfg, fmt.Errorf("bench: --workers %d: want 1 to 16", f.workers)
 	case f.workers != 1 && f.setup != "production":
 		return f, cfg, errors.New("bench: --workers goes with --setup production")
+	case f.postgres == ownPostgres && (f.setup == "sqlite" || f.target != ""):
+		return f, cfg, errors.New("bench: --postgres own goes with --setup postgres or production")
 	case (f.target == "") != (f.key == ""):
 		return f, cfg, errors.New("bench: --target and --key go together")
 	}
@@ -161,7 +178,7 @@ func runFloors(ctx context.Context, f benchFlags, getenv func(string) string, st
 		rcv.Reset()
 		floorID := runID + floor.suffix
 		fl, history, err := benchPhase(ctx, f, getenv, stderr, floorID, floor.name, func(st *benchTarget) (bench.Phase, error) {
-			return bench.RunFloor(ctx, floor.name, st.base+"/floor/events"+floor.query, st.pids(), st.postmaster, rcv, cfg, floorID)
+			return bench.RunFloor(ctx, floor.name, st.target(st.base+"/floor/events"+floor.query), rcv, cfg, floorID)
 		})
 		if err != nil {
 			return err
@@ -255,6 +272,9 @@ type benchTarget struct {
 	// postmaster is the PostgreSQL server's, when it runs on this machine
 	// (the postgres and production setups): measured as the "postgres" kind.
 	postmaster int
+	// statements reads pg_stat_statements for the phase's databases,
+	// where the server preloads it.
+	statements *bench.Statements
 	base, key  string
 	temporal   string
 	ports      struct{ temporal, http, ui int }
@@ -266,6 +286,12 @@ type benchProc struct {
 	kind string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when it has exited
+}
+
+// target is the phase's stack as the bench measures it, its API (or the
+// floor's handler) at base.
+func (b *benchTarget) target(base string) bench.Target {
+	return bench.Target{BaseURL: base, Key: b.key, Processes: b.pids(), Postmaster: b.postmaster, Statements: b.statements}
 }
 
 // pids lists the processes by kind, for measuring.
@@ -374,12 +400,10 @@ func startDevTarget(ctx context.Context, f benchFlags, getenv func(string) strin
 		env = append(env, "TIDYHOOKS_RETRY_SCHEDULE=5s,5m,30m,2h,5h,10h,14h,20h,24h")
 	}
 	if f.setup == "postgres" {
-		app, temporal, drop, err := benchDatabases(ctx, f.postgres)
+		app, temporal, err := t.databases(ctx, f)
 		if err != nil {
 			return nil, err
 		}
-		t.cleanup = append(t.cleanup, drop)
-		t.postmaster = localPostmaster(ctx, f.postgres)
 		env = append(env, "DATABASE_URL="+app, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporal)
 		if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {
 			env = append(env, "TIDYHOOKS_TEMPORAL_SHARDS=4")
@@ -463,34 +487,38 @@ func tidyhooksBinary(given string) (string, error) {
 	return path, nil
 }
 
-// benchDatabases creates fresh databases for the app and for Temporal on
-// the server at base, and returns their URLs and a function dropping them.
-func benchDatabases(ctx context.Context, base string) (string, string, func(), error) {
-	admin, err := sql.Open("pgx", base)
+// databases creates fresh databases for the app and for Temporal on the
+// server at f.postgres, dropped when the target stops, and returns their
+// URLs. The server's postmaster is measured where it is local, and its
+// pg_stat_statements read with f.statements.
+func (t *benchTarget) databases(ctx context.Context, f benchFlags) (string, string, error) {
+	admin, err := sql.Open("pgx", f.postgres)
 	if err != nil {
-		return "", "", nil, err
+		return "", "", err
 	}
 	name := "tidyhooks_bench_" + randomHex(4)
 	names := []string{name, name + "_temporal", name + "_temporal_visibility"}
-	drop := func() {
+	t.cleanup = append(t.cleanup, func() {
 		for _, n := range names {
 			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + n + " WITH (FORCE)")
 		}
 		_ = admin.Close()
-	}
+	})
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		drop()
-		return "", "", nil, fmt.Errorf("create bench database on %s: %w", base, err)
+		return "", "", fmt.Errorf("create bench database on %s: %w", f.postgres, err)
 	}
-	u, err := url.Parse(base)
+	u, err := url.Parse(f.postgres)
 	if err != nil {
-		drop()
-		return "", "", nil, err
+		return "", "", err
+	}
+	t.postmaster = localPostmaster(ctx, f.postgres)
+	if f.statements {
+		t.statements = &bench.Statements{DB: admin, Databases: map[string]string{"app": names[0], "temporal": names[1], "visibility": names[2]}}
 	}
 	u.Path = "/" + name
 	app := u.String()
 	u.Path = "/" + name + "_temporal"
-	return app, u.String(), drop, nil
+	return app, u.String(), nil
 }
 
 // localPostmaster is the pid of the PostgreSQL server at url when it runs
@@ -544,6 +572,32 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores (%s)%s, %s", runtime.NumCPU(), model, mem, runtime.Version())
+}
+
+// binaryCommit is the commit the tidyhooks binary was built from, as the Go
+// toolchain stamped it (vcs.revision, "+dirty" when the tree had changes),
+// or "unknown" for a build without it.
+func binaryCommit(path string) string {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	switch {
+	case rev == "":
+		return "unknown"
+	case dirty:
+		return rev + "+dirty"
+	}
+	return rev
 }
 
 // silentLogger drops the SDK client's logs.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidysupport/tidyhooks/bench"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 )
 
@@ -48,7 +49,8 @@ func TestShortBench(t *testing.T) {
 		{"one webhook per event with the floor", []string{"--scenario", "a", "--events", "200"}},
 		{"ten webhooks per event in batches", []string{"--scenario", "b", "--events", "40", "--batch", "10"}},
 		{"refusing and slow endpoints at a fixed rate", []string{"--scenario", "c", "--events", "100", "--rate", "50"}},
-		{"production topology, two workers, with the floor", []string{"--setup", "production", "--workers", "2", "--events", "100", "--postgres", testenv.PostgresBaseURL()}},
+		{"production topology, two workers, with the floor, on PostgreSQL of its own", []string{"--setup", "production", "--workers", "2", "--events", "100", "--postgres", "own"}},
+		{"dev on PostgreSQL", []string{"--setup", "postgres", "--events", "50", "--floor=false", "--postgres", testenv.PostgresBaseURL()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +71,8 @@ func TestShortBench(t *testing.T) {
 				t.Fatal(err)
 			}
 			var r struct {
-				Setup  string
-				Phases []struct {
+				Setup, Commit, Postgres string
+				Phases                  []struct {
 					Name      string
 					Expected  int
 					Delivered int
@@ -79,6 +81,7 @@ func TestShortBench(t *testing.T) {
 						Processes  int
 						CPUSeconds float64
 					}
+					Statements map[string]bench.StatementGroup
 				}
 			}
 			if err := json.Unmarshal(raw, &r); err != nil {
@@ -98,6 +101,27 @@ func TestShortBench(t *testing.T) {
 				// PostgreSQL, on this machine, is measured too.
 				if r.Setup == "production" && (ph.ByKind["postgres"].Processes < 2 || ph.ByKind["postgres"].CPUSeconds <= 0) {
 					t.Errorf("%s: PostgreSQL measured as %+v, want its server's processes and CPU", ph.Name, ph.ByKind["postgres"])
+				}
+			}
+			if r.Commit == "" {
+				t.Error("the report names no commit")
+			}
+			// On its own PostgreSQL, the bench counts what each phase ran
+			// there: our phase's delivery log, events and matching, and
+			// every phase's Temporal persistence and visibility.
+			if r.Postgres != "" {
+				for _, ph := range r.Phases {
+					want := []string{bench.GroupTemporalPersistence, bench.GroupTemporalVisibility}
+					if ph.Name == "tidyhooks" {
+						want = append(want, bench.GroupDeliveryLog, bench.GroupEvents, bench.GroupMatching)
+					} else if g, ok := ph.Statements[bench.GroupDeliveryLog]; ok {
+						t.Errorf("%s: a floor wrote the delivery log: %+v", ph.Name, g)
+					}
+					for _, g := range want {
+						if s := ph.Statements[g]; s.Calls == 0 || s.CallsPerEvent <= 0 || s.ExecMS <= 0 {
+							t.Errorf("%s: statements of %q: %+v, want calls and time", ph.Name, g, s)
+						}
+					}
 				}
 			}
 			if r.Setup == "production" && len(r.Phases) != 3 {
@@ -134,6 +158,7 @@ func TestFlags(t *testing.T) {
 		{"an unknown setup", []string{"--setup", "staging", "--tidyhooks", "/bin/true"}, nil, "--setup"},
 		{"no workers", []string{"--setup", "production", "--workers", "0"}, nil, "--workers"},
 		{"workers for dev", []string{"--workers", "2"}, nil, "--workers goes with --setup production"},
+		{"own PostgreSQL for SQLite", []string{"--postgres", "own"}, nil, "--postgres own goes with --setup postgres or production"},
 		{"a tidyhooks that is not a program", []string{"--tidyhooks", notProgram}, nil, "not an executable"},
 		{"a tidyhooks that is not there", []string{"--tidyhooks", "/nonexistent/tidyhooks"}, nil, "not an executable"},
 		{"a target without a key", []string{"--target", "http://127.0.0.1:1"}, nil, "--target and --key"},

@@ -35,12 +35,10 @@ func startProductionTarget(ctx context.Context, f benchFlags, getenv func(string
 		}
 	}()
 	httpPort, tport, uport := t.ports.http, t.ports.temporal, t.ports.ui
-	app, temporalDB, drop, err := benchDatabases(ctx, f.postgres)
+	app, temporalDB, err := t.databases(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	t.cleanup = append(t.cleanup, drop)
-	t.postmaster = localPostmaster(ctx, f.postgres)
 	base := append(os.Environ(), "TIDYHOOKS_LOG_LEVEL=warn")
 	temporalEnv := append(base, "TIDYHOOKS_TEMPORAL_DATABASE_URL="+temporalDB)
 	if getenv("TIDYHOOKS_TEMPORAL_SHARDS") == "" {

@@ -6,14 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidysupport/tidyhooks/internal/pgcluster"
 	"github.com/tidysupport/tidyhooks/internal/testenv"
 	"github.com/tidysupport/tidyhooks/models"
 	"github.com/tidysupport/tidyhooks/store"
@@ -32,30 +27,9 @@ import (
 // the test's own, which the test stops and starts. Loopback only, bounded
 // in count and time.
 
-// pgBin is the newest installed PostgreSQL's server programs, as Debian
-// lays them out (/usr/lib/postgresql/<version>/bin), the one .ci/run
-// installs.
-var pgBin = func() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int {
-		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
-		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
-		return va - vb
-	})
-	if len(dirs) == 0 {
-		return "/usr/lib/postgresql/15/bin"
-	}
-	return dirs[len(dirs)-1]
-}()
-
 // pgServer is a PostgreSQL server of the test's own, in a temp dir on a
 // free port: stopping it touches no other test.
-type pgServer struct {
-	dir   string
-	port  int
-	as    []string // runuser prefix when running as root (initdb refuses root)
-	extra string   // more server options
-}
+type pgServer struct{ *pgcluster.Cluster }
 
 func ownPostgres(t *testing.T) *pgServer {
 	t.Helper()
@@ -64,73 +38,28 @@ func ownPostgres(t *testing.T) *pgServer {
 
 // startPostgres is ownPostgres; setup, when set, runs after initdb and
 // returns more server options.
-func startPostgres(t *testing.T, setup func(p *pgServer) string) *pgServer {
+func startPostgres(t *testing.T, setup func(c *pgcluster.Cluster) (string, error)) *pgServer {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
-		t.Fatalf("PostgreSQL's server programs (initdb, pg_ctl) are needed at %s: %v", pgBin, err)
-	}
-	dir, err := os.MkdirTemp("", "tidyhooks-pg")
+	c, err := pgcluster.Init(setup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	p := &pgServer{dir: dir}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root needs a postgres user for initdb: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		p.as = []string{"runuser", "-u", "postgres", "--"}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	p.run(t, filepath.Join(pgBin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-	if setup != nil {
-		p.extra = setup(p)
-	}
+	t.Cleanup(func() { _ = c.Remove() })
+	p := &pgServer{c}
 	p.start(t)
-	t.Cleanup(func() { p.stop(t) })
 	return p
-}
-
-// command runs a PostgreSQL program as the user that owns the data.
-func (p *pgServer) command(args ...string) *exec.Cmd {
-	argv := append(append([]string{}, p.as...), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = p.dir
-	return cmd
-}
-
-func (p *pgServer) run(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := p.command(args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
 
 func (p *pgServer) start(t *testing.T) {
 	t.Helper()
-	p.run(t, filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-w", "-l", filepath.Join(p.dir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 %s", p.port, p.dir, p.extra), "start")
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func (p *pgServer) stop(t *testing.T) {
-	t.Helper()
-	_ = p.command(filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop").Run() // already stopped is fine
-}
+func (p *pgServer) stop(*testing.T) { p.Stop() }
 
-func (p *pgServer) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
-}
+func (p *pgServer) url() string { return p.URL() }
 
 // pairs counts what receivers got: (event id, webhook id) → requests, and
 // when each pair first arrived.

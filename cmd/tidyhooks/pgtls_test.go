@@ -5,12 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tidysupport/tidyhooks/internal/pgcluster"
 	"github.com/tidysupport/tidyhooks/internal/testcerts"
 	"github.com/tidysupport/tidyhooks/store"
 )
@@ -18,22 +17,17 @@ import (
 // ownPostgresTLS is ownPostgres serving TLS with the pair's certificate.
 func ownPostgresTLS(t *testing.T, pair testcerts.Pair) *pgServer {
 	t.Helper()
-	return startPostgres(t, func(p *pgServer) string {
-		cert, key := filepath.Join(p.dir, "server.crt"), filepath.Join(p.dir, "server.key")
+	return startPostgres(t, func(c *pgcluster.Cluster) (string, error) {
+		cert, key := filepath.Join(c.Dir, "server.crt"), filepath.Join(c.Dir, "server.key")
 		for path, b := range map[string][]byte{cert: pair.CertPEM, key: pair.KeyPEM} {
 			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
+				return "", err
 			}
-			if len(p.as) > 0 { // the server, run as postgres, must own its key
-				u, _ := user.Lookup("postgres")
-				uid, _ := strconv.Atoi(u.Uid)
-				gid, _ := strconv.Atoi(u.Gid)
-				if err := os.Chown(path, uid, gid); err != nil {
-					t.Fatal(err)
-				}
+			if err := c.ChownToServer(path); err != nil { // the server must own its key
+				return "", err
 			}
 		}
-		return fmt.Sprintf("-c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s", cert, key)
+		return fmt.Sprintf("-c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s", cert, key), nil
 	})
 }
 
@@ -47,7 +41,7 @@ func TestPostgresOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	caPath := writeFile(t, dir, "db-ca.pem", ca.PEM)
 	otherPath := writeFile(t, dir, "other-ca.pem", other.PEM)
-	base := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres", pg.port)
+	base := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres", pg.Port)
 
 	for _, url := range []string{base + "?sslmode=require", base + "?sslmode=verify-full&sslrootcert=" + caPath} {
 		st, err := store.Open(ctx, url, store.Options{})
