@@ -107,10 +107,11 @@ func (s *Statements) Read(ctx context.Context, events int) (map[string]Statement
 		if !ok {
 			continue // the bench's own reads, or another stack's
 		}
-		g := out[group(role, query)]
+		k := group(role, query)
+		g := out[k]
 		g.Calls += calls
 		g.ExecMS += execMS
-		out[group(role, query)] = g
+		out[k] = g
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
